@@ -1,0 +1,59 @@
+import { ServiceError } from "@cognomega/shared";
+
+/** Default cap on a JSON request body: 1 MiB. */
+export const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
+
+/** `MAX_JSON_BYTES` as a positive integer, or the default. */
+export function maxJsonBytes(value: string | undefined): number {
+  const parsed = Number(value);
+  return Number.isInteger(parsed) && parsed > 0 ? parsed : DEFAULT_MAX_JSON_BYTES;
+}
+
+function tooLarge(limit: number): ServiceError {
+  return new ServiceError("payload_too_large", `JSON body exceeds ${limit} bytes`, { limit });
+}
+
+/**
+ * Reads a JSON body of at most `limit` bytes. A declared `Content-Length` over the limit is refused
+ * before reading; a chunked body is counted while it streams. An empty body reads as `undefined`.
+ */
+export async function readJson(request: Request, limit: number): Promise<unknown> {
+  const declared = request.headers.get("Content-Length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (!request.body) return undefined;
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (size === 0) return undefined;
+
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ServiceError("malformed_json", "request body is not valid UTF-8");
+  }
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? error.message : "unparseable";
+    throw new ServiceError("malformed_json", `request body is not valid JSON: ${reason}`);
+  }
+}

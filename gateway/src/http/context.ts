@@ -1,0 +1,78 @@
+import type { CallContext, Identity, Meter } from "@cognomega/shared";
+import { ServiceError } from "@cognomega/shared";
+import { type AdminCheck, assertAdmin, checkAdmin } from "./admin";
+import { maxJsonBytes, readJson } from "./body";
+import { resolveIdentity, trustsEmailIdentity } from "./identity";
+import { verifyToken } from "./jwt";
+import { VerificationKeyCache } from "./key-cache";
+
+// One cache per isolate: verifying a token needs no RPC while the snapshot is fresh.
+const verificationKeys = new VerificationKeyCache();
+
+function jwksCacheTtlMs(env: Env): number {
+  const seconds = Number(env.JWKS_CACHE_TTL_SECONDS);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 60_000;
+}
+
+/**
+ * Everything a route handler needs about one request. Admin status and identity are computed on
+ * first use and remembered, so routes that need neither pay for neither.
+ */
+export class RequestContext {
+  readonly call: CallContext;
+  /** Billing facts the handler learned; the gateway turns them into headers. */
+  meter: Meter | undefined;
+  private adminCheck: Promise<AdminCheck> | undefined;
+  private resolved: Promise<Identity | undefined> | undefined;
+
+  constructor(
+    readonly request: Request,
+    readonly env: Env,
+    readonly exec: ExecutionContext,
+    readonly url: URL,
+    readonly requestId: string,
+  ) {
+    this.call = { requestId };
+  }
+
+  /** The admin header check, memoised. */
+  admin(): Promise<AdminCheck> {
+    this.adminCheck ??= checkAdmin(this.request, this.env);
+    return this.adminCheck;
+  }
+
+  /** Throws 401/403/503 unless the request carries a valid admin key. */
+  async requireAdmin(): Promise<Identity> {
+    assertAdmin(await this.admin(), this.env);
+    return { sub: "admin", source: "admin", admin: true };
+  }
+
+  /** The caller, or undefined when anonymous. A bad token is still a 401. */
+  async optionalIdentity(): Promise<Identity | undefined> {
+    this.resolved ??= this.admin().then((check) =>
+      resolveIdentity({
+        url: this.url,
+        request: this.request,
+        admin: check === "valid",
+        trustEmail: trustsEmailIdentity(this.env),
+        verify: (token) =>
+          verifyToken(token, verificationKeys, jwksCacheTtlMs(this.env), () =>
+            this.env.BILLING.tokenVerification(this.call),
+          ),
+      }),
+    );
+    return this.resolved;
+  }
+
+  /** The caller; 401 when anonymous. */
+  async identity(): Promise<Identity> {
+    const identity = await this.optionalIdentity();
+    if (!identity) throw new ServiceError("unauthenticated", "sign in: send `Authorization: Bearer <token>` (POST /auth/guest issues one)");
+    return identity;
+  }
+
+  /** The JSON body, capped at `MAX_JSON_BYTES`. */
+  json(): Promise<unknown> {
+    return readJson(this.request, maxJsonBytes(this.env.MAX_JSON_BYTES));
+  }
+}

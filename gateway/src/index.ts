@@ -1,0 +1,77 @@
+import { applyMeter, isServiceError } from "@cognomega/shared";
+import { RequestContext } from "./http/context";
+import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
+import { problem } from "./http/problem";
+import { requestIdFor } from "./http/request-id";
+import { allowedMethods, createRouter } from "./http/router";
+import { registerAdminKeyRoutes } from "./routes/admin-keys";
+import { registerAuthRoutes } from "./routes/auth";
+import { registerSystemRoutes } from "./routes/system";
+
+const router = createRouter();
+registerSystemRoutes(router);
+registerAuthRoutes(router);
+registerAdminKeyRoutes(router);
+
+function log(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify(fields));
+}
+
+function errorResponse(error: unknown, ctx: RequestContext): Response {
+  if (isServiceError(error)) return problem(error.code, error.message, ctx.requestId, error.details);
+  // Unknown failures keep their internals in the log, never in the answer.
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  log({ level: "error", msg: "unhandled error", request_id: ctx.requestId, error: name, message });
+  return problem("internal", "unexpected error; quote the request_id when reporting it", ctx.requestId);
+}
+
+async function route(ctx: RequestContext): Promise<Response> {
+  // HEAD is answered by the GET route, without a body.
+  const routed = ctx.request.method === "HEAD" ? new Request(ctx.request, { method: "GET" }) : ctx.request;
+  let response: Response | undefined;
+  try {
+    response = await router.fetch(routed, ctx);
+  } catch (error) {
+    return errorResponse(error, ctx);
+  }
+  if (response) return response;
+  const allow = allowedMethods(router, ctx.url.pathname);
+  if (allow.length > 0) {
+    return problem("method_not_allowed", `${ctx.request.method} is not allowed here`, ctx.requestId, undefined, {
+      Allow: allow.join(", "),
+    });
+  }
+  return problem("not_found", `no route for ${ctx.url.pathname}`, ctx.requestId);
+}
+
+export default {
+  async fetch(request, env, exec): Promise<Response> {
+    const started = Date.now();
+    const requestId = requestIdFor(request);
+    const url = new URL(request.url);
+    const origin = matchOrigin(request, allowedOrigins(env.ALLOWED_ORIGINS));
+    const ctx = new RequestContext(request, env, exec, url, requestId);
+
+    let response = request.method === "OPTIONS" ? preflight(request, origin) : await route(ctx);
+    // Re-wrap so headers are mutable whatever produced the answer.
+    response = new Response(request.method === "HEAD" ? null : response.body, response);
+    const headers = response.headers;
+    headers.set("X-Request-Id", requestId);
+    if (request.method !== "OPTIONS") applyCors(headers, origin);
+    if (ctx.meter) applyMeter(headers, ctx.meter);
+    const type = headers.get("Content-Type") ?? "";
+    if (type.includes("json") && !headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
+
+    log({
+      level: "info",
+      msg: "request",
+      request_id: requestId,
+      method: request.method,
+      path: url.pathname,
+      status: response.status,
+      ms: Date.now() - started,
+    });
+    return response;
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,25 @@
+import type { GatewayRouter } from "../http/router";
+import { json } from "../http/respond";
+
+export function registerAdminKeyRoutes(router: GatewayRouter): void {
+  /** Published signing keys with their rotation facts. */
+  router.get("/api/admin/keys", async (_request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    return json({ keys: await ctx.env.BILLING.listKeys(admin, ctx.call) });
+  });
+
+  /** Rotation step 1: publish the next key's public half `{ kid, public_key_pem }`. */
+  router.post("/api/admin/keys", async (_request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    const body = await ctx.json();
+    return json({ published: await ctx.env.BILLING.publishKey(body, admin, ctx.call) }, 201);
+  });
+
+  /** Rotation last step: retire an old key after the overlap window (`?force=true` skips it). */
+  router.delete("/api/admin/keys/:kid", async (request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    const force = ctx.url.searchParams.get("force") === "true";
+    const kid = decodeURIComponent(request.params.kid ?? "");
+    return json(await ctx.env.BILLING.retireKey(kid, force, admin, ctx.call));
+  });
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// `npm start`: the gateway and every internal worker in one `wrangler dev` process, offline, on
+// http://127.0.0.1:$PORT (default 8787), with state under .wrangler/state. Settings come from the
+// root .dev.vars and, overriding it, from the process environment.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseDotenv } from "./dotenv.mjs";
+import { root, workerDirs } from "./workers.mjs";
+
+/** Every setting a worker reads (README: Configuration). Only these reach the workers. */
+const SETTINGS = [
+  "ENVIRONMENT",
+  "ADMIN_KEY",
+  "ADMIN_KEY_PREVIOUS",
+  "ALLOWED_ORIGINS",
+  "TRUST_EMAIL_IDENTITY",
+  "PRIVATE_KEY_PEM",
+  "KID",
+  "JWT_ISSUER",
+  "JWT_AUDIENCE",
+  "GUEST_TOKEN_TTL_SECONDS",
+  "MAX_JSON_BYTES",
+  "JWKS_CACHE_TTL_SECONDS",
+];
+
+const DEV_DEFAULTS = {
+  ENVIRONMENT: "development",
+  ALLOWED_ORIGINS: "http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173",
+};
+
+// What wrangler itself needs from the environment. Wrangler hands its whole environment to every
+// worker (CLOUDFLARE_INCLUDE_PROCESS_ENV), so nothing else is passed through.
+const SYSTEM = /^(PATH|HOME|TMPDIR|TEMP|TMP|TERM|LANG|LC_[A-Z]+|NODE_OPTIONS|NODE_EXTRA_CA_CERTS|XDG_[A-Z_]+|SystemRoot|WRANGLER_[A-Z_]+|MINIFLARE_[A-Z_]+)$/;
+
+const port = process.env.PORT ?? "8787";
+if (!/^\d{1,5}$/.test(port)) {
+  console.error(`PORT must be a number, got ${port}`);
+  process.exit(2);
+}
+
+const fromFile = existsSync(join(root, ".dev.vars")) ? parseDotenv(readFileSync(join(root, ".dev.vars"), "utf8")) : {};
+const settings = { ...DEV_DEFAULTS };
+for (const key of SETTINGS) {
+  const value = process.env[key] ?? fromFile[key];
+  if (value !== undefined) settings[key] = value;
+}
+const childEnv = { WRANGLER_SEND_METRICS: "false" };
+for (const [key, value] of Object.entries(process.env)) if (SYSTEM.test(key) && value !== undefined) childEnv[key] = value;
+Object.assign(childEnv, settings, { CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" });
+
+const stateDir = join(root, ".wrangler", "state");
+const args = [
+  "dev",
+  ...workerDirs().flatMap((dir) => ["-c", join(root, dir, "wrangler.jsonc")]),
+  "--local",
+  "--ip",
+  "127.0.0.1",
+  "--port",
+  port,
+  "--persist-to",
+  stateDir,
+  "--show-interactive-dev-session=false",
+];
+console.log(`cognomega: starting ${workerDirs().join(", ")} on http://127.0.0.1:${port} (state in .wrangler/state)`);
+// Its own process group, so one signal ends wrangler and workerd together.
+const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, {
+  cwd: root,
+  stdio: "inherit",
+  detached: true,
+  env: childEnv,
+});
+
+function killGroup(signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+let stopping = false;
+function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  killGroup(signal);
+  // A moment to exit cleanly, then the group is killed outright.
+  setTimeout(() => killGroup("SIGKILL"), 5000).unref();
+}
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
+process.on("SIGHUP", () => stop("SIGTERM"));
+child.on("exit", (code, signal) => {
+  killGroup("SIGKILL");
+  process.exit(code ?? (signal ? 0 : 1));
+});

@@ -1,0 +1,5 @@
+export * from "./auth";
+export * from "./errors";
+export * from "./identity";
+export * from "./meter";
+export * from "./validation";
