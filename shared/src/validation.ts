@@ -1,6 +1,8 @@
 import * as v from "valibot";
 import { ServiceError } from "./errors";
 
+const OBJECT_SCHEMAS = new Set(["object", "strict_object", "loose_object", "object_with_rest"]);
+
 /** One failed check, addressed by a dotted field path (`messages.0.role`), `""` for the root. */
 export interface FieldIssue {
   path: string;
@@ -23,6 +25,13 @@ export function parseInput<const TSchema extends v.GenericSchema>(
   schema: TSchema,
   value: unknown,
 ): v.InferOutput<TSchema> {
+  // valibot's object schemas accept arrays (their keys are checked, not their kind); JSON bodies
+  // must not be able to pass `[]` for `{}`.
+  if (OBJECT_SCHEMAS.has(schema.type) && Array.isArray(value)) {
+    throw new ServiceError("invalid_input", "expected a JSON object", {
+      issues: [{ path: "", message: "expected a JSON object, received an array" }],
+    });
+  }
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
   const issues = toFieldIssues(result.issues);

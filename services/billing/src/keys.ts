@@ -24,8 +24,10 @@ type MetaDoc = Record<string, KeyMeta>;
 
 // Importing a PEM costs a few milliseconds: do it once per isolate and per secret value.
 let signingKeyCache: { source: string; key: Promise<SigningKey> } | undefined;
-// Kids this isolate has already seen in the stored JWKS, so publishing is one KV read per isolate.
-const knownPublished = new Set<string>();
+// When this isolate last saw each kid in the stored JWKS: publishing costs one KV read per minute,
+// and a JWKS lost from KV is repaired within that minute.
+const knownPublished = new Map<string, number>();
+const PUBLISHED_RECHECK_MS = 60_000;
 
 function toPublicJwk(jwk: JWK, kid: string): PublicJwk {
   if (jwk.kty !== "RSA" || typeof jwk.n !== "string" || typeof jwk.e !== "string") {
@@ -106,7 +108,8 @@ async function readMeta(keys: KVNamespace): Promise<MetaDoc> {
  * (the start of the overlap window that guards retiring the previous key).
  */
 export async function ensurePublished(keys: KVNamespace, key: SigningKey): Promise<void> {
-  if (knownPublished.has(key.kid)) return;
+  const checkedAt = knownPublished.get(key.kid);
+  if (checkedAt !== undefined && Date.now() - checkedAt < PUBLISHED_RECHECK_MS) return;
   const [jwks, meta] = await Promise.all([readJwks(keys), readMeta(keys)]);
   const now = new Date().toISOString();
   let changed = false;
@@ -121,7 +124,7 @@ export async function ensurePublished(keys: KVNamespace, key: SigningKey): Promi
     changed = true;
   }
   if (changed) await keys.put(META_KEY, JSON.stringify(meta));
-  knownPublished.add(key.kid);
+  knownPublished.set(key.kid, Date.now());
 }
 
 /** The public key set as stored. */

@@ -1,0 +1,74 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { importPKCS8, type JWTPayload, SignJWT } from "jose";
+import { expect } from "vitest";
+import worker from "../src/index";
+
+export const BASE = "https://api.cognomega.com";
+export const ADMIN_KEY = "test-admin-key-current";
+export const ADMIN_KEY_PREVIOUS = "test-admin-key-previous";
+export const ALLOWED_ORIGIN = "https://app.example.com";
+
+/** A request through the real gateway, with the real billing worker behind it. */
+export function gateway(path: string, init?: RequestInit): Promise<Response> {
+  const main = (exports as unknown as { default: Fetcher }).default;
+  return main.fetch(new Request(`${BASE}${path}`, init));
+}
+
+/**
+ * The gateway's handler with some bindings replaced: for settings (TRUST_EMAIL_IDENTITY, a missing
+ * ADMIN_KEY) and for an internal service failing in ways the real one cannot be made to.
+ */
+export async function gatewayWith(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request(`${BASE}${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
+  const response = await worker.fetch(request, { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** The RFC 9457 body of a problem answer, after checking its media type and status. */
+export async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
+  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+  const body = (await response.json()) as Record<string, unknown>;
+  expect({ status: response.status, code: body.code }).toEqual({ status, code });
+  expect(body.status).toBe(status);
+  expect(body.type).toBe(`https://api.cognomega.com/problems/${code}`);
+  expect(typeof body.title).toBe("string");
+  expect(typeof body.detail).toBe("string");
+  expect(body.request_id).toBe(response.headers.get("X-Request-Id"));
+  return body;
+}
+
+/** A guest token issued by the real billing worker through `POST /auth/guest`. */
+export async function guestToken(email?: string): Promise<{ token: string; sub: string }> {
+  const response = await gateway("/auth/guest", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(email ? { email } : {}),
+  });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+/** Signs a token outside the service with the configured test key; every part is overridable. */
+export async function signToken(
+  claims: JWTPayload,
+  options: { kid?: string | null; header?: Record<string, unknown>; privateKeyPem?: string } = {},
+): Promise<string> {
+  const key = await importPKCS8(options.privateKeyPem ?? env.TEST_PRIVATE_KEY_PEM, "RS256");
+  const header: Record<string, unknown> = { alg: "RS256", typ: "JWT", ...options.header };
+  if (options.kid !== null) header.kid = options.kid ?? env.TEST_KID;
+  return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(key);
+}
+
+/** Standard valid claims for a token from this deployment. */
+export function validClaims(overrides: JWTPayload = {}): JWTPayload {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: "https://api.cognomega.com", aud: "cognomega", sub: "guest:external", iat: now, exp: now + 600, ...overrides };
+}
+
+/** GET /api/me with a bearer token. */
+export function me(token: string, init: RequestInit = {}): Promise<Response> {
+  return gateway("/api/me", { ...init, headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` } });
+}

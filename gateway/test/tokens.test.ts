@@ -1,0 +1,72 @@
+import { env } from "cloudflare:workers";
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { describe, expect, it } from "vitest";
+import { gateway, guestToken, me, signToken, validClaims } from "./helpers";
+
+describe("POST /auth/guest", () => {
+  it("issues an RS256 guest token that verifies against the published JWKS", async () => {
+    const response = await gateway("/auth/guest", { method: "POST" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    const issued = (await response.json()) as { token: string; token_type: string; expires_in: number; sub: string };
+    expect(issued).toMatchObject({ token_type: "Bearer", expires_in: 3600 });
+    expect(issued.sub).toMatch(/^guest:/);
+    expect(decodeProtectedHeader(issued.token)).toMatchObject({ alg: "RS256", kid: env.TEST_KID });
+
+    const jwks = await (await gateway("/.well-known/jwks.json")).json();
+    const { payload } = await jwtVerify(issued.token, createLocalJWKSet(jwks as never), {
+      issuer: "https://api.cognomega.com",
+      audience: "cognomega",
+      algorithms: ["RS256"],
+    });
+    expect(payload.sub).toBe(issued.sub);
+    expect(payload.email).toBeUndefined();
+  });
+
+  it("adds the email claim when a valid email is given", async () => {
+    const { token } = await guestToken("Grace@Example.COM");
+    const body = (await (await me(token)).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ email: "grace@example.com", source: "jwt", admin: false });
+    expect(body.sub).toMatch(/^guest:/);
+  });
+
+  it("gives two guests two different subjects", async () => {
+    const [a, b] = await Promise.all([guestToken(), guestToken()]);
+    expect(a.sub).not.toBe(b.sub);
+  });
+});
+
+describe("GET /.well-known/jwks.json", () => {
+  it("serves the public keys with a public max-age and no private members", async () => {
+    const response = await gateway("/.well-known/jwks.json");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("public, max-age=300");
+    const body = (await response.json()) as { keys: Record<string, string>[] };
+    const key = body.keys.find((k) => k.kid === env.TEST_KID);
+    expect(key).toMatchObject({ kty: "RSA", alg: "RS256", use: "sig" });
+    for (const k of body.keys) for (const secret of ["d", "p", "q", "dp", "dq", "qi"]) expect(k).not.toHaveProperty(secret);
+  });
+});
+
+describe("GET /api/me", () => {
+  it("returns the identity from a token the service issued", async () => {
+    const { token, sub } = await guestToken();
+    const response = await me(token);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ sub, source: "jwt", admin: false });
+  });
+
+  it("accepts a token signed outside the service with the configured private key", async () => {
+    const token = await signToken(validClaims({ sub: "guest:minted-elsewhere", em: "Ops@Example.com" }));
+    expect(await (await me(token)).json()).toMatchObject({ sub: "guest:minted-elsewhere", email: "ops@example.com", source: "jwt" });
+  });
+
+  it("falls back to an email account when a valid token has no sub", async () => {
+    const token = await signToken(validClaims({ sub: undefined, email: "no-sub@example.com" }));
+    expect(await (await me(token)).json()).toMatchObject({ sub: "email:no-sub@example.com", source: "jwt" });
+  });
+
+  it("401s an anonymous caller", async () => {
+    expect((await gateway("/api/me")).status).toBe(401);
+  });
+});

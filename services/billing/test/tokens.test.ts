@@ -1,0 +1,133 @@
+import { isServiceError } from "@cognomega/shared";
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
+import { describe, expect, it, vi } from "vitest";
+import { BillingService } from "../src/index";
+
+const call = { requestId: "test-request-0001" };
+
+function billing(overrides: Partial<Env> = {}): BillingService {
+  return new BillingService(createExecutionContext(), { ...env, ...overrides });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("guest tokens", () => {
+  it("signs RS256 with the configured kid and the documented claims", async () => {
+    const issued = await billing().issueGuestToken({ email: "Ada@Example.com" }, call);
+    expect(issued.token_type).toBe("Bearer");
+    expect(issued.expires_in).toBe(3600);
+    expect(issued.sub).toMatch(/^guest:[0-9a-f-]{36}$/);
+    expect(decodeProtectedHeader(issued.token)).toEqual({ alg: "RS256", kid: "billing-test-1", typ: "JWT" });
+
+    const key = await importSPKI(env.TEST_PUBLIC_KEY_PEM, "RS256");
+    const { payload } = await jwtVerify(issued.token, key, {
+      issuer: "https://api.cognomega.com",
+      audience: "cognomega",
+    });
+    expect(payload.sub).toBe(issued.sub);
+    expect(payload.email).toBe("ada@example.com");
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    expect(typeof payload.jti).toBe("string");
+  });
+
+  it("omits the email claim when none is given, and honours the configured TTL", async () => {
+    const issued = await billing({ GUEST_TOKEN_TTL_SECONDS: "120" }).issueGuestToken(undefined, call);
+    const key = await importSPKI(env.TEST_PUBLIC_KEY_PEM, "RS256");
+    const { payload } = await jwtVerify(issued.token, key);
+    expect(payload.email).toBeUndefined();
+    expect(payload.exp! - payload.iat!).toBe(120);
+    expect(issued.expires_in).toBe(120);
+  });
+
+  it("rejects an invalid email and unknown fields as invalid_input with field paths", async () => {
+    const error = await rejection(billing().issueGuestToken({ email: "not-an-email" }, call));
+    expect(isServiceError(error) && error.code).toBe("invalid_input");
+    expect((error as { details: { issues: { path: string }[] } }).details.issues[0]?.path).toBe("email");
+
+    const extra = await rejection(billing().issueGuestToken({ email: "a@b.co", admin: true }, call));
+    expect(isServiceError(extra) && extra.code).toBe("invalid_input");
+  });
+
+  it("refuses an invalid TTL setting as not_configured", async () => {
+    for (const ttl of ["0", "abc", "3.5", "99999999"]) {
+      const error = await rejection(billing({ GUEST_TOKEN_TTL_SECONDS: ttl }).issueGuestToken({}, call));
+      expect(isServiceError(error) && error.code).toBe("not_configured");
+    }
+  });
+});
+
+describe("signing keys", () => {
+  it("publishes the configured key's public half, and never a private member", async () => {
+    const { jwks, maxAgeSeconds } = await billing().jwks(call);
+    expect(maxAgeSeconds).toBe(300);
+    const key = jwks.keys.find((k) => k.kid === "billing-test-1");
+    expect(key).toMatchObject({ kty: "RSA", alg: "RS256", use: "sig", e: "AQAB" });
+    for (const k of jwks.keys) {
+      expect(Object.keys(k).sort()).toEqual(["alg", "e", "kid", "kty", "n", "use"]);
+    }
+    const stored = await env.KEYS.get("jwks", "json");
+    expect(stored).toEqual(jwks);
+  });
+
+  it("fails as not_configured in production without secrets", async () => {
+    const error = await rejection(
+      billing({ PRIVATE_KEY_PEM: "", KID: "", ENVIRONMENT: "production" }).issueGuestToken({}, call),
+    );
+    expect(isServiceError(error) && error.code).toBe("not_configured");
+  });
+
+  it("fails as not_configured when only one of PRIVATE_KEY_PEM and KID is set", async () => {
+    const error = await rejection(billing({ KID: "" }).issueGuestToken({}, call));
+    expect(isServiceError(error) && error.message).toContain("set together");
+  });
+
+  it("reports a malformed PEM without echoing any of it", async () => {
+    const secret = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-MATERIAL\n-----END PRIVATE KEY-----";
+    const error = await rejection(billing({ PRIVATE_KEY_PEM: secret, KID: "broken" }).issueGuestToken({}, call));
+    expect(isServiceError(error) && error.code).toBe("not_configured");
+    expect(JSON.stringify({ message: (error as Error).message, details: (error as { details?: unknown }).details })).not.toContain(
+      "TOP-SECRET",
+    );
+  });
+
+  it("generates a development key once, stores it, logs that it did, and reuses it", async () => {
+    const log = vi.spyOn(console, "log");
+    const dev = { PRIVATE_KEY_PEM: "", KID: "", ENVIRONMENT: "development" };
+    const first = await billing(dev).issueGuestToken({}, call);
+    const kid = decodeProtectedHeader(first.token).kid!;
+    expect(kid).toMatch(/^dev-/);
+    expect(log.mock.calls.flat().join("\n")).toContain("generated a development signing key");
+
+    const stored = await env.KEYS.get<{ kid: string }>("dev_signing_key", "json");
+    expect(stored?.kid).toBe(kid);
+    const second = await billing(dev).issueGuestToken({}, call);
+    expect(decodeProtectedHeader(second.token).kid).toBe(kid);
+
+    const { jwks } = await billing(dev).jwks(call);
+    const published = jwks.keys.find((k) => k.kid === kid);
+    expect(published).toBeDefined();
+    expect(JSON.stringify(jwks)).not.toMatch(/"d"|"p"|"q"|"dp"|"dq"|"qi"/);
+    log.mockRestore();
+  });
+});
+
+describe("internal surface", () => {
+  it("answers 404 to HTTP: internal workers have no routes", async () => {
+    const worker = (await import("../src/index")).default;
+    const response = await worker.fetch();
+    expect(response.status).toBe(404);
+  });
+
+  it("answers its health check", async () => {
+    await expect(billing().health()).resolves.toEqual({ service: "billing", ok: true });
+  });
+});
