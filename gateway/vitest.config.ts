@@ -1,7 +1,7 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { fileURLToPath } from "node:url";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineProject } from "vitest/config";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { testKeyPair } from "../scripts/test-keys.mjs";
 
 // The gateway is tested against the real billing worker, built by test/global-setup.ts and run as

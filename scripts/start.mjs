@@ -31,7 +31,8 @@ const DEV_DEFAULTS = {
 
 // What wrangler itself needs from the environment. Wrangler hands its whole environment to every
 // worker (CLOUDFLARE_INCLUDE_PROCESS_ENV), so nothing else is passed through.
-const SYSTEM = /^(PATH|HOME|TMPDIR|TEMP|TMP|TERM|LANG|LC_[A-Z]+|NODE_OPTIONS|NODE_EXTRA_CA_CERTS|XDG_[A-Z_]+|SystemRoot|WRANGLER_[A-Z_]+|MINIFLARE_[A-Z_]+)$/;
+const SYSTEM =
+  /^(PATH|HOME|TMPDIR|TEMP|TMP|TERM|LANG|LC_[A-Z]+|NODE_OPTIONS|NODE_EXTRA_CA_CERTS|XDG_[A-Z_]+|SystemRoot|WRANGLER_[A-Z_]+|MINIFLARE_[A-Z_]+)$/;
 
 const port = process.env.PORT ?? "8787";
 if (!/^\d{1,5}$/.test(port)) {
@@ -46,7 +47,8 @@ for (const key of SETTINGS) {
   if (value !== undefined) settings[key] = value;
 }
 const childEnv = { WRANGLER_SEND_METRICS: "false" };
-for (const [key, value] of Object.entries(process.env)) if (SYSTEM.test(key) && value !== undefined) childEnv[key] = value;
+for (const [key, value] of Object.entries(process.env))
+  if (SYSTEM.test(key) && value !== undefined) childEnv[key] = value;
 Object.assign(childEnv, settings, { CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" });
 
 const stateDir = join(root, ".wrangler", "state");

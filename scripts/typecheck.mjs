@@ -10,7 +10,8 @@ import { root, workerDirs } from "./workers.mjs";
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const failures = [];
 
-for (const dir of ["shared", ...workerDirs()]) {
+// tsconfig.node.json covers what runs in Node (vitest configs, global setups).
+for (const dir of ["shared", ...workerDirs(), "tsconfig.node.json"]) {
   console.log(`typecheck: tsc -p ${dir}`);
   const result = spawnSync(bin("tsc"), ["-p", dir], { cwd: root, stdio: "inherit" });
   if (result.status !== 0) failures.push(`tsc -p ${dir}`);

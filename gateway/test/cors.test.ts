@@ -71,7 +71,14 @@ describe("CORS", () => {
     expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ALLOWED_ORIGIN);
     expect(response.headers.get("Access-Control-Allow-Methods")).toBe("GET,HEAD,POST,PUT,DELETE,OPTIONS,PATCH");
     const allowed = response.headers.get("Access-Control-Allow-Headers")?.split(", ") ?? [];
-    for (const name of ["Authorization", "Content-Type", "X-User-Email", "x-user-email", "X-Admin-Key", "X-Admin-Token"]) {
+    for (const name of [
+      "Authorization",
+      "Content-Type",
+      "X-User-Email",
+      "x-user-email",
+      "X-Admin-Key",
+      "X-Admin-Token",
+    ]) {
       expect(allowed).toContain(name);
     }
     expect(allowed).toContain("idempotency-key");
@@ -84,7 +91,11 @@ describe("CORS", () => {
   it("drops requested header names that are not header tokens", async () => {
     const response = await gateway("/ready", {
       method: "OPTIONS",
-      headers: { Origin: ALLOWED_ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "ok-name, bad name, x(y)" },
+      headers: {
+        Origin: ALLOWED_ORIGIN,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "ok-name, bad name, x(y)",
+      },
     });
     const allowed = response.headers.get("Access-Control-Allow-Headers")?.split(", ") ?? [];
     expect(allowed).toContain("ok-name");

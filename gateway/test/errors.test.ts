@@ -1,5 +1,5 @@
-import { isServiceError, ServiceError } from "@cognomega/shared";
 import { env } from "cloudflare:workers";
+import { isServiceError, ServiceError } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import { expectProblem, gateway, gatewayWith } from "./helpers";
 
@@ -29,11 +29,15 @@ describe("errors as problem+json", () => {
   });
 
   it("400s malformed JSON, and JSON that is not UTF-8", async () => {
-    for (const body of ["{", "{\"email\":}", "nul", "[1,2"]) {
+    for (const body of ["{", '{"email":}', "nul", "[1,2"]) {
       await expectProblem(await gateway("/auth/guest", { method: "POST", headers: json, body }), 400, "malformed_json");
     }
     const latin1 = new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]);
-    await expectProblem(await gateway("/auth/guest", { method: "POST", headers: json, body: latin1 }), 400, "malformed_json");
+    await expectProblem(
+      await gateway("/auth/guest", { method: "POST", headers: json, body: latin1 }),
+      400,
+      "malformed_json",
+    );
   });
 
   it("400s a valid JSON body of the wrong shape, with field paths", async () => {
@@ -55,7 +59,11 @@ describe("errors as problem+json", () => {
 
   it("413s a JSON body over MAX_JSON_BYTES, declared or streamed", async () => {
     const big = JSON.stringify({ email: `${"a".repeat(5000)}@example.com` });
-    await expectProblem(await gateway("/auth/guest", { method: "POST", headers: json, body: big }), 413, "payload_too_large");
+    await expectProblem(
+      await gateway("/auth/guest", { method: "POST", headers: json, body: big }),
+      413,
+      "payload_too_large",
+    );
 
     const bytes = new TextEncoder().encode(big);
     const stream = new ReadableStream<Uint8Array>({
@@ -71,11 +79,15 @@ describe("errors as problem+json", () => {
   it("keeps a well-formed incoming X-Request-Id and replaces a malformed one", async () => {
     const kept = await gateway("/ready", { headers: { "X-Request-Id": "client-req-12345678" } });
     expect(kept.headers.get("X-Request-Id")).toBe("client-req-12345678");
-    for (const bad of ["short", "has space in it", "x".repeat(200), "evil\"quote-1234"]) {
+    for (const bad of ["short", "has space in it", "x".repeat(200), 'evil"quote-1234']) {
       const replaced = await gateway("/ready", { headers: { "X-Request-Id": bad } });
       expect(replaced.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
     }
-    const problem = await expectProblem(await gateway("/nope", { headers: { "X-Request-Id": "trace-abcdef-0001" } }), 404, "not_found");
+    const problem = await expectProblem(
+      await gateway("/nope", { headers: { "X-Request-Id": "trace-abcdef-0001" } }),
+      404,
+      "not_found",
+    );
     expect(problem.request_id).toBe("trace-abcdef-0001");
   });
 

@@ -28,7 +28,11 @@ export async function gatewayWith(overrides: Partial<Env>, path: string, init?: 
 }
 
 /** The RFC 9457 body of a problem answer, after checking its media type and status. */
-export async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
+export async function expectProblem(
+  response: Response,
+  status: number,
+  code: string,
+): Promise<Record<string, unknown>> {
   expect(response.headers.get("Content-Type")).toBe("application/problem+json");
   const body = (await response.json()) as Record<string, unknown>;
   expect({ status: response.status, code: body.code }).toEqual({ status, code });
@@ -65,10 +69,20 @@ export async function signToken(
 /** Standard valid claims for a token from this deployment. */
 export function validClaims(overrides: JWTPayload = {}): JWTPayload {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: "https://api.cognomega.com", aud: "cognomega", sub: "guest:external", iat: now, exp: now + 600, ...overrides };
+  return {
+    iss: "https://api.cognomega.com",
+    aud: "cognomega",
+    sub: "guest:external",
+    iat: now,
+    exp: now + 600,
+    ...overrides,
+  };
 }
 
 /** GET /api/me with a bearer token. */
 export function me(token: string, init: RequestInit = {}): Promise<Response> {
-  return gateway("/api/me", { ...init, headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` } });
+  return gateway("/api/me", {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` },
+  });
 }

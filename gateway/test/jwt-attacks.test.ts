@@ -82,7 +82,10 @@ describe("hostile tokens are 401 problem+json", () => {
   it("embedded jwk header", async () => {
     const other = await generateKeyPair("RS256", { extractable: true });
     const jwk = await exportJWK(other.publicKey);
-    const token = await signToken(validClaims(), { privateKeyPem: await exportPKCS8(other.privateKey), header: { jwk } });
+    const token = await signToken(validClaims(), {
+      privateKeyPem: await exportPKCS8(other.privateKey),
+      header: { jwk },
+    });
     await expectRejected(token, /jwk/);
   });
 
@@ -105,12 +108,17 @@ describe("hostile tokens are 401 problem+json", () => {
   });
 
   it("a string that is not a JWT", async () => {
-    for (const junk of ["hello", "a.b", "a.b.c.d", "....", "eyJ.eyJ.e!"]) await expectRejected(junk, /compact JWT|unreadable/);
+    for (const junk of ["hello", "a.b", "a.b.c.d", "....", "eyJ.eyJ.e!"])
+      await expectRejected(junk, /compact JWT|unreadable/);
   });
 
   it("a malformed Authorization header", async () => {
     for (const value of ["Basic dXNlcjpwYXNz", "Bearer", "Token abc.def.ghi", "Bearer a b"]) {
-      const body = await expectProblem(await gateway("/api/me", { headers: { Authorization: value } }), 401, "unauthenticated");
+      const body = await expectProblem(
+        await gateway("/api/me", { headers: { Authorization: value } }),
+        401,
+        "unauthenticated",
+      );
       expect(body.detail).toBeTruthy();
     }
   });

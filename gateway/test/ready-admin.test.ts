@@ -19,7 +19,11 @@ describe("GET /ready", () => {
 
 describe("admin guard", () => {
   it("accepts the current key in X-Admin-Key or X-Admin-Token, and the previous key", async () => {
-    const variants: Record<string, string>[] = [{ "X-Admin-Key": ADMIN_KEY }, { "X-Admin-Token": ADMIN_KEY }, { "X-Admin-Key": ADMIN_KEY_PREVIOUS }];
+    const variants: Record<string, string>[] = [
+      { "X-Admin-Key": ADMIN_KEY },
+      { "X-Admin-Token": ADMIN_KEY },
+      { "X-Admin-Key": ADMIN_KEY_PREVIOUS },
+    ];
     for (const headers of variants) {
       const response = await gateway("/api/admin/ping", { headers });
       expect(response.status).toBe(200);
@@ -35,7 +39,9 @@ describe("admin guard", () => {
   });
 
   it("no longer accepts a previous key once ADMIN_KEY_PREVIOUS is cleared", async () => {
-    const response = await gatewayWith({ ADMIN_KEY_PREVIOUS: "" }, "/api/admin/ping", { headers: { "X-Admin-Key": ADMIN_KEY_PREVIOUS } });
+    const response = await gatewayWith({ ADMIN_KEY_PREVIOUS: "" }, "/api/admin/ping", {
+      headers: { "X-Admin-Key": ADMIN_KEY_PREVIOUS },
+    });
     await expectProblem(response, 403, "forbidden");
   });
 

@@ -44,7 +44,8 @@ describe("GET /.well-known/jwks.json", () => {
     const body = (await response.json()) as { keys: Record<string, string>[] };
     const key = body.keys.find((k) => k.kid === env.TEST_KID);
     expect(key).toMatchObject({ kty: "RSA", alg: "RS256", use: "sig" });
-    for (const k of body.keys) for (const secret of ["d", "p", "q", "dp", "dq", "qi"]) expect(k).not.toHaveProperty(secret);
+    for (const k of body.keys)
+      for (const secret of ["d", "p", "q", "dp", "dq", "qi"]) expect(k).not.toHaveProperty(secret);
   });
 });
 
@@ -58,7 +59,11 @@ describe("GET /api/me", () => {
 
   it("accepts a token signed outside the service with the configured private key", async () => {
     const token = await signToken(validClaims({ sub: "guest:minted-elsewhere", em: "Ops@Example.com" }));
-    expect(await (await me(token)).json()).toMatchObject({ sub: "guest:minted-elsewhere", email: "ops@example.com", source: "jwt" });
+    expect(await (await me(token)).json()).toMatchObject({
+      sub: "guest:minted-elsewhere",
+      email: "ops@example.com",
+      source: "jwt",
+    });
   });
 
   it("falls back to an email account when a valid token has no sub", async () => {

@@ -39,7 +39,11 @@ export interface TokenVerificationConfig {
 /** Body of `POST /api/admin/keys`: publish a new public key ahead of a rotation. */
 export const PublishKeyRequest = v.strictObject({
   kid: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, "kid must be 1-64 of [A-Za-z0-9._-]")),
-  public_key_pem: v.pipe(v.string(), v.maxLength(8192), v.startsWith("-----BEGIN PUBLIC KEY-----", "public_key_pem must be an SPKI PEM")),
+  public_key_pem: v.pipe(
+    v.string(),
+    v.maxLength(8192),
+    v.startsWith("-----BEGIN PUBLIC KEY-----", "public_key_pem must be an SPKI PEM"),
+  ),
 });
 export type PublishKeyRequest = v.InferOutput<typeof PublishKeyRequest>;
 

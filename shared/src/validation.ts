@@ -36,7 +36,7 @@ export function parseInput<const TSchema extends v.GenericSchema>(
   if (result.success) return result.output;
   const issues = toFieldIssues(result.issues);
   const first = issues[0];
-  const where = first && first.path ? `${first.path}: ` : "";
+  const where = first?.path ? `${first.path}: ` : "";
   throw new ServiceError("invalid_input", `${where}${first?.message ?? "invalid input"}`, {
     issues,
   });

@@ -1,11 +1,24 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { applyMeter, ERROR_STATUS, isServiceError, normalizeEmail, parseInput, ServiceError, statusForCode } from "../src/index";
+import {
+  applyMeter,
+  ERROR_STATUS,
+  isServiceError,
+  normalizeEmail,
+  parseInput,
+  ServiceError,
+  statusForCode,
+} from "../src/index";
 
 describe("ServiceError", () => {
   it("carries name, code, status and details as own properties", () => {
     const error = new ServiceError("insufficient_credits", "balance too low", { needed: "1.5" });
-    expect(error).toMatchObject({ name: "ServiceError", code: "insufficient_credits", status: 402, details: { needed: "1.5" } });
+    expect(error).toMatchObject({
+      name: "ServiceError",
+      code: "insufficient_credits",
+      status: 402,
+      details: { needed: "1.5" },
+    });
     expect(Object.keys(error).sort()).toEqual(["code", "details", "name", "status"]);
   });
 

@@ -45,7 +45,9 @@ export async function checkAdmin(request: Request, env: Env): Promise<AdminCheck
 /** Throws the right problem unless the admin check passed. */
 export function assertAdmin(check: AdminCheck, env: Env): void {
   if (check === "valid") return;
-  if (!env.ADMIN_KEY?.trim()) throw new ServiceError("not_configured", "admin routes are disabled: ADMIN_KEY is not set");
-  if (check === "missing") throw new ServiceError("unauthenticated", "admin key required (X-Admin-Key or X-Admin-Token)");
+  if (!env.ADMIN_KEY?.trim())
+    throw new ServiceError("not_configured", "admin routes are disabled: ADMIN_KEY is not set");
+  if (check === "missing")
+    throw new ServiceError("unauthenticated", "admin key required (X-Admin-Key or X-Admin-Token)");
   throw new ServiceError("forbidden", "admin key not accepted");
 }

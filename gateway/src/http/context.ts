@@ -67,7 +67,11 @@ export class RequestContext {
   /** The caller; 401 when anonymous. */
   async identity(): Promise<Identity> {
     const identity = await this.optionalIdentity();
-    if (!identity) throw new ServiceError("unauthenticated", "sign in: send `Authorization: Bearer <token>` (POST /auth/guest issues one)");
+    if (!identity)
+      throw new ServiceError(
+        "unauthenticated",
+        "sign in: send `Authorization: Bearer <token>` (POST /auth/guest issues one)",
+      );
     return identity;
   }
 

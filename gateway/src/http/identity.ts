@@ -46,9 +46,11 @@ export async function resolveIdentity(inputs: IdentityInputs): Promise<Identity 
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match?.[1]) throw new ServiceError("unauthenticated", "Authorization must be `Bearer <token>`");
     const claims = await inputs.verify(match[1]);
-    const claimedEmail = typeof claims.email === "string" ? claims.email : typeof claims.em === "string" ? claims.em : undefined;
+    const claimedEmail =
+      typeof claims.email === "string" ? claims.email : typeof claims.em === "string" ? claims.em : undefined;
     const email = claimedEmail ? normalizeEmail(claimedEmail) : undefined;
-    const sub = typeof claims.sub === "string" && claims.sub !== "" ? claims.sub : email ? emailAccount(email) : undefined;
+    const sub =
+      typeof claims.sub === "string" && claims.sub !== "" ? claims.sub : email ? emailAccount(email) : undefined;
     if (!sub) throw new ServiceError("unauthenticated", "invalid token: no sub or email claim");
     return email ? { sub, email, source: "jwt", admin } : { sub, source: "jwt", admin };
   }

@@ -1,5 +1,5 @@
 import { ServiceError, type TokenVerificationConfig } from "@cognomega/shared";
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
 import type { VerificationKeyCache } from "./key-cache";
 
 /** Longest token the gateway will look at. */

@@ -1,5 +1,5 @@
-import type { GatewayRouter } from "../http/router";
 import { json } from "../http/respond";
+import type { GatewayRouter } from "../http/router";
 
 export function registerAdminKeyRoutes(router: GatewayRouter): void {
   /** Published signing keys with their rotation facts. */

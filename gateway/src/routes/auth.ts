@@ -1,5 +1,5 @@
-import type { GatewayRouter } from "../http/router";
 import { json } from "../http/respond";
+import type { GatewayRouter } from "../http/router";
 
 export function registerAuthRoutes(router: GatewayRouter): void {
   /** Issues an RS256 guest token; body `{ email? }` is optional. */

@@ -1,6 +1,6 @@
-import type { GatewayRouter } from "../http/router";
 import { problem } from "../http/problem";
 import { json } from "../http/respond";
+import type { GatewayRouter } from "../http/router";
 
 /** How long `/ready` waits for one service's health answer. */
 const HEALTH_TIMEOUT_MS = 3000;
@@ -32,10 +32,15 @@ export function registerSystemRoutes(router: GatewayRouter): void {
     const services = Object.fromEntries(results);
     const failed = results.filter(([, state]) => state !== "ok").map(([name]) => name);
     if (failed.length > 0) {
-      return problem("upstream_unavailable", `not ready: ${failed.join(", ")} did not answer its health check`, ctx.requestId, {
-        services,
-        failed,
-      });
+      return problem(
+        "upstream_unavailable",
+        `not ready: ${failed.join(", ")} did not answer its health check`,
+        ctx.requestId,
+        {
+          services,
+          failed,
+        },
+      );
     }
     return json({ status: "ready", services });
   });

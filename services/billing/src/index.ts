@@ -1,8 +1,8 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type CallContext,
-  GuestTokenRequest,
   type GuestToken,
+  GuestTokenRequest,
   type Identity,
   type Jwks,
   type PublicJwk,

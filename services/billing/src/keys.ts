@@ -81,9 +81,13 @@ export function signingKey(env: Env): Promise<SigningKey> {
 
   let key: Promise<SigningKey>;
   if (pem && kid) key = importConfiguredKey(pem, kid);
-  else if (pem || kid) key = Promise.reject(new ServiceError("not_configured", "PRIVATE_KEY_PEM and KID must be set together"));
+  else if (pem || kid)
+    key = Promise.reject(new ServiceError("not_configured", "PRIVATE_KEY_PEM and KID must be set together"));
   else if (isDevelopment(env)) key = loadDevelopmentKey(env.KEYS);
-  else key = Promise.reject(new ServiceError("not_configured", "token signing is not configured: set the PRIVATE_KEY_PEM and KID secrets"));
+  else
+    key = Promise.reject(
+      new ServiceError("not_configured", "token signing is not configured: set the PRIVATE_KEY_PEM and KID secrets"),
+    );
 
   // A failure is not cached: the next call retries (the secret may have been fixed).
   const entry = { source, key };
@@ -133,7 +137,10 @@ export function publishedJwks(keys: KVNamespace): Promise<Jwks> {
 }
 
 /** Every published key with its rotation facts. */
-export async function listPublishedKeys(keys: KVNamespace, signingKid: string | undefined): Promise<PublishedKeyInfo[]> {
+export async function listPublishedKeys(
+  keys: KVNamespace,
+  signingKid: string | undefined,
+): Promise<PublishedKeyInfo[]> {
   const [jwks, meta] = await Promise.all([readJwks(keys), readMeta(keys)]);
   return jwks.keys.map((k) => {
     const info: PublishedKeyInfo = {
@@ -172,9 +179,9 @@ export async function publishKey(keys: KVNamespace, kid: string, publicKeyPem: s
 }
 
 /**
- * Removes a key from the JWKS. The signing key can never be retired. Without `force`, the previous
- * key stays until every token it signed has expired and every cached JWKS has refreshed:
- * `signing_since(current) + token TTL + JWKS max-age`. `force` is for a compromised key.
+ * Removes a key from the JWKS. The signing key can never be retired. Without `force`, a key that
+ * has signed tokens stays until every token it signed has expired and every cached JWKS has
+ * refreshed: `signing_since(current) + token TTL + JWKS max-age`. `force` is for a compromised key.
  */
 export async function retireKey(
   keys: KVNamespace,
@@ -188,7 +195,8 @@ export async function retireKey(
   }
   const [jwks, meta] = await Promise.all([readJwks(keys), readMeta(keys)]);
   if (!jwks.keys.some((k) => k.kid === kid)) throw new ServiceError("not_found", `kid ${kid} is not published`);
-  if (!force && signing) {
+  // A key that never signed here has no tokens to protect; one that did keeps the overlap.
+  if (!force && signing && meta[kid]?.signing_since) {
     const since = Date.parse(meta[signing.kid]?.signing_since ?? "");
     const safeAt = (Number.isNaN(since) ? Date.now() : since) + overlapSeconds * 1000;
     if (Date.now() < safeAt) {

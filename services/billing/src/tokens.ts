@@ -4,7 +4,11 @@ import type { TokenSettings } from "./config";
 import type { SigningKey } from "./keys";
 
 /** Signs a guest token: RS256, `kid` header, `iss`/`aud`/`sub`/`iat`/`exp`/`jti`, optional `email`. */
-export async function signGuestToken(key: SigningKey, settings: TokenSettings, email: string | undefined): Promise<GuestToken> {
+export async function signGuestToken(
+  key: SigningKey,
+  settings: TokenSettings,
+  email: string | undefined,
+): Promise<GuestToken> {
   const sub = `guest:${crypto.randomUUID()}`;
   const now = Math.floor(Date.now() / 1000);
   const token = await new SignJWT(email ? { email } : {})

@@ -1,8 +1,8 @@
-import type { Identity } from "@cognomega/shared";
-import { isServiceError } from "@cognomega/shared";
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { generateKeyPair, exportSPKI } from "jose";
+import type { Identity } from "@cognomega/shared";
+import { isServiceError } from "@cognomega/shared";
+import { exportSPKI, generateKeyPair } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
 import { BillingService } from "../src/index";
 
@@ -35,7 +35,9 @@ describe("key rotation", () => {
   });
 
   it("is admin-only", async () => {
-    const error = await rejection(billing().publishKey({ kid: "next", public_key_pem: await newPublicPem() }, user, call));
+    const error = await rejection(
+      billing().publishKey({ kid: "next", public_key_pem: await newPublicPem() }, user, call),
+    );
     expect(isServiceError(error) && error.code).toBe("forbidden");
     expect(isServiceError(await rejection(billing().listKeys(user, call)))).toBe(true);
     expect(isServiceError(await rejection(billing().retireKey("x", true, user, call)))).toBe(true);
@@ -54,7 +56,9 @@ describe("key rotation", () => {
 
   it("refuses the same kid with another key, and a malformed key", async () => {
     await billing().publishKey({ kid: "next-2", public_key_pem: await newPublicPem() }, admin, call);
-    const clash = await rejection(billing().publishKey({ kid: "next-2", public_key_pem: await newPublicPem() }, admin, call));
+    const clash = await rejection(
+      billing().publishKey({ kid: "next-2", public_key_pem: await newPublicPem() }, admin, call),
+    );
     expect(isServiceError(clash) && clash.code).toBe("conflict");
     const junk = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----";
     const bad = await rejection(billing().publishKey({ kid: "junk", public_key_pem: junk }, admin, call));
@@ -68,14 +72,29 @@ describe("key rotation", () => {
     expect(isServiceError(error) && error.code).toBe("conflict");
   });
 
-  it("keeps an old key through the overlap window unless forced", async () => {
+  it("retires a published key that never signed at once", async () => {
+    await billing().publishKey({ kid: "unused", public_key_pem: await newPublicPem() }, admin, call);
+    await expect(billing().retireKey("unused", false, admin, call)).resolves.toEqual({ retired: "unused" });
+  });
+
+  it("keeps a key that signed through the overlap window unless forced", async () => {
     await billing().publishKey({ kid: "old", public_key_pem: await newPublicPem() }, admin, call);
+    // "old" signed tokens before the current key took over.
+    const signed = (await env.KEYS.get<Record<string, { published_at: string; signing_since?: string }>>(
+      "jwks_meta",
+      "json",
+    ))!;
+    signed.old!.signing_since = new Date(Date.now() - 86_400_000).toISOString();
+    await env.KEYS.put("jwks_meta", JSON.stringify(signed));
     const early = await rejection(billing().retireKey("old", false, admin, call));
     expect(isServiceError(early) && early.code).toBe("conflict");
     expect((early as { details: { retry_after: number } }).details.retry_after).toBeGreaterThan(3600);
 
     // The signing key has been signing for longer than TTL + JWKS max-age: the old one may go.
-    const meta = (await env.KEYS.get<Record<string, { published_at: string; signing_since?: string }>>("jwks_meta", "json"))!;
+    const meta = (await env.KEYS.get<Record<string, { published_at: string; signing_since?: string }>>(
+      "jwks_meta",
+      "json",
+    ))!;
     meta["billing-test-1"]!.signing_since = new Date(Date.now() - (3600 + 300 + 1) * 1000).toISOString();
     await env.KEYS.put("jwks_meta", JSON.stringify(meta));
     await expect(billing().retireKey("old", false, admin, call)).resolves.toEqual({ retired: "old" });

@@ -1,6 +1,6 @@
-import { isServiceError } from "@cognomega/shared";
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { isServiceError } from "@cognomega/shared";
 import { decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { describe, expect, it, vi } from "vitest";
 import { BillingService } from "../src/index";
@@ -94,9 +94,9 @@ describe("signing keys", () => {
     const secret = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-MATERIAL\n-----END PRIVATE KEY-----";
     const error = await rejection(billing({ PRIVATE_KEY_PEM: secret, KID: "broken" }).issueGuestToken({}, call));
     expect(isServiceError(error) && error.code).toBe("not_configured");
-    expect(JSON.stringify({ message: (error as Error).message, details: (error as { details?: unknown }).details })).not.toContain(
-      "TOP-SECRET",
-    );
+    expect(
+      JSON.stringify({ message: (error as Error).message, details: (error as { details?: unknown }).details }),
+    ).not.toContain("TOP-SECRET");
   });
 
   it("generates a development key once, stores it, logs that it did, and reuses it", async () => {
