@@ -1,24 +1,34 @@
-import { applyMeter, isServiceError } from "@cognomega/shared";
+import { applyMeter, isServiceError, type LimitState } from "@cognomega/shared";
 import { RequestContext } from "./http/context";
 import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
+import { applyLimitHeaders } from "./http/limits";
 import { problem } from "./http/problem";
 import { requestIdFor } from "./http/request-id";
 import { allowedMethods, createRouter } from "./http/router";
 import { registerAdminKeyRoutes } from "./routes/admin-keys";
 import { registerAuthRoutes } from "./routes/auth";
+import { registerCreditRoutes } from "./routes/credits";
 import { registerSystemRoutes } from "./routes/system";
 
 const router = createRouter();
 registerSystemRoutes(router);
 registerAuthRoutes(router);
 registerAdminKeyRoutes(router);
+registerCreditRoutes(router);
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));
 }
 
 function errorResponse(error: unknown, ctx: RequestContext): Response {
-  if (isServiceError(error)) return problem(error.code, error.message, ctx.requestId, error.details);
+  if (isServiceError(error)) {
+    const response = problem(error.code, error.message, ctx.requestId, error.details);
+    const retryAfter = error.details?.retry_after;
+    if (typeof retryAfter === "number") response.headers.set("Retry-After", String(retryAfter));
+    const limits = error.details?.limits as LimitState | undefined;
+    if (limits?.rpm && limits.daily_credits) applyLimitHeaders(response.headers, limits);
+    return response;
+  }
   // Unknown failures keep their internals in the log, never in the answer.
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
@@ -60,6 +70,7 @@ export default {
     headers.set("X-Request-Id", requestId);
     if (request.method !== "OPTIONS") applyCors(headers, origin);
     if (ctx.meter) applyMeter(headers, ctx.meter);
+    if (ctx.limits) applyLimitHeaders(headers, ctx.limits);
     const type = headers.get("Content-Type") ?? "";
     if (type.includes("json") && !headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
 

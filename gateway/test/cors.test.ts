@@ -11,6 +11,15 @@ const EXPOSED = [
   "X-Tokens-Out",
   "X-Provider",
   "X-Model",
+  "X-Limit-Requests-Limit",
+  "X-Limit-Requests-Remaining",
+  "X-Limit-Requests-Reset",
+  "X-Limit-Credits-Limit",
+  "X-Limit-Credits-Remaining",
+  "X-Limit-Credits-Reset",
+  "RateLimit",
+  "RateLimit-Policy",
+  "Retry-After",
 ];
 
 function allowHeaders(response: Response): string[] {

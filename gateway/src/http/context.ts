@@ -1,4 +1,4 @@
-import type { CallContext, Identity, Meter } from "@cognomega/shared";
+import type { CallContext, Identity, LimitState, Meter } from "@cognomega/shared";
 import { ServiceError } from "@cognomega/shared";
 import { type AdminCheck, assertAdmin, checkAdmin } from "./admin";
 import { maxJsonBytes, readJson } from "./body";
@@ -22,6 +22,8 @@ export class RequestContext {
   readonly call: CallContext;
   /** Billing facts the handler learned; the gateway turns them into headers. */
   meter: Meter | undefined;
+  /** The caller's limits after admitting this request; the gateway turns them into headers. */
+  limits: LimitState | undefined;
   private adminCheck: Promise<AdminCheck> | undefined;
   private resolved: Promise<Identity | undefined> | undefined;
 
@@ -47,10 +49,13 @@ export class RequestContext {
     return { sub: "admin", source: "admin", admin: true };
   }
 
-  /** The caller, or undefined when anonymous. A bad token is still a 401. */
+  /**
+   * The caller, or undefined when anonymous. A bad token is still a 401. A user's request is
+   * counted against their per-minute limit here (429 over it); an admin's own requests are not.
+   */
   async optionalIdentity(): Promise<Identity | undefined> {
-    this.resolved ??= this.admin().then((check) =>
-      resolveIdentity({
+    this.resolved ??= this.admin().then(async (check) => {
+      const identity = await resolveIdentity({
         url: this.url,
         request: this.request,
         admin: check === "valid",
@@ -59,8 +64,10 @@ export class RequestContext {
           verifyToken(token, verificationKeys, jwksCacheTtlMs(this.env), () =>
             this.env.BILLING.tokenVerification(this.call),
           ),
-      }),
-    );
+      });
+      if (identity && !identity.admin) this.limits = await this.env.BILLING.admit(identity, this.call);
+      return identity;
+    });
     return this.resolved;
   }
 

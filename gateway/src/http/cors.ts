@@ -18,6 +18,15 @@ export const CORS_EXPOSE_HEADERS = [
   "X-Tokens-Out",
   "X-Provider",
   "X-Model",
+  "X-Limit-Requests-Limit",
+  "X-Limit-Requests-Remaining",
+  "X-Limit-Requests-Reset",
+  "X-Limit-Credits-Limit",
+  "X-Limit-Credits-Remaining",
+  "X-Limit-Credits-Reset",
+  "RateLimit",
+  "RateLimit-Policy",
+  "Retry-After",
 ].join(", ");
 /** Seconds a browser may reuse a preflight answer (Chromium caps this at 7200). */
 export const CORS_MAX_AGE_SECONDS = "600";

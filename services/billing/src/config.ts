@@ -31,3 +31,38 @@ export function tokenSettings(env: Env): TokenSettings {
 export function isDevelopment(env: Env): boolean {
   return env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
 }
+
+/** Limits a tenant has until an admin sets its own (`DEFAULT_RPM`, `DEFAULT_DAILY_CREDITS`). */
+export interface DefaultLimits {
+  rpm: number;
+  dailyMicro: number;
+}
+
+function positiveInteger(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new ServiceError("not_configured", `${name} must be a positive integer`);
+  return parsed;
+}
+
+export function defaultLimits(env: Env): DefaultLimits {
+  return {
+    rpm: positiveInteger(env.DEFAULT_RPM, 120, "DEFAULT_RPM"),
+    dailyMicro: positiveInteger(env.DEFAULT_DAILY_CREDITS, 100, "DEFAULT_DAILY_CREDITS") * 1_000_000,
+  };
+}
+
+/** Starter credits for a new guest account (`GUEST_CREDITS`, default 5), in micro-credits. */
+export function guestCreditsMicro(env: Env): number {
+  const value = env.GUEST_CREDITS ?? "5";
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 1_000_000) {
+    throw new ServiceError("not_configured", "GUEST_CREDITS must be a whole number of credits from 0 to 1000000");
+  }
+  return parsed * 1_000_000;
+}
+
+/** Days a usage event is kept in KV (`USAGE_TTL_DAYS`, default 35). */
+export function usageTtlSeconds(env: Env): number {
+  return positiveInteger(env.USAGE_TTL_DAYS, 35, "USAGE_TTL_DAYS") * 86_400;
+}

@@ -1,18 +1,34 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
+  AdjustRequest,
   type CallContext,
+  type CreditsView,
   type GuestToken,
   GuestTokenRequest,
+  type HoldView,
   type Identity,
+  IdempotencyKey,
   type Jwks,
+  type LedgerEntryView,
+  type LimitState,
+  LimitsRequest,
+  PageQuery,
   type PublicJwk,
   type PublishedKeyInfo,
   PublishKeyRequest,
   parseInput,
   ServiceError,
   type TokenVerificationConfig,
+  type UsageEvent,
+  UsageQuery,
+  UsageReport,
 } from "@cognomega/shared";
-import { JWKS_MAX_AGE_SECONDS, tokenSettings } from "./config";
+import { accountKey } from "./accounts";
+import { guestCreditsMicro, JWKS_MAX_AGE_SECONDS, tokenSettings, usageTtlSeconds } from "./config";
+import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
+import { type LedgerResult, unwrap } from "./result";
+import { listUsage, recordUsage } from "./usage";
+import { creditsView, entryView, holdView, limitView } from "./views";
 import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
 import { signGuestToken } from "./tokens";
 
@@ -32,12 +48,15 @@ export class BillingService extends WorkerEntrypoint<Env> {
   }
 
   /** Issues an RS256 guest token (`POST /auth/guest`). `input` is the unvalidated request body. */
-  async issueGuestToken(input: unknown, _ctx: CallContext): Promise<GuestToken> {
+  async issueGuestToken(input: unknown, ctx: CallContext): Promise<GuestToken> {
     const body = parseInput(GuestTokenRequest, input ?? {});
     const settings = tokenSettings(this.env);
+    const starter = guestCreditsMicro(this.env);
     const key = await signingKey(this.env);
     await ensurePublished(this.env.KEYS, key);
-    return signGuestToken(key, settings, body.email?.toLowerCase());
+    const token = await signGuestToken(key, settings, body.email?.toLowerCase());
+    unwrap(await this.ledger(token.sub).grantStarter(token.sub, starter, this.ledgerCall(ctx, "system")));
+    return token;
   }
 
   /** The public key set (`GET /.well-known/jwks.json`), with the current signing key in it. */
@@ -76,6 +95,151 @@ export class BillingService extends WorkerEntrypoint<Env> {
     return { retired: kid };
   }
 
+  // ---- credits -------------------------------------------------------------------------------
+
+  private ledger(account: string): DurableObjectStub<AccountLedger> {
+    return this.env.ACCOUNT_LEDGER.get(this.env.ACCOUNT_LEDGER.idFromName(account));
+  }
+
+  private ledgerCall(ctx: CallContext, actor: string): LedgerCall {
+    return { now: Date.now(), requestId: ctx.requestId, actor };
+  }
+
+  /**
+   * Counts one authenticated request against the caller's per-minute limit and returns what is
+   * left of every limit. Over a limit it throws `rate_limited` with `retry_after`.
+   */
+  async admit(identity: Identity, _ctx: CallContext): Promise<LimitState> {
+    const result = (await this.ledger(identity.sub).admit(identity.sub, Date.now())) as LedgerResult<LimitSnapshot>;
+    // A refusal carries the limits too, so the 429 can show them in public form.
+    if (!result.ok && result.details?.limits) result.details.limits = limitView(result.details.limits as LimitSnapshot);
+    return limitView(unwrap(result));
+  }
+
+  /** The caller's limits and what is left of them, without counting a request. */
+  async limits(identity: Identity, _ctx: CallContext): Promise<LimitState> {
+    return limitView(unwrap(await this.ledger(identity.sub).limits(Date.now())));
+  }
+
+  /** The caller's balance, reservations and open holds (`GET /api/credits`). */
+  async balance(identity: Identity, _ctx: CallContext): Promise<CreditsView> {
+    return creditsView(unwrap(await this.ledger(identity.sub).open(identity.sub, Date.now())));
+  }
+
+  /**
+   * Admin: adds (or with a negative delta, takes away) credits on a named account, exactly once
+   * per idempotency key. A debit larger than the available balance is `insufficient_credits`.
+   */
+  async adjust(input: unknown, idempotencyKey: unknown, identity: Identity, ctx: CallContext): Promise<{ entry: LedgerEntryView; balance: number }> {
+    requireAdmin(identity);
+    if (idempotencyKey === undefined || idempotencyKey === null) {
+      throw new ServiceError("invalid_input", "the Idempotency-Key header is required", {
+        issues: [{ path: "Idempotency-Key", message: "required" }],
+      });
+    }
+    const key = parseInput(IdempotencyKey, idempotencyKey);
+    const body = parseInput(AdjustRequest, input);
+    const account = accountKey(body.account);
+    const entry = unwrap(await this.ledger(account).adjust(key, body.delta, body.reason, this.ledgerCall(ctx, identity.sub)));
+    return { entry: entryView(entry), balance: entryView(entry).balance_after };
+  }
+
+  /** Starter credits for a new account, once ever (issued with every new guest token). */
+  async grant(account: string, ctx: CallContext): Promise<{ granted: boolean }> {
+    const result = unwrap(await this.ledger(account).grantStarter(account, guestCreditsMicro(this.env), this.ledgerCall(ctx, "system")));
+    return { granted: result.granted };
+  }
+
+  /**
+   * Reserves the most a call can cost before it runs. `holdId` is the caller's idempotency key
+   * for the reservation; amounts are micro-credits. 402 when short, 429 over the daily budget.
+   */
+  async reserve(identity: Identity, holdId: string, maxMicro: number, ttlSeconds: number, ctx: CallContext): Promise<HoldView & { amount_micro: number }> {
+    if (!Number.isSafeInteger(maxMicro) || maxMicro <= 0) throw new ServiceError("invalid_input", "a reservation must be a positive whole number of micro-credits");
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 3600) throw new ServiceError("invalid_input", "a hold lives 1 to 3600 seconds");
+    const hold = unwrap(await this.ledger(identity.sub).reserve(holdId, maxMicro, ttlSeconds * 1000, this.ledgerCall(ctx, identity.sub)));
+    return { ...holdView(hold), amount_micro: hold.amount };
+  }
+
+  /** Charges the actual cost (≤ reserved, micro-credits) against a hold and releases the rest. */
+  async settle(identity: Identity, holdId: string, actualMicro: number, ctx: CallContext): Promise<{ entry: LedgerEntryView; balance_micro: number }> {
+    if (!Number.isSafeInteger(actualMicro) || actualMicro < 0) throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
+    const { entry } = unwrap(await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)));
+    return { entry: entryView(entry), balance_micro: entry.balance_after };
+  }
+
+  /** Releases a hold without charging (the call failed before it cost anything). */
+  async void(identity: Identity, holdId: string, ctx: CallContext): Promise<HoldView> {
+    return holdView(unwrap(await this.ledger(identity.sub).release(holdId, this.ledgerCall(ctx, identity.sub))));
+  }
+
+  /** The caller's ledger entries, newest first, paged by an opaque cursor. */
+  async history(identity: Identity, query: unknown, _ctx: CallContext): Promise<{ entries: LedgerEntryView[]; cursor: string | null }> {
+    const { limit = 50, cursor } = parseInput(PageQuery, query ?? {});
+    const before = cursor === undefined ? null : Number(cursor);
+    if (before !== null && !(Number.isSafeInteger(before) && before > 0)) {
+      throw new ServiceError("invalid_input", "cursor is not one this API returned", { issues: [{ path: "cursor", message: "invalid cursor" }] });
+    }
+    const page = unwrap(await this.ledger(identity.sub).history(before, limit));
+    return { entries: page.entries.map(entryView), cursor: page.next === null ? null : String(page.next) };
+  }
+
+  /** Admin: sets a tenant's own limits (`null` returns one to the default). */
+  async setLimits(account: string, input: unknown, identity: Identity, _ctx: CallContext): Promise<LimitState> {
+    requireAdmin(identity);
+    const key = accountKey(account);
+    const body = parseInput(LimitsRequest, input);
+    return limitView(unwrap(await this.ledger(key).setLimits(body.rpm, body.daily_credits, Date.now())));
+  }
+
+  // ---- usage ---------------------------------------------------------------------------------
+
+  /**
+   * Records a usage event the client reports (`POST /api/billing/usage`), stamped with the server's
+   * time and request id. With an idempotency key a retry returns the first event; a concurrent
+   * duplicate is `conflict` and a different body under the same key `idempotency_mismatch`.
+   */
+  async reportUsage(identity: Identity, input: unknown, idempotencyKey: unknown, ctx: CallContext): Promise<UsageEvent> {
+    const body = parseInput(UsageReport, input);
+    const key = idempotencyKey === undefined || idempotencyKey === null ? undefined : `usage:${parseInput(IdempotencyKey, idempotencyKey)}`;
+    const ledger = this.ledger(identity.sub);
+    if (key) {
+      const begun = unwrap(await ledger.beginIdempotent(identity.sub, key, JSON.stringify(body), Date.now()));
+      if (begun.state === "replay") return JSON.parse(begun.response) as UsageEvent;
+    }
+    try {
+      const event = await recordUsage(
+        this.env.KV_BILLING,
+        {
+          id: crypto.randomUUID(),
+          account: identity.sub,
+          at: Date.now(),
+          requestId: ctx.requestId,
+          tokensIn: body.tokens_in,
+          tokensOut: body.tokens_out,
+          provider: body.provider,
+          model: body.model,
+          creditsMicro: body.credits ?? 0,
+          source: "client",
+        },
+        usageTtlSeconds(this.env),
+      );
+      if (key) await ledger.completeIdempotent(key, JSON.stringify(event));
+      return event;
+    } catch (error) {
+      if (key) await ledger.abandonIdempotent(key);
+      throw error;
+    }
+  }
+
+  /** The caller's usage events between `from` and `to` (default: the last 24 h), oldest first. */
+  async listUsage(identity: Identity, query: unknown, _ctx: CallContext): Promise<{ events: UsageEvent[]; cursor: string | null }> {
+    const parsed = parseInput(UsageQuery, query ?? {});
+    const to = parsed.to ?? Date.now();
+    const from = parsed.from ?? to - 86_400_000;
+    return listUsage(this.env.KV_BILLING, identity.sub, from, to, parsed.limit ?? 50, parsed.cursor);
+  }
+
   private async currentKeyOrUndefined() {
     try {
       return await signingKey(this.env);
@@ -90,6 +254,8 @@ export class BillingService extends WorkerEntrypoint<Env> {
     if (key) await ensurePublished(this.env.KEYS, key);
   }
 }
+
+export { AccountLedger } from "./ledger";
 
 /** Internal workers have no HTTP surface. */
 export default {

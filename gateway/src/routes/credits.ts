@@ -1,0 +1,59 @@
+import type { GatewayRouter } from "../http/router";
+import { json } from "../http/respond";
+
+function query(url: URL): Record<string, string> {
+  return Object.fromEntries(url.searchParams);
+}
+
+export function registerCreditRoutes(router: GatewayRouter): void {
+  /** The caller's balance, reservations and open holds, with `X-Credits-Balance`. */
+  router.get("/api/credits", async (_request, ctx) => {
+    const view = await ctx.env.BILLING.balance(await ctx.identity(), ctx.call);
+    // Credits are numbers whose shortest text is the exact decimal (at most 6 places).
+    ctx.meter = { creditsBalance: String(view.balance) };
+    return json(view);
+  });
+
+  /** Admin: `{ account, delta, reason }` with a required `Idempotency-Key`. */
+  router.post("/api/credits/adjust", async (request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    const body = await ctx.json();
+    const result = await ctx.env.BILLING.adjust(body, request.headers.get("Idempotency-Key"), admin, ctx.call);
+    ctx.meter = { creditsBalance: String(result.balance) };
+    return json(result);
+  });
+
+  /** The caller's ledger entries, newest first: `?limit=&cursor=`. */
+  router.get("/api/credits/history", async (_request, ctx) => {
+    return json(await ctx.env.BILLING.history(await ctx.identity(), query(ctx.url), ctx.call));
+  });
+
+  /** The caller's limits and what is left of them. */
+  router.get("/api/limits", async (_request, ctx) => {
+    return json(await ctx.env.BILLING.limits(await ctx.identity(), ctx.call));
+  });
+
+  /** Admin: a tenant's own limits `{ rpm?, daily_credits? }`; `null` restores a default. */
+  router.put("/api/admin/limits/:account", async (request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    const body = await ctx.json();
+    const account = decodeURIComponent(request.params.account ?? "");
+    return json(await ctx.env.BILLING.setLimits(account, body, admin, ctx.call));
+  });
+
+  // Usage: the seed's aliases /api/usage and /usage reach the same handlers.
+  for (const path of ["/api/billing/usage", "/api/usage", "/usage"]) {
+    /** The caller's usage events: `?from=&to=&cursor=&limit=`, oldest first. */
+    router.get(path, async (_request, ctx) => {
+      return json(await ctx.env.BILLING.listUsage(await ctx.identity(), query(ctx.url), ctx.call));
+    });
+
+    /** Records a usage event the client reports; `Idempotency-Key` optional. */
+    router.post(path, async (request, ctx) => {
+      const identity = await ctx.identity();
+      const body = await ctx.json();
+      const event = await ctx.env.BILLING.reportUsage(identity, body, request.headers.get("Idempotency-Key"), ctx.call);
+      return json(event, 201);
+    });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The AccountLedger's SQLite schema. `entries` is append-only: no statement ever updates or
+ * deletes a row of it, and `account.balance` always equals the sum of `entries.amount`.
+ */
+export const LEDGER_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS account (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     name TEXT NOT NULL,
+     balance INTEGER NOT NULL CHECK (balance >= 0),
+     reserved INTEGER NOT NULL CHECK (reserved >= 0),
+     rpm_limit INTEGER,
+     daily_limit INTEGER,
+     next_alarm INTEGER,
+     opened_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS entries (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     amount INTEGER NOT NULL,
+     balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
+     reason TEXT,
+     request_id TEXT,
+     actor TEXT NOT NULL,
+     hold_id TEXT,
+     created_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS holds (
+     id TEXT PRIMARY KEY,
+     amount INTEGER NOT NULL CHECK (amount > 0),
+     status TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     request_id TEXT,
+     settled INTEGER,
+     closed_at INTEGER
+   )`,
+  "CREATE INDEX IF NOT EXISTS holds_by_status ON holds (status, expires_at)",
+  `CREATE TABLE IF NOT EXISTS daily_spend (day INTEGER PRIMARY KEY, spent INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS rate_window (id INTEGER PRIMARY KEY CHECK (id = 1), window INTEGER NOT NULL, count INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS idempotency (
+     key TEXT PRIMARY KEY,
+     fingerprint TEXT NOT NULL,
+     state TEXT NOT NULL,
+     response TEXT,
+     created_at INTEGER NOT NULL
+   )`,
+];
+
+// A type alias, not an interface: SqlStorage rows must be assignable to an index signature.
+export type AccountRow = {
+  name: string;
+  balance: number;
+  reserved: number;
+  rpm_limit: number | null;
+  daily_limit: number | null;
+  next_alarm: number | null;
+  opened_at: number;
+};
+
+// A type alias, not an interface: SqlStorage rows must be assignable to an index signature.
+export type EntryRow = {
+  seq: number;
+  id: string;
+  kind: "grant" | "adjust" | "settle";
+  amount: number;
+  balance_after: number;
+  reason: string | null;
+  request_id: string | null;
+  actor: string;
+  hold_id: string | null;
+  created_at: number;
+};
+
+// A type alias, not an interface: SqlStorage rows must be assignable to an index signature.
+export type HoldRow = {
+  id: string;
+  amount: number;
+  status: "open" | "settled" | "voided" | "expired";
+  created_at: number;
+  expires_at: number;
+  request_id: string | null;
+  settled: number | null;
+  closed_at: number | null;
+};

@@ -1,0 +1,436 @@
+import { DurableObject } from "cloudflare:workers";
+import { defaultLimits } from "./config";
+import { type AccountRow, type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
+import { attempt, type LedgerResult, LedgerRefusal } from "./result";
+
+/** Who and what caused a ledger call; `now` comes from the caller so tests can move time. */
+export interface LedgerCall {
+  now: number;
+  requestId: string;
+  actor: string;
+}
+
+/** Balance, reservations and open holds of one account, in micro-credits. */
+export interface AccountSnapshot {
+  name: string;
+  balance: number;
+  reserved: number;
+  holds: HoldRow[];
+}
+
+/** Limits with what is left, in requests and micro-credits. */
+export interface LimitSnapshot {
+  rpm: { limit: number; remaining: number; resetSeconds: number };
+  daily: { limit: number; remaining: number; resetSeconds: number };
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** Idempotency records of multi-step operations are kept at least this long (24 h promised). */
+const IDEMPOTENCY_RETENTION_MS = 2 * DAY_MS;
+/** Closed holds are kept this long for support questions, then pruned. */
+const CLOSED_HOLD_RETENTION_MS = 7 * DAY_MS;
+
+/**
+ * One account's money, in a SQLite-backed Durable Object. Every method runs synchronously inside
+ * one `transactionSync`: no `await` splits a read from its write, so concurrent calls are applied
+ * one after another and never lose an update, and a refusal rolls the whole call back.
+ */
+export class AccountLedger extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
+  }
+
+  private tx<T>(operation: () => T): LedgerResult<T> {
+    return attempt(() => this.ctx.storage.transactionSync(operation));
+  }
+
+  private account(): AccountRow | undefined {
+    return this.sql.exec<AccountRow>("SELECT * FROM account WHERE id = 1").toArray()[0] as AccountRow | undefined;
+  }
+
+  private requireAccount(): AccountRow {
+    const account = this.account();
+    if (!account) throw new LedgerRefusal("not_found", "unknown account: it has never signed in");
+    return account;
+  }
+
+  private openAccount(name: string, now: number): AccountRow {
+    const existing = this.account();
+    if (existing) return existing;
+    this.sql.exec("INSERT INTO account (id, name, balance, reserved, opened_at) VALUES (1, ?, 0, 0, ?)", name, now);
+    return this.requireAccount();
+  }
+
+  /** Releases every open hold whose time is up. Runs first in every call, and from the alarm. */
+  private expireDue(now: number): void {
+    const due = this.sql.exec<{ total: number | null }>(
+      "SELECT SUM(amount) AS total FROM holds WHERE status = 'open' AND expires_at <= ?",
+      now,
+    ).one().total;
+    if (!due) return;
+    this.sql.exec("UPDATE holds SET status = 'expired', closed_at = ? WHERE status = 'open' AND expires_at <= ?", now, now);
+    this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", due);
+  }
+
+  private appendEntry(entry: Omit<EntryRow, "seq" | "balance_after">, balance: number): EntryRow {
+    const balanceAfter = balance + entry.amount;
+    if (balanceAfter < 0) throw new LedgerRefusal("insufficient_credits", "the balance cannot go below zero");
+    this.sql.exec(
+      `INSERT INTO entries (id, kind, amount, balance_after, reason, request_id, actor, hold_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      entry.id,
+      entry.kind,
+      entry.amount,
+      balanceAfter,
+      entry.reason,
+      entry.request_id,
+      entry.actor,
+      entry.hold_id,
+      entry.created_at,
+    );
+    this.sql.exec("UPDATE account SET balance = ? WHERE id = 1", balanceAfter);
+    return this.entry(entry.id) as EntryRow;
+  }
+
+  private entry(id: string): EntryRow | undefined {
+    return this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id = ?", id).toArray()[0] as EntryRow | undefined;
+  }
+
+  private hold(id: string): HoldRow | undefined {
+    return this.sql.exec<HoldRow>("SELECT * FROM holds WHERE id = ?", id).toArray()[0] as HoldRow | undefined;
+  }
+
+  private spentOn(day: number): number {
+    return this.sql.exec<{ spent: number }>("SELECT spent FROM daily_spend WHERE day = ?", day).toArray()[0]?.spent ?? 0;
+  }
+
+  private limitSnapshot(account: AccountRow, now: number, used?: number): LimitSnapshot {
+    const defaults = defaultLimits(this.env);
+    const rpmLimit = account.rpm_limit ?? defaults.rpm;
+    const window = Math.floor(now / MINUTE_MS);
+    const row = this.sql.exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1").toArray()[0];
+    const count = used ?? (row && row.window === window ? row.count : 0);
+    const dailyLimit = account.daily_limit ?? defaults.dailyMicro;
+    const day = Math.floor(now / DAY_MS);
+    return {
+      rpm: {
+        limit: rpmLimit,
+        remaining: Math.max(0, rpmLimit - count),
+        resetSeconds: Math.ceil(((window + 1) * MINUTE_MS - now) / 1000),
+      },
+      daily: {
+        limit: dailyLimit,
+        remaining: Math.max(0, dailyLimit - this.spentOn(day) - account.reserved),
+        resetSeconds: Math.ceil(((day + 1) * DAY_MS - now) / 1000),
+      },
+    };
+  }
+
+  private scheduleAlarm(at: number): void {
+    const account = this.requireAccount();
+    if (account.next_alarm !== null && account.next_alarm <= at) return;
+    this.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", at);
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  /** Opens the account if it is new. */
+  open(name: string, now: number): LedgerResult<AccountSnapshot> {
+    return this.tx(() => {
+      this.openAccount(name, now);
+      return this.snapshotNow(now);
+    });
+  }
+
+  private snapshotNow(now: number): AccountSnapshot {
+    this.expireDue(now);
+    const account = this.requireAccount();
+    const holds = this.sql
+      .exec<HoldRow>("SELECT * FROM holds WHERE status = 'open' ORDER BY expires_at, id LIMIT 100")
+      .toArray() as HoldRow[];
+    return { name: account.name, balance: account.balance, reserved: account.reserved, holds };
+  }
+
+  /** Balance, reservations and open holds; 404 for an account that was never opened. */
+  snapshot(now: number): LedgerResult<AccountSnapshot> {
+    return this.tx(() => this.snapshotNow(now));
+  }
+
+  /** Starter credits, once per account ever (entry id `grant:starter`). */
+  grantStarter(name: string, amount: number, call: LedgerCall): LedgerResult<{ granted: boolean; entry: EntryRow | null }> {
+    return this.tx(() => {
+      const account = this.openAccount(name, call.now);
+      const existing = this.entry("grant:starter");
+      if (existing) return { granted: false, entry: existing };
+      if (amount === 0) return { granted: false, entry: null };
+      const entry = this.appendEntry(
+        { id: "grant:starter", kind: "grant", amount, reason: "starter credits", request_id: call.requestId, actor: call.actor, hold_id: null, created_at: call.now },
+        account.balance,
+      );
+      return { granted: true, entry };
+    });
+  }
+
+  /**
+   * Adds `delta` (negative to take away) with an idempotency key. A replay with the same delta
+   * and reason returns the original entry; with a different body it is `idempotency_mismatch`.
+   * A debit may not take credits that are reserved by open holds.
+   */
+  adjust(key: string, delta: number, reason: string, call: LedgerCall): LedgerResult<EntryRow> {
+    return this.tx(() => {
+      this.expireDue(call.now);
+      const account = this.requireAccount();
+      const id = `adjust:${key}`;
+      const previous = this.entry(id);
+      if (previous) {
+        if (previous.amount === delta && previous.reason === reason) return previous;
+        throw new LedgerRefusal("idempotency_mismatch", "this Idempotency-Key was used with a different request");
+      }
+      if (delta < 0 && account.balance - account.reserved + delta < 0) {
+        throw new LedgerRefusal("insufficient_credits", "not enough available credits for this debit", {
+          available: account.balance - account.reserved,
+        });
+      }
+      return this.appendEntry(
+        { id, kind: "adjust", amount: delta, reason, request_id: call.requestId, actor: call.actor, hold_id: null, created_at: call.now },
+        account.balance,
+      );
+    });
+  }
+
+  /**
+   * Reserves `amount` until settled, voided or expired. Refused with 402 when the available
+   * balance is short and with 429 when it would break the daily budget. Replaying a hold id with
+   * the same amount returns the hold; with another amount it is `idempotency_mismatch`.
+   */
+  reserve(holdId: string, amount: number, ttlMs: number, call: LedgerCall): LedgerResult<HoldRow> {
+    return this.tx(() => {
+      this.expireDue(call.now);
+      const account = this.requireAccount();
+      const previous = this.hold(holdId);
+      if (previous) {
+        if (previous.amount === amount) return previous;
+        throw new LedgerRefusal("idempotency_mismatch", "this hold id was used with a different amount");
+      }
+      const available = account.balance - account.reserved;
+      if (amount > available) {
+        throw new LedgerRefusal("insufficient_credits", "not enough available credits to reserve", { available, needed: amount });
+      }
+      const limits = this.limitSnapshot(account, call.now);
+      if (amount > limits.daily.remaining) {
+        throw new LedgerRefusal("rate_limited", "the daily credit budget would be exceeded", {
+          retry_after: limits.daily.resetSeconds,
+          limit: "daily_credits",
+        });
+      }
+      const expiresAt = call.now + ttlMs;
+      this.sql.exec(
+        "INSERT INTO holds (id, amount, status, created_at, expires_at, request_id) VALUES (?, ?, 'open', ?, ?, ?)",
+        holdId,
+        amount,
+        call.now,
+        expiresAt,
+        call.requestId,
+      );
+      this.sql.exec("UPDATE account SET reserved = reserved + ? WHERE id = 1", amount);
+      this.scheduleAlarm(expiresAt);
+      return this.hold(holdId) as HoldRow;
+    });
+  }
+
+  /**
+   * Charges `actual` (≤ the reserved amount) against a hold and releases the rest. Settling again
+   * with the same amount replays; with another amount it is `idempotency_mismatch`. A hold that
+   * expired is still charged when the available balance covers it, never below zero.
+   */
+  settle(holdId: string, actual: number, call: LedgerCall): LedgerResult<{ hold: HoldRow; entry: EntryRow }> {
+    return this.tx(() => {
+      this.expireDue(call.now);
+      const account = this.requireAccount();
+      const hold = this.hold(holdId);
+      if (!hold) throw new LedgerRefusal("not_found", `no hold ${holdId}`);
+      const entryId = `settle:${holdId}`;
+      if (hold.status === "settled") {
+        if (hold.settled === actual) return { hold, entry: this.entry(entryId) as EntryRow };
+        throw new LedgerRefusal("idempotency_mismatch", "this hold was settled with a different amount");
+      }
+      if (hold.status === "voided") throw new LedgerRefusal("conflict", "this hold was voided");
+      if (actual > hold.amount) {
+        throw new LedgerRefusal("invalid_input", "actual cost exceeds the reserved amount", { reserved: hold.amount });
+      }
+      let balance = account.balance;
+      if (hold.status === "open") {
+        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
+      } else if (actual > account.balance - account.reserved) {
+        throw new LedgerRefusal("insufficient_credits", "the hold expired and the balance no longer covers it");
+      }
+      this.sql.exec("UPDATE holds SET status = 'settled', settled = ?, closed_at = ? WHERE id = ?", actual, call.now, holdId);
+      const day = Math.floor(call.now / DAY_MS);
+      this.sql.exec(
+        "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
+        day,
+        actual,
+      );
+      balance = this.requireAccount().balance;
+      const entry = this.appendEntry(
+        {
+          id: entryId,
+          kind: "settle",
+          amount: -actual,
+          reason: hold.status === "expired" ? "settled after the hold expired" : null,
+          request_id: call.requestId,
+          actor: call.actor,
+          hold_id: holdId,
+          created_at: call.now,
+        },
+        balance,
+      );
+      return { hold: this.hold(holdId) as HoldRow, entry };
+    });
+  }
+
+  /** Releases a hold without charging. Voiding twice, or an expired hold, is a no-op. */
+  release(holdId: string, call: LedgerCall): LedgerResult<HoldRow> {
+    return this.tx(() => {
+      this.expireDue(call.now);
+      this.requireAccount();
+      const hold = this.hold(holdId);
+      if (!hold) throw new LedgerRefusal("not_found", `no hold ${holdId}`);
+      if (hold.status === "settled") throw new LedgerRefusal("conflict", "this hold was already settled");
+      if (hold.status === "open") {
+        this.sql.exec("UPDATE holds SET status = 'voided', closed_at = ? WHERE id = ?", call.now, holdId);
+        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
+      }
+      return this.hold(holdId) as HoldRow;
+    });
+  }
+
+  /** Entries newest first, `limit` at a time, before the sequence number `before`. */
+  history(before: number | null, limit: number): LedgerResult<{ entries: EntryRow[]; next: number | null }> {
+    return this.tx(() => {
+      this.requireAccount();
+      const entries = this.sql
+        .exec<EntryRow>("SELECT * FROM entries WHERE seq < ? ORDER BY seq DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+        .toArray() as EntryRow[];
+      const more = entries.length > limit;
+      const page = entries.slice(0, limit);
+      return { entries: page, next: more ? (page.at(-1)?.seq ?? null) : null };
+    });
+  }
+
+  /**
+   * Counts one request against the per-minute limit (opening the account on its first request).
+   * Over the limit it is refused with `rate_limited` and the seconds until the window resets.
+   */
+  admit(name: string, now: number): LedgerResult<LimitSnapshot> {
+    return this.tx(() => {
+      this.expireDue(now);
+      const account = this.openAccount(name, now);
+      const window = Math.floor(now / MINUTE_MS);
+      const row = this.sql.exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1").toArray()[0];
+      const count = row && row.window === window ? row.count : 0;
+      const limits = this.limitSnapshot(account, now, count);
+      if (count >= limits.rpm.limit) {
+        throw new LedgerRefusal("rate_limited", `over ${limits.rpm.limit} requests per minute`, {
+          retry_after: limits.rpm.resetSeconds,
+          limit: "rpm",
+          limits,
+        });
+      }
+      this.sql.exec(
+        "INSERT INTO rate_window (id, window, count) VALUES (1, ?, 1) ON CONFLICT (id) DO UPDATE SET window = excluded.window, count = CASE WHEN window = excluded.window THEN count + 1 ELSE 1 END",
+        window,
+      );
+      return this.limitSnapshot(account, now, count + 1);
+    });
+  }
+
+  /** The account's limits and what is left of them, without counting a request. */
+  limits(now: number): LedgerResult<LimitSnapshot> {
+    return this.tx(() => {
+      this.expireDue(now);
+      return this.limitSnapshot(this.requireAccount(), now);
+    });
+  }
+
+  /** Sets (or with `null` clears) the tenant's own limits; `undefined` leaves one unchanged. */
+  setLimits(rpm: number | null | undefined, dailyMicro: number | null | undefined, now: number): LedgerResult<LimitSnapshot> {
+    return this.tx(() => {
+      this.requireAccount();
+      if (rpm !== undefined) this.sql.exec("UPDATE account SET rpm_limit = ? WHERE id = 1", rpm);
+      if (dailyMicro !== undefined) this.sql.exec("UPDATE account SET daily_limit = ? WHERE id = 1", dailyMicro);
+      return this.limitSnapshot(this.requireAccount(), now);
+    });
+  }
+
+  /**
+   * Starts a multi-step operation under an idempotency key: `new` (go ahead), `replay` with the
+   * first answer, or a refusal: `conflict` while the first attempt is still in flight,
+   * `idempotency_mismatch` for a different request under the same key.
+   */
+  beginIdempotent(
+    name: string,
+    key: string,
+    fingerprint: string,
+    now: number,
+  ): LedgerResult<{ state: "new" } | { state: "replay"; response: string }> {
+    return this.tx(() => {
+      const row = this.sql
+        .exec<{ fingerprint: string; state: string; response: string | null }>("SELECT fingerprint, state, response FROM idempotency WHERE key = ?", key)
+        .toArray()[0];
+      if (row) {
+        if (row.fingerprint !== fingerprint) {
+          throw new LedgerRefusal("idempotency_mismatch", "this Idempotency-Key was used with a different request");
+        }
+        if (row.state === "in_flight") throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
+        return { state: "replay" as const, response: row.response ?? "null" };
+      }
+      this.openAccount(name, now);
+      this.sql.exec("INSERT INTO idempotency (key, fingerprint, state, created_at) VALUES (?, ?, 'in_flight', ?)", key, fingerprint, now);
+      this.scheduleAlarm(now + IDEMPOTENCY_RETENTION_MS);
+      return { state: "new" as const };
+    });
+  }
+
+  /** Records the answer of a finished operation so replays return it. */
+  completeIdempotent(key: string, response: string): void {
+    this.sql.exec("UPDATE idempotency SET state = 'done', response = ? WHERE key = ?", response, key);
+  }
+
+  /** Forgets a failed attempt so the client may retry it with the same key. */
+  abandonIdempotent(key: string): void {
+    this.sql.exec("DELETE FROM idempotency WHERE key = ? AND state = 'in_flight'", key);
+  }
+
+  /** The invariants, as stored: tests and operators check them. */
+  audit(): { balance: number; entriesSum: number; reserved: number; openHolds: number; negativeBalances: number } {
+    const account = this.account();
+    const entriesSum = this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM entries").one().s ?? 0;
+    const openHolds = this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM holds WHERE status = 'open'").one().s ?? 0;
+    const negativeBalances = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE balance_after < 0").one().n;
+    return { balance: account?.balance ?? 0, entriesSum, reserved: account?.reserved ?? 0, openHolds, negativeBalances };
+  }
+
+  /** Expires due holds, prunes old idempotency records and closed holds, and re-arms. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      if (!this.account()) return;
+      this.expireDue(now);
+      this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
+      this.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
+      this.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
+      // Wake for the next expiry, or daily while there is anything left to prune.
+      const nextExpiry = this.sql.exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE status = 'open'").one().t;
+      const leftovers =
+        this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM idempotency) + (SELECT COUNT(*) FROM holds WHERE status != 'open') AS n").one().n > 0;
+      const next = nextExpiry ?? (leftovers ? now + DAY_MS : null);
+      this.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", next);
+      if (next !== null) void this.ctx.storage.setAlarm(next);
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import * as v from "valibot";
+
+/** Micro-credits per credit: every amount is an integer number of micro-credits internally. */
+export const MICRO_PER_CREDIT = 1_000_000;
+/** The largest single amount accepted anywhere: one billion credits. */
+export const MAX_CREDITS = 1_000_000_000;
+
+const DECIMAL = /^(-?)(\d{1,10})(?:\.(\d{1,6}))?$/;
+
+/**
+ * Converts a credit amount (a JSON number or decimal string with at most 6 decimals) to integer
+ * micro-credits, exactly, through its decimal text (never `x * 1e6`). Undefined when the value has
+ * more than 6 decimals, is not finite or exceeds {@link MAX_CREDITS}.
+ */
+export function creditsToMicro(value: number | string): number | undefined {
+  const text = typeof value === "number" ? (Number.isFinite(value) ? String(value) : "") : value.trim();
+  const match = DECIMAL.exec(text);
+  if (!match) return undefined;
+  const [, sign, whole = "0", fraction = ""] = match;
+  const micro = Number(whole) * MICRO_PER_CREDIT + Number(fraction.padEnd(6, "0"));
+  if (micro > MAX_CREDITS * MICRO_PER_CREDIT) return undefined;
+  return sign === "-" ? -micro : micro;
+}
+
+/**
+ * Micro-credits as a JSON number of credits. Division by 10^6 is correctly rounded, so the number's
+ * shortest text is the exact decimal with at most 6 decimals.
+ */
+export function microToCredits(micro: number): number {
+  return micro / MICRO_PER_CREDIT;
+}
+
+/** Micro-credits as an exact decimal string, for headers (`X-Credits-Balance: 4.999875`). */
+export function formatCredits(micro: number): string {
+  return String(microToCredits(micro));
+}
+
+/** A credit amount in a request body: a number with at most 6 decimals, within ±MAX_CREDITS. */
+export const CreditAmount = v.pipe(
+  v.number("must be a number of credits"),
+  v.check((value) => creditsToMicro(value) !== undefined, `must have at most 6 decimals and be within ±${MAX_CREDITS}`),
+  v.transform((value) => creditsToMicro(value) as number),
+);
+
+/** An account named by an admin: a `guest:`/`email:` subject or a bare email address. */
+export const AccountName = v.pipe(v.string(), v.trim(), v.minLength(3), v.maxLength(300));
+
+/** Body of `POST /api/credits/adjust`. `delta` arrives in credits and leaves as micro-credits. */
+export const AdjustRequest = v.strictObject({
+  account: AccountName,
+  delta: v.pipe(
+    CreditAmount,
+    v.check((micro) => micro !== 0, "must not be zero"),
+  ),
+  reason: v.pipe(v.string(), v.trim(), v.minLength(1, "a reason is required"), v.maxLength(500)),
+});
+export type AdjustRequest = v.InferOutput<typeof AdjustRequest>;
+
+/** An `Idempotency-Key` header: 1-255 visible ASCII characters. */
+export const IdempotencyKey = v.pipe(
+  v.string(),
+  v.regex(/^[\x21-\x7e]{1,255}$/, "Idempotency-Key must be 1-255 visible ASCII characters"),
+);
+
+/** Body of `PUT /api/admin/limits/:account`; `null` returns a limit to the default. */
+export const LimitsRequest = v.strictObject({
+  rpm: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000)))),
+  daily_credits: v.optional(v.nullable(v.pipe(CreditAmount, v.check((micro) => micro > 0, "must be positive")))),
+});
+export type LimitsRequest = v.InferOutput<typeof LimitsRequest>;
+
+/** Paging for history and usage: `limit` 1-100, an opaque `cursor`. */
+export const PageQuery = v.object({
+  limit: v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1), v.maxValue(100))),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+});
+
+/** One ledger entry as the public API shows it (credits, not micro-credits). */
+export interface LedgerEntryView {
+  id: string;
+  kind: LedgerEntryKind;
+  amount: number;
+  balance_after: number;
+  reason: string | null;
+  request_id: string | null;
+  actor: string;
+  hold_id: string | null;
+  created_at: string;
+}
+
+/** Why the balance moved. Corrections are `adjust` entries of the opposite sign. */
+export type LedgerEntryKind = "grant" | "adjust" | "settle";
+
+/** An open reservation. */
+export interface HoldView {
+  id: string;
+  amount: number;
+  expires_at: string;
+}
+
+/** `GET /api/credits`. `available` = `balance` − `reserved`. */
+export interface CreditsView {
+  account: string;
+  balance: number;
+  reserved: number;
+  available: number;
+  holds: HoldView[];
+}
+
+/** A tenant's limits and what is left of them. */
+export interface LimitState {
+  rpm: { limit: number; remaining: number; reset_seconds: number };
+  daily_credits: { limit: number; remaining: number; reset_seconds: number };
+}

@@ -1,0 +1,47 @@
+import * as v from "valibot";
+import { CreditAmount } from "./credits";
+
+const TOKENS = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000_000));
+
+/** Body of `POST /api/billing/usage`: what the client reports; time and request id are the server's. */
+export const UsageReport = v.strictObject({
+  tokens_in: TOKENS,
+  tokens_out: TOKENS,
+  provider: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "provider must be 1-64 of [a-z0-9._-]")),
+  model: v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[\x21-\x7e]+$/, "model must be visible ASCII")),
+  credits: v.optional(v.pipe(CreditAmount, v.minValue(0, "must not be negative"))),
+});
+export type UsageReport = v.InferOutput<typeof UsageReport>;
+
+/** One usage event as stored and listed. `credits` is informational for client-reported events. */
+export interface UsageEvent {
+  id: string;
+  at: string;
+  request_id: string;
+  tokens_in: number;
+  tokens_out: number;
+  provider: string;
+  model: string;
+  credits: number;
+  source: "client" | "si";
+  estimated?: boolean;
+}
+
+const INSTANT = v.pipe(
+  v.string(),
+  v.isoTimestamp("must be an ISO 8601 timestamp"),
+  v.transform((value) => Date.parse(value)),
+);
+const DATE = v.pipe(
+  v.string(),
+  v.isoDate("must be an ISO 8601 date or timestamp"),
+  v.transform((value) => Date.parse(`${value}T00:00:00Z`)),
+);
+
+/** Query of `GET /api/billing/usage`: `from`/`to` (ISO date or timestamp), `cursor`, `limit`. */
+export const UsageQuery = v.object({
+  from: v.optional(v.union([INSTANT, DATE], "must be an ISO 8601 date or timestamp")),
+  to: v.optional(v.union([INSTANT, DATE], "must be an ISO 8601 date or timestamp")),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+  limit: v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1), v.maxValue(100))),
+});
