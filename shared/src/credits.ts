@@ -65,7 +65,14 @@ export const IdempotencyKey = v.pipe(
 /** Body of `PUT /api/admin/limits/:account`; `null` returns a limit to the default. */
 export const LimitsRequest = v.strictObject({
   rpm: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000)))),
-  daily_credits: v.optional(v.nullable(v.pipe(CreditAmount, v.check((micro) => micro > 0, "must be positive")))),
+  daily_credits: v.optional(
+    v.nullable(
+      v.pipe(
+        CreditAmount,
+        v.check((micro) => micro > 0, "must be positive"),
+      ),
+    ),
+  ),
 });
 export type LimitsRequest = v.InferOutput<typeof LimitsRequest>;
 

@@ -1,5 +1,5 @@
-import type { GatewayRouter } from "../http/router";
 import { json } from "../http/respond";
+import type { GatewayRouter } from "../http/router";
 
 function query(url: URL): Record<string, string> {
   return Object.fromEntries(url.searchParams);

@@ -41,7 +41,8 @@ export interface DefaultLimits {
 function positiveInteger(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value.trim() === "") return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new ServiceError("not_configured", `${name} must be a positive integer`);
+  if (!Number.isInteger(parsed) || parsed <= 0)
+    throw new ServiceError("not_configured", `${name} must be a positive integer`);
   return parsed;
 }
 

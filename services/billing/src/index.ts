@@ -6,8 +6,8 @@ import {
   type GuestToken,
   GuestTokenRequest,
   type HoldView,
-  type Identity,
   IdempotencyKey,
+  type Identity,
   type Jwks,
   type LedgerEntryView,
   type LimitState,
@@ -25,12 +25,12 @@ import {
 } from "@cognomega/shared";
 import { accountKey } from "./accounts";
 import { guestCreditsMicro, JWKS_MAX_AGE_SECONDS, tokenSettings, usageTtlSeconds } from "./config";
+import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
 import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
 import { type LedgerResult, unwrap } from "./result";
+import { signGuestToken } from "./tokens";
 import { listUsage, recordUsage } from "./usage";
 import { creditsView, entryView, holdView, limitView } from "./views";
-import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
-import { signGuestToken } from "./tokens";
 
 function requireAdmin(identity: Identity): void {
   if (!identity.admin) throw new ServiceError("forbidden", "admin only");
@@ -130,7 +130,12 @@ export class BillingService extends WorkerEntrypoint<Env> {
    * Admin: adds (or with a negative delta, takes away) credits on a named account, exactly once
    * per idempotency key. A debit larger than the available balance is `insufficient_credits`.
    */
-  async adjust(input: unknown, idempotencyKey: unknown, identity: Identity, ctx: CallContext): Promise<{ entry: LedgerEntryView; balance: number }> {
+  async adjust(
+    input: unknown,
+    idempotencyKey: unknown,
+    identity: Identity,
+    ctx: CallContext,
+  ): Promise<{ entry: LedgerEntryView; balance: number }> {
     requireAdmin(identity);
     if (idempotencyKey === undefined || idempotencyKey === null) {
       throw new ServiceError("invalid_input", "the Idempotency-Key header is required", {
@@ -140,13 +145,17 @@ export class BillingService extends WorkerEntrypoint<Env> {
     const key = parseInput(IdempotencyKey, idempotencyKey);
     const body = parseInput(AdjustRequest, input);
     const account = accountKey(body.account);
-    const entry = unwrap(await this.ledger(account).adjust(key, body.delta, body.reason, this.ledgerCall(ctx, identity.sub)));
+    const entry = unwrap(
+      await this.ledger(account).adjust(key, body.delta, body.reason, this.ledgerCall(ctx, identity.sub)),
+    );
     return { entry: entryView(entry), balance: entryView(entry).balance_after };
   }
 
   /** Starter credits for a new account, once ever (issued with every new guest token). */
   async grant(account: string, ctx: CallContext): Promise<{ granted: boolean }> {
-    const result = unwrap(await this.ledger(account).grantStarter(account, guestCreditsMicro(this.env), this.ledgerCall(ctx, "system")));
+    const result = unwrap(
+      await this.ledger(account).grantStarter(account, guestCreditsMicro(this.env), this.ledgerCall(ctx, "system")),
+    );
     return { granted: result.granted };
   }
 
@@ -154,17 +163,35 @@ export class BillingService extends WorkerEntrypoint<Env> {
    * Reserves the most a call can cost before it runs. `holdId` is the caller's idempotency key
    * for the reservation; amounts are micro-credits. 402 when short, 429 over the daily budget.
    */
-  async reserve(identity: Identity, holdId: string, maxMicro: number, ttlSeconds: number, ctx: CallContext): Promise<HoldView & { amount_micro: number }> {
-    if (!Number.isSafeInteger(maxMicro) || maxMicro <= 0) throw new ServiceError("invalid_input", "a reservation must be a positive whole number of micro-credits");
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 3600) throw new ServiceError("invalid_input", "a hold lives 1 to 3600 seconds");
-    const hold = unwrap(await this.ledger(identity.sub).reserve(holdId, maxMicro, ttlSeconds * 1000, this.ledgerCall(ctx, identity.sub)));
+  async reserve(
+    identity: Identity,
+    holdId: string,
+    maxMicro: number,
+    ttlSeconds: number,
+    ctx: CallContext,
+  ): Promise<HoldView & { amount_micro: number }> {
+    if (!Number.isSafeInteger(maxMicro) || maxMicro <= 0)
+      throw new ServiceError("invalid_input", "a reservation must be a positive whole number of micro-credits");
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 3600)
+      throw new ServiceError("invalid_input", "a hold lives 1 to 3600 seconds");
+    const hold = unwrap(
+      await this.ledger(identity.sub).reserve(holdId, maxMicro, ttlSeconds * 1000, this.ledgerCall(ctx, identity.sub)),
+    );
     return { ...holdView(hold), amount_micro: hold.amount };
   }
 
   /** Charges the actual cost (≤ reserved, micro-credits) against a hold and releases the rest. */
-  async settle(identity: Identity, holdId: string, actualMicro: number, ctx: CallContext): Promise<{ entry: LedgerEntryView; balance_micro: number }> {
-    if (!Number.isSafeInteger(actualMicro) || actualMicro < 0) throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
-    const { entry } = unwrap(await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)));
+  async settle(
+    identity: Identity,
+    holdId: string,
+    actualMicro: number,
+    ctx: CallContext,
+  ): Promise<{ entry: LedgerEntryView; balance_micro: number }> {
+    if (!Number.isSafeInteger(actualMicro) || actualMicro < 0)
+      throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
+    const { entry } = unwrap(
+      await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)),
+    );
     return { entry: entryView(entry), balance_micro: entry.balance_after };
   }
 
@@ -174,11 +201,17 @@ export class BillingService extends WorkerEntrypoint<Env> {
   }
 
   /** The caller's ledger entries, newest first, paged by an opaque cursor. */
-  async history(identity: Identity, query: unknown, _ctx: CallContext): Promise<{ entries: LedgerEntryView[]; cursor: string | null }> {
+  async history(
+    identity: Identity,
+    query: unknown,
+    _ctx: CallContext,
+  ): Promise<{ entries: LedgerEntryView[]; cursor: string | null }> {
     const { limit = 50, cursor } = parseInput(PageQuery, query ?? {});
     const before = cursor === undefined ? null : Number(cursor);
     if (before !== null && !(Number.isSafeInteger(before) && before > 0)) {
-      throw new ServiceError("invalid_input", "cursor is not one this API returned", { issues: [{ path: "cursor", message: "invalid cursor" }] });
+      throw new ServiceError("invalid_input", "cursor is not one this API returned", {
+        issues: [{ path: "cursor", message: "invalid cursor" }],
+      });
     }
     const page = unwrap(await this.ledger(identity.sub).history(before, limit));
     return { entries: page.entries.map(entryView), cursor: page.next === null ? null : String(page.next) };
@@ -199,9 +232,17 @@ export class BillingService extends WorkerEntrypoint<Env> {
    * time and request id. With an idempotency key a retry returns the first event; a concurrent
    * duplicate is `conflict` and a different body under the same key `idempotency_mismatch`.
    */
-  async reportUsage(identity: Identity, input: unknown, idempotencyKey: unknown, ctx: CallContext): Promise<UsageEvent> {
+  async reportUsage(
+    identity: Identity,
+    input: unknown,
+    idempotencyKey: unknown,
+    ctx: CallContext,
+  ): Promise<UsageEvent> {
     const body = parseInput(UsageReport, input);
-    const key = idempotencyKey === undefined || idempotencyKey === null ? undefined : `usage:${parseInput(IdempotencyKey, idempotencyKey)}`;
+    const key =
+      idempotencyKey === undefined || idempotencyKey === null
+        ? undefined
+        : `usage:${parseInput(IdempotencyKey, idempotencyKey)}`;
     const ledger = this.ledger(identity.sub);
     if (key) {
       const begun = unwrap(await ledger.beginIdempotent(identity.sub, key, JSON.stringify(body), Date.now()));
@@ -233,7 +274,11 @@ export class BillingService extends WorkerEntrypoint<Env> {
   }
 
   /** The caller's usage events between `from` and `to` (default: the last 24 h), oldest first. */
-  async listUsage(identity: Identity, query: unknown, _ctx: CallContext): Promise<{ events: UsageEvent[]; cursor: string | null }> {
+  async listUsage(
+    identity: Identity,
+    query: unknown,
+    _ctx: CallContext,
+  ): Promise<{ events: UsageEvent[]; cursor: string | null }> {
     const parsed = parseInput(UsageQuery, query ?? {});
     const to = parsed.to ?? Date.now();
     const from = parsed.from ?? to - 86_400_000;

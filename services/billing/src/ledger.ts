@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { defaultLimits } from "./config";
 import { type AccountRow, type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
-import { attempt, type LedgerResult, LedgerRefusal } from "./result";
+import { attempt, LedgerRefusal, type LedgerResult } from "./result";
 
 /** Who and what caused a ledger call; `now` comes from the caller so tests can move time. */
 export interface LedgerCall {
@@ -68,12 +68,18 @@ export class AccountLedger extends DurableObject<Env> {
 
   /** Releases every open hold whose time is up. Runs first in every call, and from the alarm. */
   private expireDue(now: number): void {
-    const due = this.sql.exec<{ total: number | null }>(
-      "SELECT SUM(amount) AS total FROM holds WHERE status = 'open' AND expires_at <= ?",
-      now,
-    ).one().total;
+    const due = this.sql
+      .exec<{ total: number | null }>(
+        "SELECT SUM(amount) AS total FROM holds WHERE status = 'open' AND expires_at <= ?",
+        now,
+      )
+      .one().total;
     if (!due) return;
-    this.sql.exec("UPDATE holds SET status = 'expired', closed_at = ? WHERE status = 'open' AND expires_at <= ?", now, now);
+    this.sql.exec(
+      "UPDATE holds SET status = 'expired', closed_at = ? WHERE status = 'open' AND expires_at <= ?",
+      now,
+      now,
+    );
     this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", due);
   }
 
@@ -106,14 +112,18 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   private spentOn(day: number): number {
-    return this.sql.exec<{ spent: number }>("SELECT spent FROM daily_spend WHERE day = ?", day).toArray()[0]?.spent ?? 0;
+    return (
+      this.sql.exec<{ spent: number }>("SELECT spent FROM daily_spend WHERE day = ?", day).toArray()[0]?.spent ?? 0
+    );
   }
 
   private limitSnapshot(account: AccountRow, now: number, used?: number): LimitSnapshot {
     const defaults = defaultLimits(this.env);
     const rpmLimit = account.rpm_limit ?? defaults.rpm;
     const window = Math.floor(now / MINUTE_MS);
-    const row = this.sql.exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1").toArray()[0];
+    const row = this.sql
+      .exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1")
+      .toArray()[0];
     const count = used ?? (row && row.window === window ? row.count : 0);
     const dailyLimit = account.daily_limit ?? defaults.dailyMicro;
     const day = Math.floor(now / DAY_MS);
@@ -161,14 +171,27 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   /** Starter credits, once per account ever (entry id `grant:starter`). */
-  grantStarter(name: string, amount: number, call: LedgerCall): LedgerResult<{ granted: boolean; entry: EntryRow | null }> {
+  grantStarter(
+    name: string,
+    amount: number,
+    call: LedgerCall,
+  ): LedgerResult<{ granted: boolean; entry: EntryRow | null }> {
     return this.tx(() => {
       const account = this.openAccount(name, call.now);
       const existing = this.entry("grant:starter");
       if (existing) return { granted: false, entry: existing };
       if (amount === 0) return { granted: false, entry: null };
       const entry = this.appendEntry(
-        { id: "grant:starter", kind: "grant", amount, reason: "starter credits", request_id: call.requestId, actor: call.actor, hold_id: null, created_at: call.now },
+        {
+          id: "grant:starter",
+          kind: "grant",
+          amount,
+          reason: "starter credits",
+          request_id: call.requestId,
+          actor: call.actor,
+          hold_id: null,
+          created_at: call.now,
+        },
         account.balance,
       );
       return { granted: true, entry };
@@ -196,7 +219,16 @@ export class AccountLedger extends DurableObject<Env> {
         });
       }
       return this.appendEntry(
-        { id, kind: "adjust", amount: delta, reason, request_id: call.requestId, actor: call.actor, hold_id: null, created_at: call.now },
+        {
+          id,
+          kind: "adjust",
+          amount: delta,
+          reason,
+          request_id: call.requestId,
+          actor: call.actor,
+          hold_id: null,
+          created_at: call.now,
+        },
         account.balance,
       );
     });
@@ -218,7 +250,10 @@ export class AccountLedger extends DurableObject<Env> {
       }
       const available = account.balance - account.reserved;
       if (amount > available) {
-        throw new LedgerRefusal("insufficient_credits", "not enough available credits to reserve", { available, needed: amount });
+        throw new LedgerRefusal("insufficient_credits", "not enough available credits to reserve", {
+          available,
+          needed: amount,
+        });
       }
       const limits = this.limitSnapshot(account, call.now);
       if (amount > limits.daily.remaining) {
@@ -268,7 +303,12 @@ export class AccountLedger extends DurableObject<Env> {
       } else if (actual > account.balance - account.reserved) {
         throw new LedgerRefusal("insufficient_credits", "the hold expired and the balance no longer covers it");
       }
-      this.sql.exec("UPDATE holds SET status = 'settled', settled = ?, closed_at = ? WHERE id = ?", actual, call.now, holdId);
+      this.sql.exec(
+        "UPDATE holds SET status = 'settled', settled = ?, closed_at = ? WHERE id = ?",
+        actual,
+        call.now,
+        holdId,
+      );
       const day = Math.floor(call.now / DAY_MS);
       this.sql.exec(
         "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
@@ -314,7 +354,11 @@ export class AccountLedger extends DurableObject<Env> {
     return this.tx(() => {
       this.requireAccount();
       const entries = this.sql
-        .exec<EntryRow>("SELECT * FROM entries WHERE seq < ? ORDER BY seq DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+        .exec<EntryRow>(
+          "SELECT * FROM entries WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+          before ?? Number.MAX_SAFE_INTEGER,
+          limit + 1,
+        )
         .toArray() as EntryRow[];
       const more = entries.length > limit;
       const page = entries.slice(0, limit);
@@ -331,7 +375,9 @@ export class AccountLedger extends DurableObject<Env> {
       this.expireDue(now);
       const account = this.openAccount(name, now);
       const window = Math.floor(now / MINUTE_MS);
-      const row = this.sql.exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1").toArray()[0];
+      const row = this.sql
+        .exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1")
+        .toArray()[0];
       const count = row && row.window === window ? row.count : 0;
       const limits = this.limitSnapshot(account, now, count);
       if (count >= limits.rpm.limit) {
@@ -358,7 +404,11 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   /** Sets (or with `null` clears) the tenant's own limits; `undefined` leaves one unchanged. */
-  setLimits(rpm: number | null | undefined, dailyMicro: number | null | undefined, now: number): LedgerResult<LimitSnapshot> {
+  setLimits(
+    rpm: number | null | undefined,
+    dailyMicro: number | null | undefined,
+    now: number,
+  ): LedgerResult<LimitSnapshot> {
     return this.tx(() => {
       this.requireAccount();
       if (rpm !== undefined) this.sql.exec("UPDATE account SET rpm_limit = ? WHERE id = 1", rpm);
@@ -380,17 +430,26 @@ export class AccountLedger extends DurableObject<Env> {
   ): LedgerResult<{ state: "new" } | { state: "replay"; response: string }> {
     return this.tx(() => {
       const row = this.sql
-        .exec<{ fingerprint: string; state: string; response: string | null }>("SELECT fingerprint, state, response FROM idempotency WHERE key = ?", key)
+        .exec<{ fingerprint: string; state: string; response: string | null }>(
+          "SELECT fingerprint, state, response FROM idempotency WHERE key = ?",
+          key,
+        )
         .toArray()[0];
       if (row) {
         if (row.fingerprint !== fingerprint) {
           throw new LedgerRefusal("idempotency_mismatch", "this Idempotency-Key was used with a different request");
         }
-        if (row.state === "in_flight") throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
+        if (row.state === "in_flight")
+          throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
         return { state: "replay" as const, response: row.response ?? "null" };
       }
       this.openAccount(name, now);
-      this.sql.exec("INSERT INTO idempotency (key, fingerprint, state, created_at) VALUES (?, ?, 'in_flight', ?)", key, fingerprint, now);
+      this.sql.exec(
+        "INSERT INTO idempotency (key, fingerprint, state, created_at) VALUES (?, ?, 'in_flight', ?)",
+        key,
+        fingerprint,
+        now,
+      );
       this.scheduleAlarm(now + IDEMPOTENCY_RETENTION_MS);
       return { state: "new" as const };
     });
@@ -410,9 +469,18 @@ export class AccountLedger extends DurableObject<Env> {
   audit(): { balance: number; entriesSum: number; reserved: number; openHolds: number; negativeBalances: number } {
     const account = this.account();
     const entriesSum = this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM entries").one().s ?? 0;
-    const openHolds = this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM holds WHERE status = 'open'").one().s ?? 0;
-    const negativeBalances = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE balance_after < 0").one().n;
-    return { balance: account?.balance ?? 0, entriesSum, reserved: account?.reserved ?? 0, openHolds, negativeBalances };
+    const openHolds =
+      this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM holds WHERE status = 'open'").one().s ?? 0;
+    const negativeBalances = this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE balance_after < 0")
+      .one().n;
+    return {
+      balance: account?.balance ?? 0,
+      entriesSum,
+      reserved: account?.reserved ?? 0,
+      openHolds,
+      negativeBalances,
+    };
   }
 
   /** Expires due holds, prunes old idempotency records and closed holds, and re-arms. */
@@ -425,9 +493,15 @@ export class AccountLedger extends DurableObject<Env> {
       this.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
       this.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
       // Wake for the next expiry, or daily while there is anything left to prune.
-      const nextExpiry = this.sql.exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE status = 'open'").one().t;
+      const nextExpiry = this.sql
+        .exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE status = 'open'")
+        .one().t;
       const leftovers =
-        this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM idempotency) + (SELECT COUNT(*) FROM holds WHERE status != 'open') AS n").one().n > 0;
+        this.sql
+          .exec<{ n: number }>(
+            "SELECT (SELECT COUNT(*) FROM idempotency) + (SELECT COUNT(*) FROM holds WHERE status != 'open') AS n",
+          )
+          .one().n > 0;
       const next = nextExpiry ?? (leftovers ? now + DAY_MS : null);
       this.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", next);
       if (next !== null) void this.ctx.storage.setAlarm(next);

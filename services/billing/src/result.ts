@@ -5,7 +5,9 @@ import { type ErrorCode, type ErrorDetails, ServiceError } from "@cognomega/shar
  * a refusal never crosses the Durable Object boundary as an exception: the stored state is exactly
  * what the transaction left, and the caller turns the failure into a ServiceError.
  */
-export type LedgerResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string; details?: ErrorDetails };
+export type LedgerResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: ErrorCode; message: string; details?: ErrorDetails };
 
 export function success<T>(value: T): LedgerResult<T> {
   return { ok: true, value };

@@ -66,7 +66,9 @@ function decodeCursor(raw: string): Cursor {
   } catch {
     // fall through
   }
-  throw new ServiceError("invalid_input", "cursor is not one this API returned", { issues: [{ path: "cursor", message: "invalid cursor" }] });
+  throw new ServiceError("invalid_input", "cursor is not one this API returned", {
+    issues: [{ path: "cursor", message: "invalid cursor" }],
+  });
 }
 
 /**
@@ -81,7 +83,10 @@ export async function listUsage(
   limit: number,
   rawCursor: string | undefined,
 ): Promise<{ events: UsageEvent[]; cursor: string | null }> {
-  if (from > to) throw new ServiceError("invalid_input", "from must not be after to", { issues: [{ path: "from", message: "after to" }] });
+  if (from > to)
+    throw new ServiceError("invalid_input", "from must not be after to", {
+      issues: [{ path: "from", message: "after to" }],
+    });
   if (to - from > MAX_USAGE_RANGE_DAYS * DAY_MS) {
     throw new ServiceError("invalid_input", `a listing spans at most ${MAX_USAGE_RANGE_DAYS} days`, {
       issues: [{ path: "from", message: "range too wide" }],

@@ -1,4 +1,10 @@
-import { type CreditsView, type HoldView, type LedgerEntryView, type LimitState, microToCredits } from "@cognomega/shared";
+import {
+  type CreditsView,
+  type HoldView,
+  type LedgerEntryView,
+  type LimitState,
+  microToCredits,
+} from "@cognomega/shared";
 import type { AccountSnapshot, LimitSnapshot } from "./ledger";
 import type { EntryRow, HoldRow } from "./ledger-schema";
 

@@ -1,0 +1,288 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { admin, at, billing, call, codeOf, expectInvariants, ledger, newAccount } from "./helpers";
+
+async function fund(account: string, credits: number): Promise<void> {
+  await billing().adjust({ account, delta: credits, reason: "test funding" }, crypto.randomUUID(), admin, call);
+}
+
+describe("starter credits", () => {
+  it("grants GUEST_CREDITS once to each new guest account", async () => {
+    const user = await newAccount();
+    expect((await billing().balance(user, call)).balance).toBe(5);
+    expect(await billing().grant(user.sub, call)).toEqual({ granted: false });
+    expect((await billing().balance(user, call)).balance).toBe(5);
+    const history = await billing().history(user, {}, call);
+    expect(history.entries.map((e) => [e.id, e.kind, e.amount])).toEqual([["grant:starter", "grant", 5]]);
+  });
+});
+
+describe("adjust", () => {
+  it("500 concurrent debits of 1 credit against 300: exactly 300 succeed, 200 get 402", async () => {
+    const user = await newAccount();
+    await fund(user.sub, 295); // 5 starter + 295 = 300
+    const outcomes = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        codeOf(billing().adjust({ account: user.sub, delta: -1, reason: "debit" }, `debit-${i}`, admin, call)),
+      ),
+    );
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(300);
+    expect(outcomes.filter((o) => o === "insufficient_credits")).toHaveLength(200);
+    const credits = await billing().balance(user, call);
+    expect(credits.balance).toBe(0);
+    await expectInvariants(user.sub);
+  });
+
+  it("replays the same key and body without applying twice", async () => {
+    const user = await newAccount();
+    const body = { account: user.sub, delta: 2.5, reason: "refund" };
+    const first = await billing().adjust(body, "refund-1", admin, call);
+    const again = await billing().adjust(body, "refund-1", admin, call);
+    expect(again).toEqual(first);
+    expect(first.balance).toBe(7.5);
+    expect((await billing().balance(user, call)).balance).toBe(7.5);
+  });
+
+  it("refuses the same key with a different body: idempotency_mismatch", async () => {
+    const user = await newAccount();
+    await billing().adjust({ account: user.sub, delta: 1, reason: "a" }, "k-1", admin, call);
+    expect(await codeOf(billing().adjust({ account: user.sub, delta: 2, reason: "a" }, "k-1", admin, call))).toBe(
+      "idempotency_mismatch",
+    );
+    expect(await codeOf(billing().adjust({ account: user.sub, delta: 1, reason: "b" }, "k-1", admin, call))).toBe(
+      "idempotency_mismatch",
+    );
+    expect((await billing().balance(user, call)).balance).toBe(6);
+  });
+
+  it("applies a concurrent duplicate once and answers every copy the same", async () => {
+    const user = await newAccount();
+    const body = { account: user.sub, delta: 1.25, reason: "dup" };
+    const answers = await Promise.all(Array.from({ length: 25 }, () => billing().adjust(body, "dup-key", admin, call)));
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect((await billing().balance(user, call)).balance).toBe(6.25);
+    await expectInvariants(user.sub);
+  });
+
+  it("keeps exact micro-credit arithmetic", async () => {
+    const user = await newAccount();
+    for (let i = 0; i < 10; i++)
+      await billing().adjust({ account: user.sub, delta: 0.1, reason: "dime" }, `dime-${i}`, admin, call);
+    await billing().adjust({ account: user.sub, delta: -0.000001, reason: "one micro" }, "micro", admin, call);
+    expect((await billing().balance(user, call)).balance).toBe(5.999999);
+  });
+
+  it("names accounts by subject or email, and 404s one that never signed in", async () => {
+    expect(await codeOf(billing().adjust({ account: "guest:nobody", delta: 1, reason: "x" }, "n-1", admin, call))).toBe(
+      "not_found",
+    );
+    expect(
+      await codeOf(billing().adjust({ account: "ghost@example.com", delta: 1, reason: "x" }, "n-2", admin, call)),
+    ).toBe("not_found");
+    await billing().admit(
+      { sub: "email:ada@example.com", email: "ada@example.com", source: "header", admin: false },
+      call,
+    );
+    const byEmail = await billing().adjust({ account: "Ada@Example.com", delta: 3, reason: "x" }, "n-3", admin, call);
+    expect(byEmail.balance).toBe(3);
+  });
+
+  it("refuses bad input and non-admins", async () => {
+    const user = await newAccount();
+    const cases: [unknown, unknown][] = [
+      [{ account: user.sub, delta: 1, reason: "x" }, undefined],
+      [{ account: user.sub, delta: 1, reason: "x" }, ""],
+      [{ account: user.sub, delta: 0.0000001, reason: "x" }, "k"],
+      [{ account: user.sub, delta: 1e12, reason: "x" }, "k"],
+      [{ account: user.sub, delta: 0, reason: "x" }, "k"],
+      [{ account: user.sub, delta: "1", reason: "x" }, "k"],
+      [{ account: user.sub, delta: 1, reason: "" }, "k"],
+      [{ account: "not an account", delta: 1, reason: "x" }, "k"],
+      [{ account: user.sub, delta: 1 }, "k"],
+    ];
+    for (const [body, key] of cases)
+      expect(await codeOf(billing().adjust(body, key, admin, call)), JSON.stringify(body)).toBe("invalid_input");
+    expect(await codeOf(billing().adjust({ account: user.sub, delta: 1, reason: "x" }, "k", user, call))).toBe(
+      "forbidden",
+    );
+  });
+});
+
+describe("reserve, settle, void", () => {
+  it("reserves, settles the actual cost and releases the rest", async () => {
+    const user = await newAccount();
+    const hold = await billing().reserve(user, "hold-1", 2_000_000, 60, call);
+    expect(hold.amount).toBe(2);
+    expect(await billing().balance(user, call)).toMatchObject({ balance: 5, reserved: 2, available: 3 });
+    const settled = await billing().settle(user, "hold-1", 1_234_567, call);
+    expect(settled.entry).toMatchObject({ kind: "settle", amount: -1.234567, hold_id: "hold-1" });
+    expect(await billing().balance(user, call)).toMatchObject({
+      balance: 3.765433,
+      reserved: 0,
+      available: 3.765433,
+      holds: [],
+    });
+    // Settling again with the same amount replays; with another amount it is refused.
+    expect((await billing().settle(user, "hold-1", 1_234_567, call)).entry).toEqual(settled.entry);
+    expect(await codeOf(billing().settle(user, "hold-1", 1, call))).toBe("idempotency_mismatch");
+    expect(await codeOf(billing().void(user, "hold-1", call))).toBe("conflict");
+    await expectInvariants(user.sub);
+  });
+
+  it("voids a hold without charging, twice harmlessly", async () => {
+    const user = await newAccount();
+    await billing().reserve(user, "hold-v", 1_000_000, 60, call);
+    await billing().void(user, "hold-v", call);
+    await billing().void(user, "hold-v", call);
+    expect(await billing().balance(user, call)).toMatchObject({ balance: 5, reserved: 0 });
+    expect(await codeOf(billing().settle(user, "hold-v", 1, call))).toBe("conflict");
+  });
+
+  it("refuses to settle more than was reserved, or an unknown hold", async () => {
+    const user = await newAccount();
+    await billing().reserve(user, "hold-x", 1_000_000, 60, call);
+    expect(await codeOf(billing().settle(user, "hold-x", 1_000_001, call))).toBe("invalid_input");
+    expect(await codeOf(billing().settle(user, "nope", 1, call))).toBe("not_found");
+  });
+
+  it("402s a reservation beyond the available balance, and concurrent reservations never overspend", async () => {
+    const user = await newAccount();
+    expect(await codeOf(billing().reserve(user, "too-big", 5_000_001, 60, call))).toBe("insufficient_credits");
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => codeOf(billing().reserve(user, `h-${i}`, 250_000, 60, call))),
+    );
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(20);
+    expect(await billing().balance(user, call)).toMatchObject({ balance: 5, reserved: 5, available: 0 });
+    // A debit cannot take reserved credits either.
+    expect(await codeOf(billing().adjust({ account: user.sub, delta: -0.000001, reason: "x" }, "d", admin, call))).toBe(
+      "insufficient_credits",
+    );
+    await expectInvariants(user.sub);
+  });
+
+  it("releases an expired hold by itself, and still charges a late settle the balance covers", async () => {
+    const user = await newAccount();
+    const t0 = Date.now();
+    const stub = ledger(user.sub);
+    expect((await stub.reserve("late", 1_000_000, 1_000, at(t0))).ok).toBe(true);
+    expect((await stub.reserve("gone", 4_000_000, 1_000, at(t0))).ok).toBe(true);
+    const later = await stub.snapshot(t0 + 1_001);
+    expect(later.ok && later.value).toMatchObject({ reserved: 0, holds: [] });
+    const settled = await stub.settle("late", 600_000, at(t0 + 2_000));
+    expect(settled.ok && settled.value.entry).toMatchObject({
+      amount: -600_000,
+      reason: "settled after the hold expired",
+    });
+    await expectInvariants(user.sub);
+  });
+
+  it("expires holds from the alarm too", async () => {
+    const user = await newAccount();
+    const stub = ledger(user.sub);
+    await stub.reserve("alarm-hold", 1_000_000, 1_000, at(Date.now() - 5_000));
+    // The alarm was set for the hold's expiry (already past): run it if workerd has not yet.
+    await runDurableObjectAlarm(stub);
+    // audit() reads the stored rows without expiring anything itself.
+    expect((await stub.audit()).reserved).toBe(0);
+    await expectInvariants(user.sub);
+  });
+
+  it("validates reservation amounts and lifetimes", async () => {
+    const user = await newAccount();
+    for (const [amount, ttl] of [
+      [0, 60],
+      [-5, 60],
+      [1.5, 60],
+      [1, 0],
+      [1, 3601],
+    ] as const) {
+      expect(await codeOf(billing().reserve(user, `bad-${amount}-${ttl}`, amount, ttl, call))).toBe("invalid_input");
+    }
+  });
+});
+
+describe("history", () => {
+  it("pages entries newest first with an opaque cursor", async () => {
+    const user = await newAccount();
+    for (let i = 1; i <= 4; i++)
+      await billing().adjust({ account: user.sub, delta: i, reason: `r${i}` }, `h-${i}`, admin, call);
+    const first = await billing().history(user, { limit: "2" }, call);
+    expect(first.entries.map((e) => e.reason)).toEqual(["r4", "r3"]);
+    const second = await billing().history(user, { limit: "2", cursor: first.cursor }, call);
+    expect(second.entries.map((e) => e.reason)).toEqual(["r2", "r1"]);
+    const third = await billing().history(user, { limit: "2", cursor: second.cursor }, call);
+    expect(third).toEqual({ entries: [expect.objectContaining({ kind: "grant" })], cursor: null });
+    expect(first.entries[0]).toMatchObject({
+      amount: 4,
+      balance_after: 15,
+      actor: "admin",
+      request_id: call.requestId,
+    });
+  });
+
+  it("refuses bad paging", async () => {
+    const user = await newAccount();
+    for (const query of [{ limit: "0" }, { limit: "101" }, { limit: "x" }, { cursor: "abc" }, { cursor: "-1" }]) {
+      expect(await codeOf(billing().history(user, query, call)), JSON.stringify(query)).toBe("invalid_input");
+    }
+  });
+});
+
+describe("limits", () => {
+  it("counts requests per minute and refuses the one over with retry_after", async () => {
+    const user = await newAccount();
+    await billing().setLimits(user.sub, { rpm: 3 }, admin, call);
+    const remaining = [];
+    for (let i = 0; i < 3; i++) remaining.push((await billing().admit(user, call)).rpm.remaining);
+    expect(remaining).toEqual([2, 1, 0]);
+    try {
+      await billing().admit(user, call);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({
+        code: "rate_limited",
+        details: { limit: "rpm", limits: { rpm: { remaining: 0 } } },
+      });
+      const retry = (error as { details: { retry_after: number } }).details.retry_after;
+      expect(retry).toBeGreaterThan(0);
+      expect(retry).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it("starts a new window each minute", async () => {
+    const user = await newAccount();
+    await billing().setLimits(user.sub, { rpm: 1 }, admin, call);
+    const stub = ledger(user.sub);
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    expect((await stub.admit(user.sub, minute + 1)).ok).toBe(true);
+    expect((await stub.admit(user.sub, minute + 2)).ok).toBe(false);
+    expect((await stub.admit(user.sub, minute + 60_000)).ok).toBe(true);
+  });
+
+  it("holds the daily credit budget across reservations", async () => {
+    const user = await newAccount();
+    const limits = await billing().setLimits(user.sub, { daily_credits: 2 }, admin, call);
+    expect(limits.daily_credits).toMatchObject({ limit: 2, remaining: 2 });
+    await billing().reserve(user, "d-1", 1_500_000, 60, call);
+    expect(await codeOf(billing().reserve(user, "d-2", 600_000, 60, call))).toBe("rate_limited");
+    await billing().settle(user, "d-1", 1_000_000, call);
+    expect((await billing().limits(user, call)).daily_credits.remaining).toBe(1);
+    await billing().reserve(user, "d-3", 1_000_000, 60, call);
+    expect(await codeOf(billing().reserve(user, "d-4", 1, 60, call))).toBe("rate_limited");
+  });
+
+  it("restores defaults with null, and validates input", async () => {
+    const user = await newAccount();
+    await billing().setLimits(user.sub, { rpm: 7, daily_credits: 3 }, admin, call);
+    const restored = await billing().setLimits(user.sub, { rpm: null, daily_credits: null }, admin, call);
+    expect(restored.rpm.limit).toBe(120);
+    expect(restored.daily_credits.limit).toBe(100);
+    for (const body of [{ rpm: 0 }, { rpm: 1.5 }, { daily_credits: -1 }, { other: 1 }, []]) {
+      expect(await codeOf(billing().setLimits(user.sub, body, admin, call)), JSON.stringify(body)).toBe(
+        "invalid_input",
+      );
+    }
+    expect(await codeOf(billing().setLimits("guest:never-seen", { rpm: 5 }, admin, call))).toBe("not_found");
+    expect(await codeOf(billing().setLimits(user.sub, { rpm: 5 }, user, call))).toBe("forbidden");
+  });
+});
