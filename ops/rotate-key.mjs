@@ -51,9 +51,10 @@ if (command === "list") {
   const config = join("services", "billing", "wrangler.jsonc");
   console.log(`Published ${kid}. Private key written to ${out} (mode 0600; never commit it).
 
-Next, after at least 300 s (the JWKS max-age), switch signing to it:
-  npx wrangler secret put PRIVATE_KEY_PEM -c ${config} < ${out}
-  printf %s ${kid} | npx wrangler secret put KID -c ${config}
+Next, after at least 300 s (the JWKS max-age), switch signing to it. Set both secrets in one
+update (two \`secret put\` calls would deploy a version that signs with one key under the other's kid):
+  node -e 'const fs=require("fs");process.stdout.write(JSON.stringify({PRIVATE_KEY_PEM:fs.readFileSync(process.argv[1],"utf8"),KID:process.argv[2]}))' ${out} ${kid} \\
+    | npx wrangler secret bulk -c ${config}
 then delete ${out}. Once GUEST_TOKEN_TTL_SECONDS + 300 s have passed, retire the old key:
   ADMIN_KEY=… node ops/rotate-key.mjs retire --kid <old kid> --base ${base}`);
 } else if (command === "retire") {

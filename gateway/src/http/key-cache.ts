@@ -30,11 +30,6 @@ export class VerificationKeyCache {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Drops everything (tests; after an admin retires a key in this isolate). */
-  clear(): void {
-    this.loaded = undefined;
-  }
-
   async lookup(
     kid: string,
     ttlMs: number,

@@ -27,7 +27,7 @@ import { accountKey } from "./accounts";
 import { guestCreditsMicro, JWKS_MAX_AGE_SECONDS, tokenSettings, usageTtlSeconds } from "./config";
 import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
 import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
-import { type LedgerResult, unwrap } from "./result";
+import { unwrap } from "./result";
 import { signGuestToken } from "./tokens";
 import { listUsage, recordUsage } from "./usage";
 import { creditsView, entryView, holdView, limitView } from "./views";
@@ -110,7 +110,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
    * left of every limit. Over a limit it throws `rate_limited` with `retry_after`.
    */
   async admit(identity: Identity, _ctx: CallContext): Promise<LimitState> {
-    const result = (await this.ledger(identity.sub).admit(identity.sub, Date.now())) as LedgerResult<LimitSnapshot>;
+    const result = await this.ledger(identity.sub).admit(identity.sub, Date.now());
     // A refusal carries the limits too, so the 429 can show them in public form.
     if (!result.ok && result.details?.limits) result.details.limits = limitView(result.details.limits as LimitSnapshot);
     return limitView(unwrap(result));

@@ -11,7 +11,9 @@ export const LEDGER_SCHEMA = [
      rpm_limit INTEGER,
      daily_limit INTEGER,
      next_alarm INTEGER,
-     opened_at INTEGER NOT NULL
+     opened_at INTEGER NOT NULL,
+     -- The money invariant, enforced by SQLite too: reserved + spent never exceeds credited.
+     CHECK (reserved <= balance)
    )`,
   `CREATE TABLE IF NOT EXISTS entries (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -18,11 +18,11 @@ export interface AccountSnapshot {
   holds: HoldRow[];
 }
 
-/** Limits with what is left, in requests and micro-credits. */
-export interface LimitSnapshot {
+/** Limits with what is left, in requests and micro-credits (a type alias: it travels as JSON). */
+export type LimitSnapshot = {
   rpm: { limit: number; remaining: number; resetSeconds: number };
   daily: { limit: number; remaining: number; resetSeconds: number };
-}
+};
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;

@@ -1,4 +1,7 @@
-import { type ErrorCode, type ErrorDetails, ServiceError } from "@cognomega/shared";
+import { type ErrorCode, ServiceError } from "@cognomega/shared";
+
+/** Plain data (not `unknown`), so the failure branch stays visible through the RPC stub's types. */
+export type LedgerDetails = { [key: string]: string | number | boolean | null | object };
 
 /**
  * What an AccountLedger method answers. The ledger returns failures instead of throwing them, so
@@ -7,7 +10,7 @@ import { type ErrorCode, type ErrorDetails, ServiceError } from "@cognomega/shar
  */
 export type LedgerResult<T> =
   | { ok: true; value: T }
-  | { ok: false; code: ErrorCode; message: string; details?: ErrorDetails };
+  | { ok: false; code: ErrorCode; message: string; details?: LedgerDetails };
 
 export function success<T>(value: T): LedgerResult<T> {
   return { ok: true, value };
@@ -18,7 +21,7 @@ export class LedgerRefusal extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details?: ErrorDetails,
+    readonly details?: LedgerDetails,
   ) {
     super(message);
   }

@@ -176,6 +176,20 @@ describe("reserve, settle, void", () => {
     await expectInvariants(user.sub);
   });
 
+  it("never lets a late settle take credits that other holds reserved", async () => {
+    const user = await newAccount();
+    const t0 = Date.now();
+    const stub = ledger(user.sub);
+    await stub.reserve("expiring", 1_000_000, 1_000, at(t0));
+    // Once "expiring" has released its credit, another call reserves almost everything.
+    expect((await stub.reserve("other", 4_500_000, 60_000, at(t0 + 1_500))).ok).toBe(true);
+    const late = await stub.settle("expiring", 1_000_000, at(t0 + 2_000));
+    expect(late.ok ? "ok" : late.code).toBe("insufficient_credits");
+    const partial = await stub.settle("expiring", 500_000, at(t0 + 2_000));
+    expect(partial.ok).toBe(true);
+    await expectInvariants(user.sub);
+  });
+
   it("expires holds from the alarm too", async () => {
     const user = await newAccount();
     const stub = ledger(user.sub);
