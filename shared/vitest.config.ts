@@ -1,6 +1,8 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineProject } from "vitest/config";
 
-// The contracts are plain TypeScript with no bindings: they are tested in Node.
+// The contracts have no bindings, but they run inside workers: test them in workerd too.
 export default defineProject({
+  plugins: [cloudflareTest({ remoteBindings: false, miniflare: { compatibilityDate: "2026-04-21" } })],
   test: { name: "shared", include: ["test/**/*.test.ts"] },
 });

@@ -1,0 +1,85 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { billing, call, codeOf, ledger, newAccount } from "./helpers";
+
+const report = { tokens_in: 10, tokens_out: 20, provider: "openai", model: "gpt-4.1-mini", credits: 0.00003 };
+
+describe("usage events", () => {
+  it("stores each event in KV under a time-bucketed key with a TTL", async () => {
+    const user = await newAccount();
+    const event = await billing().reportUsage(user, report, undefined, { requestId: "usage-kv-0001" });
+    expect(event).toMatchObject({ ...report, request_id: "usage-kv-0001", source: "client" });
+    const day = event.at.slice(0, 10).replaceAll("-", "");
+    const listed = await env.KV_BILLING.list({ prefix: `usage:${user.sub}:${day}:` });
+    expect(listed.keys).toHaveLength(1);
+    const key = listed.keys[0]!;
+    expect(key.name).toMatch(new RegExp(`^usage:${user.sub}:${day}:\\d{13}:${event.id}$`));
+    expect(key.metadata).toEqual(event);
+    // 35 days (USAGE_TTL_DAYS), give or take the test's own runtime.
+    expect(key.expiration! - Date.now() / 1000).toBeGreaterThan(35 * 86_400 - 60);
+    expect(key.expiration! - Date.now() / 1000).toBeLessThanOrEqual(35 * 86_400 + 1);
+  });
+
+  it("409s a duplicate while the first request with the key is still in flight", async () => {
+    const user = await newAccount();
+    // The first request has begun but not finished (as if it were still writing).
+    const begun = await ledger(user.sub).beginIdempotent(
+      user.sub,
+      "usage:slow-1",
+      JSON.stringify({ ...report, credits: 30 }),
+      Date.now(),
+    );
+    expect(begun.ok).toBe(true);
+    expect(await codeOf(billing().reportUsage(user, report, "slow-1", call))).toBe("conflict");
+    // Once it completes, a retry replays its answer.
+    await ledger(user.sub).completeIdempotent("usage:slow-1", JSON.stringify({ id: "first" }));
+    expect(await billing().reportUsage(user, report, "slow-1", call)).toEqual({ id: "first" });
+  });
+
+  it("lets a failed attempt be retried under the same key", async () => {
+    const user = await newAccount();
+    const broken = {
+      ...env,
+      KV_BILLING: { put: () => Promise.reject(new Error("KV down")) } as unknown as KVNamespace,
+    };
+    const { BillingService } = await import("../src/index");
+    const { createExecutionContext } = await import("cloudflare:test");
+    await expect(
+      new BillingService(createExecutionContext(), broken).reportUsage(user, report, "retry-1", call),
+    ).rejects.toThrow("KV down");
+    const event = await billing().reportUsage(user, report, "retry-1", call);
+    expect(event.tokens_in).toBe(10);
+  });
+
+  it("replays concurrent duplicates as one event", async () => {
+    const user = await newAccount();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        billing()
+          .reportUsage(user, report, "burst-1", call)
+          .then(
+            (e) => e.id,
+            (e) => e.code as string,
+          ),
+      ),
+    );
+    const ids = outcomes.filter((o) => o !== "conflict");
+    expect(new Set(ids).size).toBe(1);
+    expect((await billing().listUsage(user, {}, call)).events).toHaveLength(1);
+  });
+
+  it("lists only inside the window and pages with a cursor", async () => {
+    const user = await newAccount();
+    for (let i = 0; i < 3; i++) await billing().reportUsage(user, { ...report, tokens_in: i }, undefined, call);
+    const page = await billing().listUsage(user, { limit: "2" }, call);
+    expect(page.events.map((e) => e.tokens_in)).toEqual([0, 1]);
+    const rest = await billing().listUsage(user, { limit: "2", cursor: page.cursor! }, call);
+    expect(rest).toMatchObject({ events: [{ tokens_in: 2 }], cursor: null });
+    const future = await billing().listUsage(
+      user,
+      { from: new Date(Date.now() + 3_600_000).toISOString(), to: new Date(Date.now() + 7_200_000).toISOString() },
+      call,
+    );
+    expect(future.events).toEqual([]);
+  });
+});
