@@ -101,7 +101,7 @@ export function auditRoutes(root = repoRoot) {
   return problems;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const problems = auditRoutes();
   if (problems.length > 0) {
     console.error(

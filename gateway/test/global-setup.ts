@@ -4,5 +4,7 @@ import { fileURLToPath } from "node:url";
 // Bundles every internal worker the gateway tests bind to (auxiliary workers take built JS).
 export default function buildAuxiliaryWorkers(): void {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  execFileSync("node", ["scripts/build-workers.mjs", "--only", "services/billing"], { cwd: root, stdio: "inherit" });
+  for (const dir of ["services/billing", "services/si", "services/advisor"]) {
+    execFileSync("node", ["scripts/build-workers.mjs", "--only", dir], { cwd: root, stdio: "inherit" });
+  }
 }

@@ -45,3 +45,12 @@ export const UsageQuery = v.object({
   cursor: v.optional(v.pipe(v.string(), v.maxLength(2000))),
   limit: v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1), v.maxValue(100))),
 });
+
+/** What SI tells billing about a settled AI call, for its usage event. */
+export interface AiUsage {
+  tokens_in: number;
+  tokens_out: number;
+  provider: string;
+  model: string;
+  estimated: boolean;
+}

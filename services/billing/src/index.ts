@@ -1,6 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   AdjustRequest,
+  type AiUsage,
   type CallContext,
   type CreditsView,
   type GuestToken,
@@ -180,19 +181,78 @@ export class BillingService extends WorkerEntrypoint<Env> {
     return { ...holdView(hold), amount_micro: hold.amount };
   }
 
-  /** Charges the actual cost (≤ reserved, micro-credits) against a hold and releases the rest. */
+  /**
+   * Charges the actual cost (≤ reserved, micro-credits) against a hold and releases the rest.
+   * With `usage`, the call is also written as a usage event (source `si`) at the settled cost.
+   */
   async settle(
     identity: Identity,
     holdId: string,
     actualMicro: number,
     ctx: CallContext,
+    usage?: AiUsage,
   ): Promise<{ entry: LedgerEntryView; balance_micro: number }> {
     if (!Number.isSafeInteger(actualMicro) || actualMicro < 0)
       throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
     const { entry } = unwrap(
       await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)),
     );
+    if (usage) {
+      try {
+        await recordUsage(
+          this.env.KV_BILLING,
+          {
+            id: holdId,
+            account: identity.sub,
+            at: Date.now(),
+            requestId: ctx.requestId,
+            tokensIn: usage.tokens_in,
+            tokensOut: usage.tokens_out,
+            provider: usage.provider,
+            model: usage.model,
+            creditsMicro: actualMicro,
+            source: "si",
+            estimated: usage.estimated,
+          },
+          usageTtlSeconds(this.env),
+        );
+      } catch (error) {
+        // The money is settled; a lost event is an analytics gap, never a reason to fail the call.
+        console.log(
+          JSON.stringify({
+            level: "error",
+            msg: "usage event not written",
+            request_id: ctx.requestId,
+            error: String(error),
+          }),
+        );
+      }
+    }
     return { entry: entryView(entry), balance_micro: entry.balance_after };
+  }
+
+  /**
+   * Starts an operation that spans several calls (an AI ask) under the caller's idempotency key:
+   * `new`, or `replay` with the stored answer; `conflict` while the first is in flight and
+   * `idempotency_mismatch` for a different request under the same key.
+   */
+  async beginOperation(
+    identity: Identity,
+    key: string,
+    fingerprint: string,
+    _ctx: CallContext,
+  ): Promise<{ state: "new" } | { state: "replay"; response: string }> {
+    return unwrap(await this.ledger(identity.sub).beginIdempotent(identity.sub, key, fingerprint, Date.now()));
+  }
+
+  /** Stores an operation's answer so a retry with the same key replays it. */
+  async completeOperation(identity: Identity, key: string, response: string, _ctx: CallContext): Promise<void> {
+    await this.ledger(identity.sub).completeIdempotent(key, response);
+  }
+
+  /** Forgets a failed operation so the key can be retried. */
+  async abandonOperation(identity: Identity, key: string, _ctx: CallContext): Promise<void> {
+    await this.ledger(identity.sub).abandonIdempotent(key);
   }
 
   /** Releases a hold without charging (the call failed before it cost anything). */

@@ -1,0 +1,27 @@
+// Vitest configs run other workers of the mesh as auxiliary workers: built JS (test global setups
+// build it), with the bindings of their own wrangler.jsonc plus test overrides.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { stripJsonc } from "./audit-routes.mjs";
+import { root } from "./workers.mjs";
+
+/**
+ * Miniflare options for the worker in `dir` (e.g. "services/billing"), from its dist/ build.
+ * Remote-only bindings (Workers AI) are dropped: offline, the worker sees them as not configured.
+ */
+export function auxWorker(dir, bindings = {}, extra = {}) {
+  const configPath = join(root, dir, "wrangler.jsonc");
+  const { name } = JSON.parse(stripJsonc(readFileSync(configPath, "utf8")));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
+  const { ai: _ai, ...options } = workerOptions;
+  return {
+    ...options,
+    name,
+    modules: true,
+    scriptPath: join(root, dir, "dist", "index.js"),
+    modulesRoot: join(root, dir, "dist"),
+    bindings: { ...workerOptions.bindings, ...bindings },
+    ...extra,
+  };
+}

@@ -1,0 +1,480 @@
+import {
+  type CallContext,
+  type ChatMessage,
+  type ErrorCode,
+  type Identity,
+  isServiceError,
+  microToCredits,
+  type ProviderId,
+  type RouteAttempt,
+  type RouteInfo,
+  type RoutingPolicy,
+  ServiceError,
+  type Tier,
+} from "@cognomega/shared";
+import { type CatalogModel, callCost } from "./catalog";
+import type { SiSettings } from "./config";
+import { type Provider, ProviderFailure, type ProviderReply, type ProviderUsage, type StreamPiece } from "./providers";
+import { backoffMs, MAX_RETRY_AFTER_WAIT_MS, type RouterState } from "./router";
+import { estimateTokens } from "./tokens";
+
+/** Below this much budget left, no new attempt starts. */
+const MIN_ATTEMPT_MS = 50;
+/** At most this many models are called for one ask (skipped ones do not count). */
+const MAX_MODELS_CALLED = 4;
+
+/** Everything an ask needs from its surroundings; tests swap the clock and the sleeper. */
+export interface AskDeps {
+  env: Env;
+  identity: Identity;
+  call: CallContext;
+  providers: Record<ProviderId, Provider>;
+  state: RouterState;
+  settings: SiSettings;
+  waitUntil(promise: Promise<unknown>): void;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** A routed call, decided before any provider is contacted. */
+export interface AskPlan {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+  policy: RoutingPolicy | "pinned";
+  tier: Tier;
+  candidates: CatalogModel[];
+  /** Prefix of this ask's hold ids (one hold per model tried). */
+  holdKey: string;
+  tokensInEstimate: number;
+}
+
+/** What one successful (or, for streams, ended) call produced and cost. */
+export interface CallOutcome {
+  model: CatalogModel;
+  output: string;
+  usage: { tokens_in: number; tokens_out: number; estimated: boolean };
+  creditsMicro: number;
+  balanceMicro: number;
+  route: RouteInfo;
+  latencyMs: number;
+  finishReason?: string;
+}
+
+/** What a streaming ask emits, before any wire format. */
+export type AskEvent =
+  | { type: "token"; text: string }
+  | { type: "done"; outcome: CallOutcome }
+  | { type: "error"; code: ErrorCode; message: string; outcome: CallOutcome };
+
+// The prompt estimate is padded for the reservation: the hold must cover the real count.
+function reserveTokensIn(plan: AskPlan): number {
+  return Math.ceil(plan.tokensInEstimate * 1.25) + 16;
+}
+
+function holdTtlSeconds(settings: SiSettings): number {
+  return Math.min(3600, Math.ceil(settings.latencyBudgetMs / 1000) + 120);
+}
+
+function asFailure(error: unknown): ProviderFailure {
+  if (error instanceof ProviderFailure) return error;
+  return new ProviderFailure("server_error", error instanceof Error ? error.message : String(error));
+}
+
+function outcomeOf(failure: ProviderFailure): RouteAttempt["outcome"] {
+  switch (failure.kind) {
+    case "rate_limited":
+    case "server_error":
+    case "timeout":
+    case "connection_error":
+      return failure.kind;
+    default:
+      return "rejected";
+  }
+}
+
+/** How long to wait before retrying the same model, or undefined to fall back now. */
+function retryWait(failure: ProviderFailure, retry: number, remainingMs: number): number | undefined {
+  if (retry >= 1) return undefined;
+  let wait: number | undefined;
+  if (failure.kind === "rate_limited") {
+    if (failure.retryAfterMs !== undefined) {
+      // Honour Retry-After only when it fits the request's latency budget.
+      if (failure.retryAfterMs > MAX_RETRY_AFTER_WAIT_MS) return undefined;
+      wait = failure.retryAfterMs + Math.round(Math.random() * 50);
+    } else {
+      wait = backoffMs(1);
+    }
+  } else if (failure.kind === "server_error" || failure.kind === "timeout" || failure.kind === "connection_error") {
+    wait = backoffMs(0);
+  }
+  if (wait === undefined || wait + MIN_ATTEMPT_MS >= remainingMs) return undefined;
+  return wait;
+}
+
+function reasonFor(plan: AskPlan, model: CatalogModel, attempts: RouteAttempt[]): string {
+  if (plan.policy === "pinned") return `pinned to ${model.id}`;
+  const failed = attempts
+    .filter((a) => a.outcome !== "ok" && a.model !== model.id)
+    .map((a) => `${a.model} (${a.outcome})`);
+  const base =
+    failed.length > 0
+      ? `fell back to ${model.id} after ${[...new Set(failed)].join(", ")}`
+      : `${model.id} ranked first`;
+  const tier = model.tier === plan.tier ? "" : `; no ${plan.tier}-tier model could answer`;
+  return `${plan.policy}: ${base}${tier}`;
+}
+
+async function reserve(deps: AskDeps, holdId: string, amount: number): Promise<boolean> {
+  try {
+    await deps.env.BILLING.reserve(deps.identity, holdId, amount, holdTtlSeconds(deps.settings), deps.call);
+    return true;
+  } catch (error) {
+    if (isServiceError(error) && error.code === "insufficient_credits") return false;
+    throw error;
+  }
+}
+
+async function release(deps: AskDeps, holdId: string): Promise<void> {
+  try {
+    await deps.env.BILLING.void(deps.identity, holdId, deps.call);
+  } catch (error) {
+    // The hold expires by itself; a failed void costs the caller nothing.
+    console.log(
+      JSON.stringify({
+        level: "warn",
+        msg: "void failed",
+        request_id: deps.call.requestId,
+        hold: holdId,
+        error: String(error),
+      }),
+    );
+  }
+}
+
+/** Charges a finished call: the provider's counts, else an estimate, never above the hold. */
+async function settle(
+  deps: AskDeps,
+  holdId: string,
+  model: CatalogModel,
+  reserved: number,
+  usage: { tokens_in: number; tokens_out: number; estimated: boolean },
+): Promise<{ cost: number; balance: number }> {
+  let cost = callCost(model, usage.tokens_in, usage.tokens_out);
+  if (cost > reserved) {
+    console.log(
+      JSON.stringify({
+        level: "warn",
+        msg: "call cost more than its hold; charged the hold",
+        request_id: deps.call.requestId,
+        model: model.id,
+        cost,
+        reserved,
+      }),
+    );
+    cost = reserved;
+  }
+  const settled = await deps.env.BILLING.settle(deps.identity, holdId, cost, deps.call, {
+    tokens_in: usage.tokens_in,
+    tokens_out: usage.tokens_out,
+    provider: model.provider,
+    model: model.id,
+    estimated: usage.estimated,
+  });
+  return { cost, balance: settled.balance_micro };
+}
+
+function usageFrom(reported: ProviderUsage | undefined, plan: AskPlan, output: string) {
+  if (reported) return { tokens_in: reported.tokensIn, tokens_out: reported.tokensOut, estimated: false };
+  return { tokens_in: plan.tokensInEstimate, tokens_out: estimateTokens(output), estimated: true };
+}
+
+function noAnswer(attempts: RouteAttempt[], needed: number | undefined): ServiceError {
+  const called = attempts.some((a) => !a.outcome.startsWith("skipped"));
+  if (!called && needed !== undefined) {
+    return new ServiceError(
+      "insufficient_credits",
+      `this call may cost up to ${microToCredits(needed)} credits; top up or lower max_tokens`,
+      {
+        needed: microToCredits(needed),
+        attempts,
+      },
+    );
+  }
+  if (attempts.length === 0)
+    return new ServiceError("upstream_unavailable", "no configured model can serve this call", { attempts });
+  return new ServiceError("upstream_unavailable", "no provider could answer; see attempts", { attempts });
+}
+
+/** One model, with at most one retry (jittered; Retry-After when it fits the budget). */
+async function callModel(
+  deps: AskDeps,
+  plan: AskPlan,
+  model: CatalogModel,
+  deadline: number,
+  attempts: RouteAttempt[],
+): Promise<{ reply: ProviderReply; ms: number }> {
+  const provider = deps.providers[model.provider];
+  for (let retry = 0; ; retry++) {
+    const remaining = deadline - deps.now();
+    if (remaining < MIN_ATTEMPT_MS) throw new ProviderFailure("timeout", "the latency budget is spent");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.min(deps.settings.attemptTimeoutMs, remaining));
+    const started = deps.now();
+    try {
+      const request = { model, messages: plan.messages, maxTokens: plan.maxTokens, signal: controller.signal };
+      const reply = await provider.complete(
+        plan.temperature === undefined ? request : { ...request, temperature: plan.temperature },
+      );
+      const ms = deps.now() - started;
+      deps.state.recordSuccess(model.id, ms);
+      attempts.push({ provider: model.provider, model: model.id, outcome: "ok", ms });
+      return { reply, ms };
+    } catch (error) {
+      const failure = asFailure(error);
+      deps.state.recordFailure(model.id, failure.kind, deps.now());
+      const attempt: RouteAttempt = {
+        provider: model.provider,
+        model: model.id,
+        outcome: outcomeOf(failure),
+        ms: deps.now() - started,
+      };
+      if (failure.status !== undefined) attempt.status = failure.status;
+      attempts.push(attempt);
+      const wait = retryWait(failure, retry, deadline - deps.now());
+      if (wait === undefined) throw failure;
+      await deps.sleep(wait);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * A non-streaming call: tries the plan's candidates in order. Each gets a hold for its worst-case
+ * cost first (a candidate the balance cannot cover is skipped; if none can, 402 before any provider
+ * is called), is voided if it fails, and is settled at the actual cost when it answers.
+ */
+export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcome> {
+  const deadline = deps.now() + deps.settings.latencyBudgetMs;
+  const attempts: RouteAttempt[] = [];
+  let needed: number | undefined;
+  let called = 0;
+  for (const [index, model] of plan.candidates.entries()) {
+    if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) break;
+    if (deps.state.circuit(model.id, deps.now()) === "open") {
+      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
+      continue;
+    }
+    const reserved = callCost(model, reserveTokensIn(plan), plan.maxTokens);
+    const holdId = `${plan.holdKey}:${index}`;
+    if (!(await reserve(deps, holdId, reserved))) {
+      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
+      needed = Math.min(needed ?? reserved, reserved);
+      continue;
+    }
+    called += 1;
+    let answer: { reply: ProviderReply; ms: number };
+    try {
+      answer = await callModel(deps, plan, model, deadline, attempts);
+    } catch (error) {
+      await release(deps, holdId);
+      const failure = asFailure(error);
+      if (failure.kind === "client_error") throw new ServiceError("invalid_input", failure.message, { attempts });
+      continue;
+    }
+    const usage = usageFrom(answer.reply.usage, plan, answer.reply.text);
+    const { cost, balance } = await settle(deps, holdId, model, reserved, usage);
+    const outcome: CallOutcome = {
+      model,
+      output: answer.reply.text,
+      usage,
+      creditsMicro: cost,
+      balanceMicro: balance,
+      route: { policy: plan.policy, reason: reasonFor(plan, model, attempts), attempts },
+      latencyMs: answer.ms,
+    };
+    if (answer.reply.finishReason) outcome.finishReason = answer.reply.finishReason;
+    return outcome;
+  }
+  throw noAnswer(attempts, needed);
+}
+
+/** Settles with `promise`, or aborts the call and fails with `timeout` after `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, controller: AbortController): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new ProviderFailure("timeout", "the provider did not send in time"));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+function nextPiece(
+  iterator: AsyncIterator<StreamPiece>,
+  ms: number,
+  controller: AbortController,
+): Promise<IteratorResult<StreamPiece>> {
+  return withTimeout(iterator.next(), ms, controller);
+}
+
+/**
+ * A streaming call. Falls back between candidates until one has sent its first piece; from then on
+ * the answer is committed to that model. The events end with `done`, or with `error` when the
+ * provider breaks off, and the caller is charged for what was delivered (settled even when the
+ * consumer goes away mid-stream).
+ */
+export async function openStream(
+  deps: AskDeps,
+  plan: AskPlan,
+): Promise<{ model: CatalogModel; events: AsyncGenerator<AskEvent> }> {
+  const deadline = deps.now() + deps.settings.latencyBudgetMs;
+  const attempts: RouteAttempt[] = [];
+  let needed: number | undefined;
+  let called = 0;
+  for (const [index, model] of plan.candidates.entries()) {
+    if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) break;
+    if (deps.state.circuit(model.id, deps.now()) === "open") {
+      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
+      continue;
+    }
+    const reserved = callCost(model, reserveTokensIn(plan), plan.maxTokens);
+    const holdId = `${plan.holdKey}:${index}`;
+    if (!(await reserve(deps, holdId, reserved))) {
+      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
+      needed = Math.min(needed ?? reserved, reserved);
+      continue;
+    }
+    called += 1;
+    for (let retry = 0; ; retry++) {
+      const remaining = deadline - deps.now();
+      const controller = new AbortController();
+      const started = deps.now();
+      try {
+        if (remaining < MIN_ATTEMPT_MS) throw new ProviderFailure("timeout", "the latency budget is spent");
+        const connectMs = Math.min(deps.settings.attemptTimeoutMs, remaining);
+        const request = { model, messages: plan.messages, maxTokens: plan.maxTokens, signal: controller.signal };
+        const opening = deps.providers[model.provider].stream(
+          plan.temperature === undefined ? request : { ...request, temperature: plan.temperature },
+        );
+        const iterator = (await withTimeout(opening, connectMs, controller))[Symbol.asyncIterator]();
+        const first = await nextPiece(iterator, Math.max(1, connectMs - (deps.now() - started)), controller);
+        const ttft = deps.now() - started;
+        attempts.push({ provider: model.provider, model: model.id, outcome: "ok", ms: ttft });
+        const route: RouteInfo = { policy: plan.policy, reason: reasonFor(plan, model, attempts), attempts };
+        return {
+          model,
+          events: meter(deps, plan, { model, holdId, reserved, iterator, first, controller, started, ttft, route }),
+        };
+      } catch (error) {
+        controller.abort();
+        const failure = asFailure(error);
+        deps.state.recordFailure(model.id, failure.kind, deps.now());
+        const attempt: RouteAttempt = {
+          provider: model.provider,
+          model: model.id,
+          outcome: outcomeOf(failure),
+          ms: deps.now() - started,
+        };
+        if (failure.status !== undefined) attempt.status = failure.status;
+        attempts.push(attempt);
+        const wait = retryWait(failure, retry, deadline - deps.now());
+        if (wait !== undefined) {
+          await deps.sleep(wait);
+          continue;
+        }
+        await release(deps, holdId);
+        if (failure.kind === "client_error") throw new ServiceError("invalid_input", failure.message, { attempts });
+        break;
+      }
+    }
+  }
+  throw noAnswer(attempts, needed);
+}
+
+interface OpenStream {
+  model: CatalogModel;
+  holdId: string;
+  reserved: number;
+  iterator: AsyncIterator<StreamPiece>;
+  first: IteratorResult<StreamPiece>;
+  controller: AbortController;
+  started: number;
+  ttft: number;
+  route: RouteInfo;
+}
+
+async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGenerator<AskEvent> {
+  const { model } = open;
+  let delivered = "";
+  let reported: ProviderUsage | undefined;
+  let finishReason: string | undefined;
+  let failure: ProviderFailure | undefined;
+  let ended = false;
+  const charge = async (complete: boolean) => {
+    // A finished stream is charged by the provider's counts; a broken one by what was delivered.
+    const usage =
+      complete && reported
+        ? { tokens_in: reported.tokensIn, tokens_out: reported.tokensOut, estimated: false }
+        : {
+            tokens_in: reported?.tokensIn ?? plan.tokensInEstimate,
+            tokens_out: estimateTokens(delivered),
+            estimated: true,
+          };
+    const { cost, balance } = await settle(deps, open.holdId, model, open.reserved, usage);
+    const outcome: CallOutcome = {
+      model,
+      output: delivered,
+      usage,
+      creditsMicro: cost,
+      balanceMicro: balance,
+      route: open.route,
+      latencyMs: deps.now() - open.started,
+    };
+    if (finishReason) outcome.finishReason = finishReason;
+    return outcome;
+  };
+  try {
+    let piece = open.first;
+    while (!piece.done) {
+      const value = piece.value;
+      if ("text" in value) {
+        delivered += value.text;
+        yield { type: "token", text: value.text };
+      } else if ("usage" in value) {
+        reported = value.usage;
+      } else {
+        finishReason = value.finishReason;
+      }
+      piece = await nextPiece(open.iterator, deps.settings.attemptTimeoutMs, open.controller);
+    }
+    ended = true;
+  } catch (error) {
+    failure = asFailure(error);
+    ended = true;
+  } finally {
+    if (!ended) {
+      // The consumer went away: stop the provider and charge what was delivered.
+      open.controller.abort();
+      deps.waitUntil(
+        charge(false).catch((error) =>
+          console.log(JSON.stringify({ level: "error", msg: "settle after cancel failed", error: String(error) })),
+        ),
+      );
+    }
+  }
+  if (failure) {
+    deps.state.recordFailure(model.id, failure.kind, deps.now());
+    const outcome = await charge(false);
+    yield { type: "error", code: "upstream_error", message: `${model.id} broke off: ${failure.message}`, outcome };
+    return;
+  }
+  deps.state.recordSuccess(model.id, deps.now() - open.started, open.ttft);
+  yield { type: "done", outcome: await charge(true) };
+}

@@ -1,0 +1,32 @@
+import { ROUTING_POLICIES, type RoutingPolicy, ServiceError } from "@cognomega/shared";
+
+/** SI settings read from the worker's vars, validated where they are used. */
+export interface SiSettings {
+  creditsPerUsd: number;
+  defaultPolicy: RoutingPolicy;
+  defaultMaxTokens: number;
+  latencyBudgetMs: number;
+  attemptTimeoutMs: number;
+}
+
+function integer(value: string | undefined, fallback: number, name: string, min: number, max: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new ServiceError("not_configured", `${name} must be an integer from ${min} to ${max}`);
+  }
+  return parsed;
+}
+
+export function siSettings(env: Env): SiSettings {
+  const policy = (env.SI_DEFAULT_POLICY ?? "balanced") as RoutingPolicy;
+  if (!ROUTING_POLICIES.includes(policy))
+    throw new ServiceError("not_configured", "SI_DEFAULT_POLICY must be cheapest, fastest or balanced");
+  return {
+    creditsPerUsd: integer(env.CREDITS_PER_USD, 100, "CREDITS_PER_USD", 1, 1_000_000),
+    defaultPolicy: policy,
+    defaultMaxTokens: integer(env.SI_DEFAULT_MAX_TOKENS, 512, "SI_DEFAULT_MAX_TOKENS", 1, 16_384),
+    latencyBudgetMs: integer(env.SI_LATENCY_BUDGET_MS, 30_000, "SI_LATENCY_BUDGET_MS", 100, 300_000),
+    attemptTimeoutMs: integer(env.SI_ATTEMPT_TIMEOUT_MS, 20_000, "SI_ATTEMPT_TIMEOUT_MS", 50, 300_000),
+  };
+}

@@ -1,0 +1,412 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
+import {
+  type Advice,
+  AskRequest,
+  type AskResult,
+  type CallContext,
+  type Identity,
+  type Meter,
+  type ProviderId,
+  parseInput,
+  ServiceError,
+} from "@cognomega/shared";
+import { type AskDeps, type AskEvent, type CallOutcome, complete, openStream } from "./ask";
+import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
+import { siSettings } from "./config";
+import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
+import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
+import { providers } from "./providers";
+import { askEventBytes, askResult, meterOf } from "./result";
+import { routerState } from "./router";
+import { checkOutput, type Skill } from "./skills";
+
+/** A streamed answer: the bytes, plus the headers known when it starts. */
+export interface StreamedAnswer {
+  stream: ReadableStream<Uint8Array>;
+  meter: Meter;
+}
+
+/** A complete answer and its billing headers. */
+export interface JsonAnswer<T> {
+  body: T;
+  meter: Meter;
+}
+
+function requireAdmin(identity: Identity): void {
+  if (!identity.admin) throw new ServiceError("forbidden", "admin only");
+}
+
+function fingerprint(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** Streams bytes from events; `onEnd` learns whether the stream finished or broke. */
+function byteStream(
+  events: AsyncGenerator<AskEvent>,
+  encode: (event: AskEvent) => Uint8Array[],
+  onEnd: (event: AskEvent | undefined) => Promise<void>,
+): ReadableStream<Uint8Array> {
+  let last: AskEvent | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await events.next();
+      if (next.done) {
+        await onEnd(last);
+        controller.close();
+        return;
+      }
+      last = next.value;
+      for (const bytes of encode(next.value)) controller.enqueue(bytes);
+    },
+    async cancel() {
+      await events.return(undefined);
+      await onEnd(undefined);
+    },
+  });
+}
+
+/**
+ * Skills and the model router. Every call is billed through BillingService: a hold for the worst
+ * case before any provider is called, settled at the actual cost after.
+ */
+export class SiService extends WorkerEntrypoint<Env> {
+  /** Liveness for the gateway's `/ready`. */
+  async health(): Promise<{ service: "si"; ok: true }> {
+    return { service: "si", ok: true };
+  }
+
+  private deps(identity: Identity, call: CallContext): AskDeps {
+    return {
+      env: this.env,
+      identity,
+      call,
+      providers: providers(this.env),
+      state: routerState,
+      settings: siSettings(this.env),
+      waitUntil: (promise) => this.ctx.waitUntil(promise),
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
+  }
+
+  private async models(): Promise<CatalogModel[]> {
+    return loadCatalog(this.env.KV_SI, siSettings(this.env).creditsPerUsd);
+  }
+
+  /** Cheaper or faster alternatives for a served call, from the advisor; never fails the call. */
+  private async advise(outcome: CallOutcome, models: CatalogModel[], call: CallContext): Promise<Advice | null> {
+    if (!this.env.ADVISOR) return null;
+    try {
+      return await this.env.ADVISOR.advise(
+        {
+          served: {
+            model: outcome.model.id,
+            provider: outcome.model.provider,
+            tier: outcome.model.tier,
+            tokens_in: outcome.usage.tokens_in,
+            tokens_out: outcome.usage.tokens_out,
+            cost_micro: outcome.creditsMicro,
+            latency_ms: Math.round(outcome.latencyMs),
+          },
+          alternatives: models
+            .filter((m) => m.id !== outcome.model.id && providers(this.env)[m.provider].configured().ok)
+            .map((m) => {
+              const latency = routerState.get(m.id).latencyMs;
+              return {
+                model: m.id,
+                provider: m.provider,
+                tier: m.tier,
+                price_in_per_m: m.priceInPerM,
+                price_out_per_m: m.priceOutPerM,
+                ...(latency === undefined ? {} : { latency_ms: Math.round(latency) }),
+              };
+            }),
+        },
+        call,
+      );
+    } catch (error) {
+      console.log(
+        JSON.stringify({ level: "warn", msg: "advisor failed", request_id: call.requestId, error: String(error) }),
+      );
+      return null;
+    }
+  }
+
+  /** A non-streaming call with the skill's output check and, if needed, one repair attempt. */
+  private async completeWithSkill(
+    deps: AskDeps,
+    input: PlanInput,
+    models: CatalogModel[],
+  ): Promise<{ outcome: CallOutcome; data?: unknown; schemaError?: string }> {
+    const { plan, skill } = buildPlan(input, models, deps.providers, deps.settings, deps.state);
+    const first = await complete(deps, plan);
+    const checked = checkOutput(skill, first.output);
+    if (checked.ok) return checked.data === undefined ? { outcome: first } : { outcome: first, data: checked.data };
+    return this.repair(deps, plan, skill, first, checked.problem);
+  }
+
+  private async repair(
+    deps: AskDeps,
+    plan: ReturnType<typeof buildPlan>["plan"],
+    skill: Skill,
+    first: CallOutcome,
+    problem: string,
+  ): Promise<{ outcome: CallOutcome; data?: unknown; schemaError?: string }> {
+    const messages = [
+      ...plan.messages,
+      { role: "assistant" as const, content: first.output },
+      {
+        role: "user" as const,
+        content: `That reply is not valid for the required JSON format (${problem}). Reply again with only the corrected JSON.`,
+      },
+    ];
+    const second = await complete(deps, {
+      ...plan,
+      messages,
+      policy: "pinned",
+      candidates: [first.model],
+      holdKey: `${plan.holdKey}:repair`,
+    });
+    const outcome: CallOutcome = {
+      ...second,
+      usage: {
+        tokens_in: first.usage.tokens_in + second.usage.tokens_in,
+        tokens_out: first.usage.tokens_out + second.usage.tokens_out,
+        estimated: first.usage.estimated || second.usage.estimated,
+      },
+      creditsMicro: first.creditsMicro + second.creditsMicro,
+      route: {
+        ...first.route,
+        reason: `${first.route.reason}; repaired once (${problem})`,
+        attempts: [...first.route.attempts, ...second.route.attempts],
+      },
+      latencyMs: first.latencyMs + second.latencyMs,
+    };
+    const checked = checkOutput(skill, second.output);
+    if (checked.ok) return { outcome, data: checked.data };
+    return { outcome, schemaError: checked.problem };
+  }
+
+  /**
+   * `POST /api/si/ask`. Without `stream`, the answer with usage, credits, balance, provider, model,
+   * route and advice; with `stream`, Cognomega's SSE stream. With an idempotency key a retry
+   * returns the first answer instead of being billed again.
+   */
+  async ask(
+    input: unknown,
+    identity: Identity,
+    idempotencyKey: string | null,
+    call: CallContext,
+  ): Promise<JsonAnswer<AskResult> | StreamedAnswer> {
+    const body = parseInput(AskRequest, input);
+    const planInput = planInputFromAsk(body);
+    const deps = this.deps(identity, call);
+    const models = await this.models();
+    const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
+    if (key) {
+      const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call);
+      if (begun.state === "replay") {
+        const result = JSON.parse(begun.response) as AskResult;
+        if (!planInput.stream) return { body: result, meter: meterOf(result) };
+        const { output: _output, ...rest } = result;
+        const bytes = new TextEncoder().encode(
+          `event: token\ndata: ${JSON.stringify({ text: result.output })}\n\nevent: done\ndata: ${JSON.stringify({ ...rest, replayed: true })}\n\n`,
+        );
+        return { stream: new Blob([bytes]).stream(), meter: { provider: result.provider, model: result.model } };
+      }
+    }
+    try {
+      if (planInput.stream) {
+        const { plan } = buildPlan(planInput, models, deps.providers, deps.settings, deps.state);
+        const opened = await openStream(deps, plan);
+        let advice: Advice | null = null;
+        const stream = byteStream(
+          adviseBeforeDone(opened.events, async (outcome) => {
+            advice = await this.advise(outcome, models, call);
+          }),
+          (event) => [askEventBytes(event, call, advice)],
+          async (last) => {
+            if (!key) return;
+            if (last?.type === "done")
+              await this.env.BILLING.completeOperation(
+                identity,
+                key,
+                JSON.stringify(askResult(last.outcome, call, { advice })),
+                call,
+              );
+            else await this.env.BILLING.abandonOperation(identity, key, call);
+          },
+        );
+        return { stream, meter: { provider: opened.model.provider, model: opened.model.id } };
+      }
+      const { outcome, data, schemaError } = await this.completeWithSkill(deps, planInput, models);
+      const advice = await this.advise(outcome, models, call);
+      const extra: { data?: unknown; schemaError?: string; advice?: Advice | null } = { advice };
+      if (data !== undefined) extra.data = data;
+      if (schemaError !== undefined) extra.schemaError = schemaError;
+      const result = askResult(outcome, call, extra);
+      if (key) await this.env.BILLING.completeOperation(identity, key, JSON.stringify(result), call);
+      return { body: result, meter: meterOf(result) };
+    } catch (error) {
+      if (key) await this.env.BILLING.abandonOperation(identity, key, call);
+      throw error;
+    }
+  }
+
+  /** OpenAI-compatible `POST /v1/chat/completions`, billed and routed like `ask`. */
+  async chatCompletions(
+    input: unknown,
+    identity: Identity,
+    call: CallContext,
+  ): Promise<JsonAnswer<ReturnType<typeof chatCompletion>> | StreamedAnswer> {
+    const { plan: planInput, includeUsage } = fromChatCompletion(input);
+    const deps = this.deps(identity, call);
+    const models = await this.models();
+    const created = Math.floor(Date.now() / 1000);
+    if (planInput.stream) {
+      const { plan } = buildPlan(planInput, models, deps.providers, deps.settings, deps.state);
+      const opened = await openStream(deps, plan);
+      const stream = byteStream(
+        opened.events,
+        chunkEncoder(opened.model, call.requestId, created, includeUsage),
+        async () => {},
+      );
+      return { stream, meter: { provider: opened.model.provider, model: opened.model.id } };
+    }
+    const { outcome } = await this.completeWithSkill(deps, planInput, models);
+    const body = chatCompletion(outcome, call.requestId, created);
+    return {
+      body,
+      meter: meterOf({
+        usage: outcome.usage,
+        credits_used: body.cognomega.credits_used,
+        balance: body.cognomega.balance,
+        provider: outcome.model.provider,
+        model: outcome.model.id,
+      }),
+    };
+  }
+
+  /** `GET /v1/models`: the catalog models whose provider is configured. */
+  async listModels(_call: CallContext): Promise<ReturnType<typeof modelList>> {
+    const all = providers(this.env);
+    return modelList((await this.models()).filter((m) => all[m.provider].configured().ok));
+  }
+
+  /** `GET /api/ai/binding`: which providers are configured and healthy, and why not. */
+  async providerStatus(_call: CallContext) {
+    const all = providers(this.env);
+    const models = await this.models();
+    const now = Date.now();
+    return {
+      providers: (Object.keys(all) as ProviderId[]).map((id) => {
+        const configured = all[id].configured();
+        const own = models.filter((m) => m.provider === id);
+        const circuits = Object.fromEntries(own.map((m) => [m.id, routerState.circuit(m.id, now)]));
+        const open = Object.values(circuits).filter((state) => state === "open").length;
+        return {
+          id,
+          configured: configured.ok,
+          ...(configured.ok ? {} : { reason: configured.reason }),
+          healthy: configured.ok && own.length > 0 && open < own.length,
+          models: own.map((m) => m.id),
+          circuits,
+        };
+      }),
+    };
+  }
+
+  /** Admin `POST /api/ai/test`: one tiny unbilled call per configured provider, with its latency. */
+  async testProviders(identity: Identity, _call: CallContext) {
+    requireAdmin(identity);
+    const all = providers(this.env);
+    const models = await this.models();
+    const results = [];
+    for (const id of Object.keys(all) as ProviderId[]) {
+      const provider = all[id];
+      const configured = provider.configured();
+      if (!configured.ok) {
+        results.push({ provider: id, ok: false, skipped: true, reason: configured.reason });
+        continue;
+      }
+      const model = models.filter((m) => m.provider === id).sort((a, b) => callCost(a, 10, 5) - callCost(b, 10, 5))[0];
+      if (!model) {
+        results.push({ provider: id, ok: false, skipped: true, reason: "no model in the catalog" });
+        continue;
+      }
+      const started = Date.now();
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 10_000);
+      try {
+        const reply = await provider.complete({
+          model,
+          messages: [{ role: "user", content: "Reply with the word ok." }],
+          maxTokens: 5,
+          signal: controller.signal,
+        });
+        results.push({
+          provider: id,
+          model: model.id,
+          ok: true,
+          ms: Date.now() - started,
+          reply: reply.text.slice(0, 40),
+        });
+      } catch (error) {
+        results.push({
+          provider: id,
+          model: model.id,
+          ok: false,
+          ms: Date.now() - started,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return { results };
+  }
+
+  /** Admin: the catalog in force and where it comes from. */
+  async getCatalog(identity: Identity, _call: CallContext) {
+    requireAdmin(identity);
+    return catalogEntries(this.env.KV_SI);
+  }
+
+  /** Admin: replaces the catalog (validated) without a deploy. */
+  async setCatalog(input: unknown, identity: Identity, _call: CallContext) {
+    requireAdmin(identity);
+    const models = await storeCatalog(this.env.KV_SI, input, siSettings(this.env).creditsPerUsd);
+    return { source: "override" as const, models };
+  }
+
+  /** Admin: drops the override; the default catalog applies again. */
+  async resetCatalog(identity: Identity, _call: CallContext) {
+    requireAdmin(identity);
+    await resetCatalog(this.env.KV_SI);
+    return catalogEntries(this.env.KV_SI);
+  }
+}
+
+/** Runs `before` on the final outcome just before the `done` event goes out. */
+async function* adviseBeforeDone(
+  events: AsyncGenerator<AskEvent>,
+  before: (outcome: CallOutcome) => Promise<void>,
+): AsyncGenerator<AskEvent> {
+  try {
+    for (;;) {
+      const next = await events.next();
+      if (next.done) return;
+      if (next.value.type === "done") await before(next.value.outcome);
+      yield next.value;
+    }
+  } finally {
+    await events.return(undefined);
+  }
+}
+
+/** Internal workers have no HTTP surface. */
+export default {
+  async fetch(): Promise<Response> {
+    return new Response(null, { status: 404 });
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,84 @@
+import type { Advice, AskResult, CallContext, ErrorCode, ProviderId, TokenUsage } from "@cognomega/shared";
+import { microToCredits } from "@cognomega/shared";
+import type { AskEvent, CallOutcome } from "./ask";
+
+const encoder = new TextEncoder();
+
+/** The public answer of a non-streaming ask. */
+export function askResult(
+  outcome: CallOutcome,
+  ctx: CallContext,
+  extra: { data?: unknown; schemaError?: string; advice?: Advice | null },
+): AskResult & { schema_error?: string } {
+  const result: AskResult & { schema_error?: string } = {
+    output: outcome.output,
+    usage: outcome.usage,
+    credits_used: microToCredits(outcome.creditsMicro),
+    balance: microToCredits(outcome.balanceMicro),
+    provider: outcome.model.provider,
+    model: outcome.model.id,
+    route: outcome.route,
+    request_id: ctx.requestId,
+  };
+  if (extra.data !== undefined) result.data = extra.data;
+  if (extra.schemaError !== undefined) result.schema_error = extra.schemaError;
+  if (extra.advice) result.advice = extra.advice;
+  return result;
+}
+
+/** The billing headers of a metered answer. */
+export function meterOf(result: {
+  usage: TokenUsage;
+  credits_used: number;
+  balance: number;
+  provider: ProviderId;
+  model: string;
+}) {
+  return {
+    creditsUsed: String(result.credits_used),
+    creditsBalance: String(result.balance),
+    tokensIn: result.usage.tokens_in,
+    tokensOut: result.usage.tokens_out,
+    provider: result.provider,
+    model: result.model,
+  };
+}
+
+function sse(event: string, data: unknown): Uint8Array {
+  return encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/** A finished result (e.g. an idempotent replay) told as the events a live stream would send. */
+export async function* replayEvents(
+  result: AskResult,
+): AsyncGenerator<AskEvent | { type: "replayed"; result: AskResult }> {
+  yield { type: "token", text: result.output };
+  yield { type: "replayed", result };
+}
+
+/**
+ * Cognomega's stream format: `token` events with text deltas, then one `done` event with usage,
+ * credits, balance and route, or one `error` event (with what was charged) if the provider broke off.
+ */
+export function askEventBytes(
+  event: AskEvent | { type: "replayed"; result: AskResult },
+  ctx: CallContext,
+  advice?: Advice | null,
+): Uint8Array {
+  switch (event.type) {
+    case "token":
+      return sse("token", { text: event.text });
+    case "replayed": {
+      const { output: _output, ...rest } = event.result;
+      return sse("done", { ...rest, replayed: true });
+    }
+    case "done": {
+      const { output: _output, ...rest } = askResult(event.outcome, ctx, { advice: advice ?? null });
+      return sse("done", rest);
+    }
+    case "error": {
+      const { output: _output, route: _route, ...rest } = askResult(event.outcome, ctx, {});
+      return sse("error", { code: event.code satisfies ErrorCode, message: event.message, ...rest });
+    }
+  }
+}

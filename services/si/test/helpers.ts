@@ -1,0 +1,130 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { Identity } from "@cognomega/shared";
+import { vi } from "vitest";
+import { SiService } from "../src/index";
+
+export const call = { requestId: "si-test-request" };
+export const admin: Identity = { sub: "admin", source: "admin", admin: true };
+
+/** The service as its own entrypoint; `overrides` replace bindings (an AI double, settings). */
+export function si(overrides: Partial<Env> = {}): { service: SiService; done: () => Promise<void> } {
+  const ctx = createExecutionContext();
+  return { service: new SiService(ctx, { ...env, ...overrides }), done: () => waitOnExecutionContext(ctx) };
+}
+
+/** A new guest account with its 5 starter credits, through the real billing worker. */
+export async function guest(): Promise<Identity> {
+  const { sub } = await env.BILLING.issueGuestToken({}, call);
+  return { sub, source: "jwt", admin: false };
+}
+
+export async function balanceOf(identity: Identity): Promise<{ balance: number; reserved: number }> {
+  return env.BILLING.balance(identity, call);
+}
+
+/** A request a fake provider received. */
+export interface SeenRequest {
+  url: string;
+  provider: "groq" | "openai";
+  headers: Headers;
+  body: Record<string, unknown>;
+  signal: AbortSignal | null | undefined;
+}
+
+/**
+ * Fakes the OpenAI-compatible providers at their HTTP edge: every fetch to groq.test or
+ * openai.test goes to `handler`; anything else fails the test.
+ */
+export function fakeProviders(handler: (request: SeenRequest, index: number) => Response | Promise<Response>) {
+  const seen: SeenRequest[] = [];
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const host = new URL(url).host;
+    if (host !== "groq.test" && host !== "openai.test") throw new Error(`unexpected fetch to ${url}`);
+    const request: SeenRequest = {
+      url,
+      provider: host === "groq.test" ? "groq" : "openai",
+      headers: new Headers(init?.headers),
+      body: JSON.parse(String(init?.body)),
+      signal: init?.signal,
+    };
+    seen.push(request);
+    return handler(request, seen.length - 1);
+  });
+  return { seen, spy };
+}
+
+/** A non-streaming chat completion answer. */
+export function completion(
+  text: string,
+  usage?: { prompt_tokens: number; completion_tokens: number },
+  finish = "stop",
+): Response {
+  return Response.json({
+    id: "chatcmpl-fake",
+    object: "chat.completion",
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finish }],
+    ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
+  });
+}
+
+/** An OpenAI-style error answer. */
+export function failure(
+  status: number,
+  headers: Record<string, string> = {},
+  error: Record<string, string> = { message: "fake failure" },
+): Response {
+  return Response.json({ error }, { status, headers });
+}
+
+/** A streaming answer: text deltas, then (optionally) a usage chunk and [DONE]. */
+export function streamOf(
+  deltas: string[],
+  options: { usage?: { prompt_tokens: number; completion_tokens: number }; cut?: boolean } = {},
+): Response {
+  const encoder = new TextEncoder();
+  const chunks = deltas.map(
+    (delta) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: delta }, finish_reason: null }], usage: null })}\n\n`,
+  );
+  if (!options.cut) {
+    chunks.push(
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: null })}\n\n`,
+    );
+    if (options.usage) chunks.push(`data: ${JSON.stringify({ choices: [], usage: options.usage })}\n\n`);
+    chunks.push("data: [DONE]\n\n");
+  }
+  // Pull-based, one chunk per read: a cut arrives after the deltas were delivered, as on a real socket.
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = chunks.shift();
+      if (next !== undefined) controller.enqueue(encoder.encode(next));
+      else if (options.cut) controller.error(new Error("connection reset"));
+      else controller.close();
+    },
+  });
+  return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+}
+
+/** Reads a Cognomega SSE stream into its events. */
+export async function readEvents(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  const text = await new Response(stream).text();
+  return text
+    .split("\n\n")
+    .filter((block) => block.trim() !== "")
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
+      return { event, data };
+    });
+}
+
+/** A promise that rejects when the signal aborts: a provider that never answers. */
+export function hang(signal: AbortSignal | null | undefined): Promise<Response> {
+  return new Promise((_, reject) =>
+    signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))),
+  );
+}
