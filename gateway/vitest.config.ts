@@ -1,18 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineProject } from "vitest/config";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { auxWorker } from "../scripts/aux-workers.mjs";
 import { testKeyPair } from "../scripts/test-keys.mjs";
+import { fakeProvider } from "./test/fake-provider";
 
-// The gateway is tested against the real billing worker, built by test/global-setup.ts and run as
-// an auxiliary worker with the bindings of its own wrangler.jsonc.
+// The gateway is tested against the real internal workers, built by test/global-setup.ts and run as
+// auxiliary workers with the bindings of their own wrangler.jsonc. Only the AI providers are fake:
+// SI's outbound HTTP goes to a fake OpenAI-compatible server (test/fake-provider.ts).
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-const billingConfig = here("../services/billing/wrangler.jsonc");
-const billing = unstable_getMiniflareWorkerOptions(billingConfig).workerOptions;
 const signing = testKeyPair();
-
-const TEST_ADMIN_KEY = "test-admin-key-current";
-const TEST_ADMIN_KEY_PREVIOUS = "test-admin-key-previous";
 
 export default defineProject({
   plugins: [
@@ -22,8 +19,8 @@ export default defineProject({
       remoteBindings: false,
       miniflare: {
         bindings: {
-          ADMIN_KEY: TEST_ADMIN_KEY,
-          ADMIN_KEY_PREVIOUS: TEST_ADMIN_KEY_PREVIOUS,
+          ADMIN_KEY: "test-admin-key-current",
+          ADMIN_KEY_PREVIOUS: "test-admin-key-previous",
           ALLOWED_ORIGINS: "https://app.example.com, http://localhost:5173",
           MAX_JSON_BYTES: "4096",
           TEST_PRIVATE_KEY_PEM: signing.privateKeyPem,
@@ -31,19 +28,23 @@ export default defineProject({
           TEST_KID: "gateway-test-1",
         },
         workers: [
-          {
-            ...billing,
-            name: "cognomega-billing",
-            modules: true,
-            scriptPath: here("../services/billing/dist/index.js"),
-            modulesRoot: here("../services/billing/dist"),
-            bindings: {
-              ...billing.bindings,
-              ENVIRONMENT: "test",
-              PRIVATE_KEY_PEM: signing.privateKeyPem,
-              KID: "gateway-test-1",
+          auxWorker("services/billing", {
+            ENVIRONMENT: "test",
+            PRIVATE_KEY_PEM: signing.privateKeyPem,
+            KID: "gateway-test-1",
+          }),
+          auxWorker(
+            "services/si",
+            {
+              GROQ_API_KEY: "test-groq-key",
+              OPENAI_API_KEY: "test-openai-key",
+              GROQ_BASE_URL: "https://groq.test/openai/v1",
+              OPENAI_BASE_URL: "https://openai.test/v1",
+              SI_ATTEMPT_TIMEOUT_MS: "2000",
             },
-          },
+            { outboundService: fakeProvider },
+          ),
+          auxWorker("services/advisor"),
         ],
       },
     }),

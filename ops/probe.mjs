@@ -89,6 +89,32 @@ export async function probe(base, { origin = "http://localhost:5173" } = {}) {
     );
     return `sub ${body.sub}`;
   });
+  await check("GET /api/ai/binding lists the providers", async () => {
+    const response = await get("/api/ai/binding");
+    const body = await response.json();
+    expect(response.status === 200 && Array.isArray(body.providers), `status ${response.status}`);
+    return body.providers
+      .map((p) => `${p.id}:${p.configured ? (p.healthy ? "healthy" : "unhealthy") : "not configured"}`)
+      .join(", ");
+  });
+  await check("POST /api/si/ask answers, or fails with a clear problem", async () => {
+    const issued = await (await get("/auth/guest", { method: "POST" })).json();
+    const response = await get("/api/si/ask", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${issued.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ prompt: "Reply with the word ok.", max_tokens: 8 }),
+    });
+    const body = await response.json();
+    if (response.status === 200) {
+      expect(typeof body.output === "string" && response.headers.get("x-credits-used"), "no output or billing headers");
+      return `${body.provider}/${body.model}, ${body.credits_used} credits`;
+    }
+    expect(
+      response.headers.get("content-type") === "application/problem+json" && response.status !== 500,
+      `status ${response.status}`,
+    );
+    return `${response.status} ${body.code}: ${body.detail}`;
+  });
   await check("a forged token is 401 problem+json", async () => {
     const response = await get("/api/me", {
       headers: { Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0." },

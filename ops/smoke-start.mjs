@@ -67,7 +67,11 @@ try {
 } catch (error) {
   failure = error;
 } finally {
-  process.kill(-child.pid, "SIGTERM");
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    failure ??= new Error("npm start exited by itself");
+  }
   const deadline = Date.now() + 15_000;
   while (groupAlive(child.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
   if (groupAlive(child.pid)) {

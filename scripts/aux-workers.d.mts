@@ -1,4 +1,8 @@
 import type { WorkerOptions } from "miniflare";
 
 /** Miniflare worker options for the mesh worker in `dir`, run from its dist/ build. */
-export function auxWorker(dir: string, bindings?: Record<string, unknown>, extra?: Partial<WorkerOptions>): WorkerOptions & { name: string };
+export function auxWorker(
+  dir: string,
+  bindings?: Record<string, unknown>,
+  extra?: Partial<WorkerOptions>,
+): WorkerOptions & { name: string };

@@ -3,8 +3,9 @@
 // http://127.0.0.1:$PORT (default 8787), with state under .wrangler/state. Settings come from the
 // root .dev.vars and, overriding it, from the process environment.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { stripJsonc } from "./audit-routes.mjs";
 import { parseDotenv } from "./dotenv.mjs";
 import { root, workerDirs } from "./workers.mjs";
 
@@ -26,6 +27,17 @@ const SETTINGS = [
   "DEFAULT_RPM",
   "DEFAULT_DAILY_CREDITS",
   "USAGE_TTL_DAYS",
+  "GROQ_API_KEY",
+  "OPENAI_API_KEY",
+  "GROQ_BASE_URL",
+  "OPENAI_BASE_URL",
+  "CREDITS_PER_USD",
+  "SI_DEFAULT_POLICY",
+  "SI_DEFAULT_MAX_TOKENS",
+  "SI_LATENCY_BUDGET_MS",
+  "SI_ATTEMPT_TIMEOUT_MS",
+  "ADVISOR_COST_CREDITS",
+  "ADVISOR_LATENCY_MS",
 ];
 
 const DEV_DEFAULTS = {
@@ -56,9 +68,23 @@ for (const [key, value] of Object.entries(process.env))
 Object.assign(childEnv, settings, { CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" });
 
 const stateDir = join(root, ".wrangler", "state");
+// Workers AI has no local mode, and with several configs wrangler dev tries to open a remote
+// session for it even with --local (and fails offline). Locally the worker runs from a copy of its
+// config without the `ai` binding, beside the original so relative paths hold: SI then reports
+// Workers AI as not configured and routes to the other providers.
+function localConfig(dir) {
+  const path = join(root, dir, "wrangler.jsonc");
+  const config = JSON.parse(stripJsonc(readFileSync(path, "utf8")));
+  if (!config.ai) return path;
+  delete config.ai;
+  const copy = join(root, dir, "wrangler.local.json");
+  writeFileSync(copy, `${JSON.stringify(config, null, 2)}\n`);
+  return copy;
+}
+
 const args = [
   "dev",
-  ...workerDirs().flatMap((dir) => ["-c", join(root, dir, "wrangler.jsonc")]),
+  ...workerDirs().flatMap((dir) => ["-c", localConfig(dir)]),
   "--local",
   "--ip",
   "127.0.0.1",

@@ -8,6 +8,7 @@ import { allowedMethods, createRouter } from "./http/router";
 import { registerAdminKeyRoutes } from "./routes/admin-keys";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerCreditRoutes } from "./routes/credits";
+import { registerSiRoutes } from "./routes/si";
 import { registerSystemRoutes } from "./routes/system";
 
 const router = createRouter();
@@ -15,6 +16,7 @@ registerSystemRoutes(router);
 registerAuthRoutes(router);
 registerAdminKeyRoutes(router);
 registerCreditRoutes(router);
+registerSiRoutes(router);
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));
@@ -22,7 +24,11 @@ function log(fields: Record<string, unknown>): void {
 
 function errorResponse(error: unknown, ctx: RequestContext): Response {
   if (isServiceError(error)) {
-    const response = problem(error.code, error.message, ctx.requestId, error.details);
+    // OpenAI clients read `error`; the problem document carries it beside RFC 9457's members.
+    const details = ctx.url.pathname.startsWith("/v1/")
+      ? { ...error.details, error: { message: error.message, type: error.code, code: error.code, param: null } }
+      : error.details;
+    const response = problem(error.code, error.message, ctx.requestId, details);
     const retryAfter = error.details?.retry_after;
     if (typeof retryAfter === "number") response.headers.set("Retry-After", String(retryAfter));
     const limits = error.details?.limits as LimitState | undefined;
@@ -33,7 +39,11 @@ function errorResponse(error: unknown, ctx: RequestContext): Response {
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
   log({ level: "error", msg: "unhandled error", request_id: ctx.requestId, error: name, message });
-  return problem("internal", "unexpected error; quote the request_id when reporting it", ctx.requestId);
+  const detail = "unexpected error; quote the request_id when reporting it";
+  const extra = ctx.url.pathname.startsWith("/v1/")
+    ? { error: { message: detail, type: "internal", code: "internal", param: null } }
+    : undefined;
+  return problem("internal", detail, ctx.requestId, extra);
 }
 
 async function route(ctx: RequestContext): Promise<Response> {

@@ -1,0 +1,67 @@
+import type { RequestContext } from "../http/context";
+import { json } from "../http/respond";
+import type { GatewayRouter } from "../http/router";
+
+/** Turns an SI answer into a response: JSON with billing headers, or an SSE stream. */
+export function siResponse(
+  ctx: RequestContext,
+  answer:
+    | { body: unknown; meter: RequestContext["meter"] }
+    | { stream: ReadableStream<Uint8Array>; meter: RequestContext["meter"] },
+): Response {
+  ctx.meter = answer.meter;
+  if ("stream" in answer) {
+    // Credits and usage of a stream travel in its final event: they are unknown when headers go out.
+    return new Response(answer.stream, {
+      headers: {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no",
+      },
+    });
+  }
+  return json(answer.body);
+}
+
+export function registerSiRoutes(router: GatewayRouter): void {
+  /** An AI ask, billed per token; `stream: true` answers with server-sent events. */
+  router.post("/api/si/ask", async (request, ctx) => {
+    const identity = await ctx.identity();
+    const body = await ctx.json();
+    return siResponse(ctx, await ctx.env.SI.ask(body, identity, request.headers.get("Idempotency-Key"), ctx.call));
+  });
+
+  /** Which providers are configured and healthy. */
+  router.get("/api/ai/binding", async (_request, ctx) => json(await ctx.env.SI.providerStatus(ctx.call)));
+
+  /** Admin: one tiny call per configured provider, with its latency. */
+  router.post("/api/ai/test", async (_request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    return json(await ctx.env.SI.testProviders(admin, ctx.call));
+  });
+
+  /** Admin: the model catalog in force; replace it with PUT, restore the default with DELETE. */
+  router.get("/api/admin/catalog", async (_request, ctx) =>
+    json(await ctx.env.SI.getCatalog(await ctx.requireAdmin(), ctx.call)),
+  );
+  router.put("/api/admin/catalog", async (_request, ctx) => {
+    const admin = await ctx.requireAdmin();
+    return json(await ctx.env.SI.setCatalog(await ctx.json(), admin, ctx.call));
+  });
+  router.delete("/api/admin/catalog", async (_request, ctx) =>
+    json(await ctx.env.SI.resetCatalog(await ctx.requireAdmin(), ctx.call)),
+  );
+
+  /** OpenAI-compatible chat completions: the same guest token, credits and routing. */
+  router.post("/v1/chat/completions", async (_request, ctx) => {
+    const identity = await ctx.identity();
+    const body = await ctx.json();
+    return siResponse(ctx, await ctx.env.SI.chatCompletions(body, identity, ctx.call));
+  });
+
+  /** OpenAI-compatible model list. */
+  router.get("/v1/models", async (_request, ctx) => {
+    await ctx.identity();
+    return json(await ctx.env.SI.listModels(ctx.call));
+  });
+}

@@ -1,0 +1,64 @@
+// A fake OpenAI-compatible provider at the SI worker's network edge (Miniflare's outboundService):
+// it runs in Node and answers the chat completions the real SI code sends. What it does is chosen by
+// markers in the last user message, so a test drives it through the public API alone:
+//   [429] → 429 with Retry-After: 60 from Groq (OpenAI answers normally)
+//   [down] → 503 from every provider
+//   [cut]  → a stream that breaks off after two deltas
+// Any other request gets "Echo: <message>" with usage { prompt_tokens: 12, completion_tokens: 5 }.
+
+type ChatBody = { model: string; stream?: boolean; messages: { role: string; content: string }[] };
+
+const encoder = new TextEncoder();
+
+function sse(chunks: string[], cut: boolean): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    pull(controller) {
+      const next = chunks.shift();
+      if (next !== undefined) controller.enqueue(encoder.encode(next));
+      else if (cut) controller.error(new Error("connection reset by fake provider"));
+      else controller.close();
+    },
+  });
+}
+
+export async function fakeProvider(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (!url.pathname.endsWith("/chat/completions") || request.method !== "POST")
+    return new Response("not found", { status: 404 });
+  if (!request.headers.get("authorization")?.startsWith("Bearer test-"))
+    return Response.json({ error: { message: "bad key" } }, { status: 401 });
+  const body = (await request.json()) as ChatBody;
+  const last = [...body.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+  const groq = url.host === "groq.test";
+  if (last.includes("[down]")) return Response.json({ error: { message: "overloaded" } }, { status: 503 });
+  if (last.includes("[429]") && groq)
+    return Response.json(
+      { error: { message: "Rate limit reached", code: "rate_limit_exceeded" } },
+      { status: 429, headers: { "retry-after": "60" } },
+    );
+  const text = `Echo: ${last.slice(0, 40)}`;
+  const usage = { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 };
+  if (!body.stream) {
+    return Response.json({
+      id: "chatcmpl-fake",
+      object: "chat.completion",
+      model: body.model,
+      choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+      usage,
+    });
+  }
+  const cut = last.includes("[cut]");
+  const pieces = [text.slice(0, 6), text.slice(6, 12), text.slice(12)].filter((p) => p.length > 0);
+  const chunks = (cut ? pieces.slice(0, 2) : pieces).map(
+    (content) =>
+      `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }], usage: null })}\n\n`,
+  );
+  if (!cut) {
+    chunks.push(
+      `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: null })}\n\n`,
+    );
+    chunks.push(`data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [], usage })}\n\n`);
+    chunks.push("data: [DONE]\n\n");
+  }
+  return new Response(sse(chunks, cut), { headers: { "content-type": "text/event-stream" } });
+}

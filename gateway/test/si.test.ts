@@ -1,0 +1,263 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { ADMIN_KEY, BASE, expectProblem, gateway, guestToken } from "./helpers";
+
+function ask(token: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return gateway("/api/si/ask", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+async function events(response: Response): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  const text = await response.text();
+  return text
+    .split("\n\n")
+    .filter((block) => block.trim() !== "")
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1] ?? "message",
+      data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null"),
+    }));
+}
+
+function openai(token: string): OpenAI {
+  return new OpenAI({
+    apiKey: token,
+    baseURL: `${BASE}/v1`,
+    maxRetries: 0,
+    fetch: (url: string | URL | Request, init?: RequestInit) => gateway(String(url).slice(BASE.length), init),
+  });
+}
+
+describe("POST /api/si/ask through the gateway", () => {
+  it("answers, bills every token and says so in the headers", async () => {
+    const { token } = await guestToken();
+    const response = await ask(token, { prompt: "hello mesh", model: "groq/gpt-oss-20b" });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    // 12 in × 7.5 + 5 out × 30 micro-credits = 90 + 150 = 240.
+    expect(body).toMatchObject({
+      output: "Echo: hello mesh",
+      usage: { tokens_in: 12, tokens_out: 5, estimated: false },
+      credits_used: 0.00024,
+      balance: 4.99976,
+      provider: "groq",
+      model: "groq/gpt-oss-20b",
+    });
+    expect(body.request_id).toBe(response.headers.get("X-Request-Id"));
+    expect(
+      Object.fromEntries(
+        ["X-Credits-Used", "X-Credits-Balance", "X-Tokens-In", "X-Tokens-Out", "X-Provider", "X-Model"].map((h) => [
+          h,
+          response.headers.get(h),
+        ]),
+      ),
+    ).toEqual({
+      "X-Credits-Used": "0.00024",
+      "X-Credits-Balance": "4.99976",
+      "X-Tokens-In": "12",
+      "X-Tokens-Out": "5",
+      "X-Provider": "groq",
+      "X-Model": "groq/gpt-oss-20b",
+    });
+    expect(response.headers.get("X-Limit-Requests-Remaining")).toBeTruthy();
+    const credits = (await (
+      await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
+    ).json()) as { balance: number };
+    expect(credits.balance).toBe(4.99976);
+  });
+
+  it("falls back to another provider and tells the route (with an admin's catalog)", async () => {
+    const admin = { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" };
+    const catalog = [
+      {
+        id: "groq/gpt-oss-20b",
+        provider: "groq",
+        provider_model: "openai/gpt-oss-20b",
+        price_in_usd_per_m: 0.075,
+        price_out_usd_per_m: 0.3,
+        context_window: 131072,
+        tier: "small",
+        capabilities: ["chat", "stream"],
+      },
+      {
+        id: "openai/gpt-4.1-nano",
+        provider: "openai",
+        provider_model: "gpt-4.1-nano",
+        price_in_usd_per_m: 0.1,
+        price_out_usd_per_m: 0.4,
+        context_window: 1047576,
+        tier: "small",
+        capabilities: ["chat", "stream"],
+      },
+    ];
+    expect(
+      (await gateway("/api/admin/catalog", { method: "PUT", headers: admin, body: JSON.stringify(catalog) })).status,
+    ).toBe(200);
+    try {
+      const { token } = await guestToken();
+      const body = (await (await ask(token, { prompt: "[429] please", policy: "cheapest" })).json()) as {
+        provider: string;
+        route: { reason: string; attempts: { provider: string; outcome: string }[] };
+      };
+      expect(body.provider).toBe("openai");
+      expect(body.route.attempts.map((a) => `${a.provider}:${a.outcome}`)).toEqual(["groq:rate_limited", "openai:ok"]);
+      expect(body.route.reason).toContain("fell back to openai/gpt-4.1-nano");
+      expect(
+        ((await (await gateway("/api/admin/catalog", { headers: admin })).json()) as { source: string }).source,
+      ).toBe("override");
+      await expectProblem(
+        await gateway("/api/admin/catalog", { method: "PUT", headers: admin, body: JSON.stringify([{ id: "x" }]) }),
+        400,
+        "invalid_input",
+      );
+    } finally {
+      await gateway("/api/admin/catalog", { method: "DELETE", headers: admin });
+    }
+  });
+
+  it("streams server-sent events ending with usage and credits", async () => {
+    const { token } = await guestToken();
+    const response = await ask(token, { prompt: "stream me", model: "groq/gpt-oss-20b", stream: true });
+    expect(response.headers.get("Content-Type")).toContain("text/event-stream");
+    expect(response.headers.get("X-Provider")).toBe("groq");
+    const all = await events(response);
+    expect(
+      all
+        .filter((e) => e.event === "token")
+        .map((e) => e.data.text)
+        .join(""),
+    ).toBe("Echo: stream me");
+    expect(all.at(-1)).toMatchObject({
+      event: "done",
+      data: { usage: { tokens_in: 12, tokens_out: 5 }, credits_used: 0.00024 },
+    });
+  });
+
+  it("ends a cut stream with an error event, never a silent 200", async () => {
+    const { token } = await guestToken();
+    const all = await events(await ask(token, { prompt: "[cut] go", model: "groq/gpt-oss-20b", stream: true }));
+    expect(all.at(-1)?.event).toBe("error");
+    expect(all.at(-1)?.data).toMatchObject({ code: "upstream_error", usage: { estimated: true } });
+  });
+
+  it("replays an idempotent retry instead of billing it again", async () => {
+    const { token } = await guestToken();
+    const first = await (
+      await ask(token, { prompt: "once", model: "groq/gpt-oss-20b" }, { "Idempotency-Key": "k-1" })
+    ).json();
+    const again = await (
+      await ask(token, { prompt: "once", model: "groq/gpt-oss-20b" }, { "Idempotency-Key": "k-1" })
+    ).json();
+    expect(again).toEqual(first);
+    const credits = (await (
+      await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
+    ).json()) as { balance: number };
+    expect(credits.balance).toBe(4.99976);
+  });
+
+  it("402s a call the balance cannot cover, and 503s when no provider answers", async () => {
+    const { token } = await guestToken();
+    await expectProblem(
+      await ask(token, { prompt: "big", model: "openai/gpt-4o", max_tokens: 16_000 }),
+      402,
+      "insufficient_credits",
+    );
+    await expectProblem(await ask(token, { prompt: "[down]" }), 503, "upstream_unavailable");
+  });
+
+  it("refuses bad input and anonymous callers", async () => {
+    const { token } = await guestToken();
+    await expectProblem(await ask(token, { prompt: "a", messages: [] }), 400, "invalid_input");
+    await expectProblem(
+      await gateway("/api/si/ask", { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: "{" }),
+      400,
+      "malformed_json",
+    );
+    await expectProblem(
+      await gateway("/api/si/ask", { method: "POST", body: JSON.stringify({ prompt: "hi" }) }),
+      401,
+      "unauthenticated",
+    );
+  });
+});
+
+describe("providers", () => {
+  it("GET /api/ai/binding says which providers are configured", async () => {
+    const body = (await (await gateway("/api/ai/binding")).json()) as {
+      providers: { id: string; configured: boolean; reason?: string }[];
+    };
+    expect(body.providers.find((p) => p.id === "groq")).toMatchObject({ configured: true });
+    expect(body.providers.find((p) => p.id === "workers-ai")).toMatchObject({
+      configured: false,
+      reason: "no AI binding",
+    });
+  });
+
+  it("POST /api/ai/test calls each configured provider once (admin only)", async () => {
+    await expectProblem(await gateway("/api/ai/test", { method: "POST" }), 401, "unauthenticated");
+    const body = (await (
+      await gateway("/api/ai/test", { method: "POST", headers: { "X-Admin-Key": ADMIN_KEY } })
+    ).json()) as { results: { provider: string; ok: boolean; ms?: number }[] };
+    expect(body.results.find((r) => r.provider === "groq")).toMatchObject({ ok: true });
+    expect(body.results.find((r) => r.provider === "openai")).toMatchObject({ ok: true });
+    expect(body.results.find((r) => r.provider === "workers-ai")).toMatchObject({ ok: false });
+  });
+});
+
+describe("OpenAI-compatible API with the official openai client", () => {
+  it("lists models and completes a chat, billed like any ask", async () => {
+    const { token } = await guestToken();
+    const client = openai(token);
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toContain("groq/gpt-oss-20b");
+    const completion = await client.chat.completions.create({
+      model: "groq/gpt-oss-20b",
+      messages: [{ role: "user", content: "hi from sdk" }],
+      max_tokens: 50,
+    });
+    expect(completion.choices[0]?.message.content).toBe("Echo: hi from sdk");
+    expect(completion.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
+    const credits = (await (
+      await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
+    ).json()) as { balance: number };
+    expect(credits.balance).toBe(4.99976);
+  });
+
+  it("streams chunks with a usage chunk when asked", async () => {
+    const { token } = await guestToken();
+    const stream = await openai(token).chat.completions.create({
+      model: "groq/gpt-oss-20b",
+      messages: [{ role: "user", content: "stream sdk" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage: unknown;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe("Echo: stream sdk");
+    expect(usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 5 });
+  });
+
+  it("surfaces errors the SDK understands", async () => {
+    const { token } = await guestToken();
+    const client = openai(token);
+    await expect(
+      client.chat.completions.create({ model: "no/such-model", messages: [{ role: "user", content: "x" }] }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(
+      openai("not-a-token").chat.completions.create({ model: "auto", messages: [{ role: "user", content: "x" }] }),
+    ).rejects.toMatchObject({ status: 401 });
+    const raw = await gateway("/v1/chat/completions", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "x" }], tools: [{}] }),
+    });
+    const problem = await expectProblem(raw, 400, "invalid_input");
+    expect(problem.error).toMatchObject({ type: "invalid_input", code: "invalid_input" });
+  });
+});
