@@ -198,26 +198,25 @@ export class BillingService extends WorkerEntrypoint<Env> {
       await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)),
     );
     if (usage) {
-      try {
-        await recordUsage(
-          this.env.KV_BILLING,
-          {
-            id: holdId,
-            account: identity.sub,
-            at: Date.now(),
-            requestId: ctx.requestId,
-            tokensIn: usage.tokens_in,
-            tokensOut: usage.tokens_out,
-            provider: usage.provider,
-            model: usage.model,
-            creditsMicro: actualMicro,
-            source: "si",
-            estimated: usage.estimated,
-          },
-          usageTtlSeconds(this.env),
-        );
-      } catch (error) {
-        // The money is settled; a lost event is an analytics gap, never a reason to fail the call.
+      // Off the answer's path: the money is settled; the event is written after the reply goes
+      // out, and a lost event is an analytics gap, never a reason to fail the call.
+      const written = recordUsage(
+        this.env.KV_BILLING,
+        {
+          id: holdId,
+          account: identity.sub,
+          at: Date.now(),
+          requestId: ctx.requestId,
+          tokensIn: usage.tokens_in,
+          tokensOut: usage.tokens_out,
+          provider: usage.provider,
+          model: usage.model,
+          creditsMicro: actualMicro,
+          source: "si",
+          estimated: usage.estimated,
+        },
+        usageTtlSeconds(this.env),
+      ).catch((error) =>
         console.log(
           JSON.stringify({
             level: "error",
@@ -225,8 +224,9 @@ export class BillingService extends WorkerEntrypoint<Env> {
             request_id: ctx.requestId,
             error: String(error),
           }),
-        );
-      }
+        ),
+      );
+      this.ctx.waitUntil(written);
     }
     return { entry: entryView(entry), balance_micro: entry.balance_after };
   }

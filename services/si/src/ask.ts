@@ -34,6 +34,13 @@ export interface AskDeps {
   waitUntil(promise: Promise<unknown>): void;
   now(): number;
   sleep(ms: number): Promise<void>;
+  /** Told the cost of an answered call just before it is settled, so advice can run alongside. */
+  onAnswered?(answered: {
+    model: CatalogModel;
+    usage: CallOutcome["usage"];
+    costMicro: number;
+    latencyMs: number;
+  }): void;
 }
 
 /** A routed call, decided before any provider is contacted. */
@@ -284,6 +291,12 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
       continue;
     }
     const usage = usageFrom(answer.reply.usage, plan, answer.reply.text);
+    deps.onAnswered?.({
+      model,
+      usage,
+      costMicro: Math.min(callCost(model, usage.tokens_in, usage.tokens_out), reserved),
+      latencyMs: answer.ms,
+    });
     const { cost, balance } = await settle(deps, holdId, model, reserved, usage);
     const outcome: CallOutcome = {
       model,

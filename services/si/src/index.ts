@@ -94,7 +94,11 @@ export class SiService extends WorkerEntrypoint<Env> {
   }
 
   /** Cheaper or faster alternatives for a served call, from the advisor; never fails the call. */
-  private async advise(outcome: CallOutcome, models: CatalogModel[], call: CallContext): Promise<Advice | null> {
+  private async advise(
+    outcome: Pick<CallOutcome, "model" | "usage" | "creditsMicro" | "latencyMs">,
+    models: CatalogModel[],
+    call: CallContext,
+  ): Promise<Advice | null> {
     if (!this.env.ADVISOR) return null;
     try {
       return await this.env.ADVISOR.advise(
@@ -239,8 +243,22 @@ export class SiService extends WorkerEntrypoint<Env> {
         );
         return { stream, meter: { provider: opened.model.provider, model: opened.model.id } };
       }
+      // The advisor runs while the call is being settled, not after it.
+      let advising: Promise<Advice | null> = Promise.resolve(null);
+      deps.onAnswered = (answered) => {
+        advising = this.advise(
+          {
+            model: answered.model,
+            usage: answered.usage,
+            creditsMicro: answered.costMicro,
+            latencyMs: answered.latencyMs,
+          },
+          models,
+          call,
+        );
+      };
       const { outcome, data, schemaError } = await this.completeWithSkill(deps, planInput, models);
-      const advice = await this.advise(outcome, models, call);
+      const advice = await advising;
       const extra: { data?: unknown; schemaError?: string; advice?: Advice | null } = { advice };
       if (data !== undefined) extra.data = data;
       if (schemaError !== undefined) extra.schemaError = schemaError;
