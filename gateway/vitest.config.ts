@@ -3,11 +3,11 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineProject } from "vitest/config";
 import { auxWorker } from "../scripts/aux-workers.mjs";
 import { testKeyPair } from "../scripts/test-keys.mjs";
-import { fakeProvider } from "./test/fake-provider";
+import { fakeProvider } from "../test-support/fake-provider";
 
 // The gateway is tested against the real internal workers, built by test/global-setup.ts and run as
 // auxiliary workers with the bindings of their own wrangler.jsonc. Only the AI providers are fake:
-// SI's outbound HTTP goes to a fake OpenAI-compatible server (test/fake-provider.ts).
+// SI's outbound HTTP goes to a fake OpenAI-compatible server (test-support/fake-provider.ts).
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const signing = testKeyPair();
 

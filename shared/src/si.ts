@@ -90,8 +90,8 @@ export interface Advice {
 /** Answer of a non-streaming ask. */
 export interface AskResult {
   output: string;
-  /** Parsed output when the skill has an output schema. */
-  data?: unknown;
+  /** Parsed output when the skill has an output schema (a JSON object). */
+  data?: object;
   usage: TokenUsage;
   credits_used: number;
   balance: number;

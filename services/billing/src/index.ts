@@ -333,6 +333,35 @@ export class BillingService extends WorkerEntrypoint<Env> {
     }
   }
 
+  /**
+   * Admin: deletes usage events older than `USAGE_TTL_DAYS` that KV has not expired by itself (for
+   * example written before the TTL was shortened). Scans at most 5,000 keys per call.
+   */
+  async pruneUsage(identity: Identity, _ctx: CallContext): Promise<{ deleted: number; complete: boolean }> {
+    requireAdmin(identity);
+    const cutoff = Date.now() - usageTtlSeconds(this.env) * 1000;
+    let deleted = 0;
+    let scanned = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.env.KV_BILLING.list<UsageEvent>({
+        prefix: "usage:",
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const key of page.keys) {
+        scanned += 1;
+        const at = key.metadata ? Date.parse(key.metadata.at) : Number.NaN;
+        if (Number.isNaN(at) || at < cutoff) {
+          await this.env.KV_BILLING.delete(key.name);
+          deleted += 1;
+        }
+      }
+      cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
+    } while (cursor);
+    return { deleted, complete: scanned < 5000 };
+  }
+
   /** The caller's usage events between `from` and `to` (default: the last 24 h), oldest first. */
   async listUsage(
     identity: Identity,

@@ -28,6 +28,8 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Idempotency records of multi-step operations are kept at least this long (24 h promised). */
 const IDEMPOTENCY_RETENTION_MS = 2 * DAY_MS;
+/** An in-flight operation older than this is presumed dead and may be taken over. */
+const IN_FLIGHT_TAKEOVER_MS = 10 * 60_000;
 /** Closed holds are kept this long for support questions, then pruned. */
 const CLOSED_HOLD_RETENTION_MS = 7 * DAY_MS;
 
@@ -430,8 +432,8 @@ export class AccountLedger extends DurableObject<Env> {
   ): LedgerResult<{ state: "new" } | { state: "replay"; response: string }> {
     return this.tx(() => {
       const row = this.sql
-        .exec<{ fingerprint: string; state: string; response: string | null }>(
-          "SELECT fingerprint, state, response FROM idempotency WHERE key = ?",
+        .exec<{ fingerprint: string; state: string; response: string | null; created_at: number }>(
+          "SELECT fingerprint, state, response, created_at FROM idempotency WHERE key = ?",
           key,
         )
         .toArray()[0];
@@ -439,8 +441,14 @@ export class AccountLedger extends DurableObject<Env> {
         if (row.fingerprint !== fingerprint) {
           throw new LedgerRefusal("idempotency_mismatch", "this Idempotency-Key was used with a different request");
         }
-        if (row.state === "in_flight")
-          throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
+        if (row.state === "in_flight") {
+          // An attempt whose worker died never completes or abandons: after a while it is taken over.
+          if (now - row.created_at < IN_FLIGHT_TAKEOVER_MS) {
+            throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
+          }
+          this.sql.exec("UPDATE idempotency SET created_at = ? WHERE key = ?", now, key);
+          return { state: "new" as const };
+        }
         return { state: "replay" as const, response: row.response ?? "null" };
       }
       this.openAccount(name, now);

@@ -36,6 +36,17 @@ describe("usage events", () => {
     expect(await billing().reportUsage(user, report, "slow-1", call)).toEqual({ id: "first" });
   });
 
+  it("takes over an in-flight record whose worker died, after ten minutes", async () => {
+    const user = await newAccount();
+    const stub = ledger(user.sub);
+    const now = Date.now();
+    expect((await stub.beginIdempotent(user.sub, "op:dead", "f", now - 11 * 60_000)).ok).toBe(true);
+    const retried = await stub.beginIdempotent(user.sub, "op:dead", "f", now);
+    expect(retried.ok && retried.value).toEqual({ state: "new" });
+    const meanwhile = await stub.beginIdempotent(user.sub, "op:dead", "f", now + 1_000);
+    expect(meanwhile.ok ? "ok" : meanwhile.code).toBe("conflict");
+  });
+
   it("lets a failed attempt be retried under the same key", async () => {
     const user = await newAccount();
     const broken = {

@@ -20,7 +20,7 @@ export function askResult(
     route: outcome.route,
     request_id: ctx.requestId,
   };
-  if (extra.data !== undefined) result.data = extra.data;
+  if (typeof extra.data === "object" && extra.data !== null) result.data = extra.data;
   if (extra.schemaError !== undefined) result.schema_error = extra.schemaError;
   if (extra.advice) result.advice = extra.advice;
   return result;

@@ -4,6 +4,7 @@
 //   [429] → 429 with Retry-After: 60 from Groq (OpenAI answers normally)
 //   [down] → 503 from every provider
 //   [cut]  → a stream that breaks off after two deltas
+//   [slow] → answers after 25 ms (so concurrent callers really overlap)
 // Any other request gets "Echo: <message>" with usage { prompt_tokens: 12, completion_tokens: 5 }.
 
 type ChatBody = { model: string; stream?: boolean; messages: { role: string; content: string }[] };
@@ -30,6 +31,7 @@ export async function fakeProvider(request: Request): Promise<Response> {
   const body = (await request.json()) as ChatBody;
   const last = [...body.messages].reverse().find((m) => m.role === "user")?.content ?? "";
   const groq = url.host === "groq.test";
+  if (last.includes("[slow]")) await new Promise((resolve) => setTimeout(resolve, 25));
   if (last.includes("[down]")) return Response.json({ error: { message: "overloaded" } }, { status: 503 });
   if (last.includes("[429]") && groq)
     return Response.json(

@@ -1,0 +1,144 @@
+import { type CallContext, isServiceError, type JobRunReport } from "@cognomega/shared";
+import { backoffMs, type JobSettings } from "./config";
+import { KINDS } from "./kinds";
+import type { LeaseGrant } from "./lease";
+import { deleteDue, getRow, type JobRow, listDue, saveRow, transition } from "./store";
+
+export interface RunOptions {
+  now: number;
+  limit: number;
+  runner: string;
+  requestId: string;
+}
+
+/** Client mistakes will not get better by retrying; everything else might. */
+function retryable(error: unknown): boolean {
+  if (!isServiceError(error)) return true;
+  if (error.code === "rate_limited" || error.code === "conflict") return true;
+  return (error.status ?? 500) >= 500;
+}
+
+function message(error: unknown): string {
+  if (isServiceError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the job ran longer than ${ms} ms`)), ms);
+    }),
+  ]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+/**
+ * One runner pass: every due job (oldest first, up to `limit`) whose lease this runner gets is run
+ * once. The lease object, not KV, decides who runs a job and counts its attempts, so concurrent
+ * runners never run a job twice and a runner that dies leaves a lease that simply expires.
+ */
+export async function runDue(
+  env: Env,
+  settings: JobSettings,
+  options: RunOptions,
+  cleanup: () => Promise<Record<string, number | boolean>>,
+): Promise<JobRunReport[]> {
+  const reports: JobRunReport[] = [];
+  const due = await listDue(env.KV_BILLING, options.now, options.limit);
+  for (const { runAt, id } of due) {
+    const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(id));
+    const grant = (await lease.acquire(options.runner, options.now, settings.leaseMs)) as LeaseGrant;
+    if (!grant.ok) {
+      // Finished (or cancelled) jobs leave a due key behind only if a write was lost: drop it.
+      if (grant.reason === "finished") await deleteDue(env.KV_BILLING, runAt, id);
+      reports.push({ id, kind: "unknown", outcome: "skipped", reason: grant.reason });
+      continue;
+    }
+    let row = await getRow(env.KV_BILLING, id);
+    if (!row || row.run_at > options.now || !(row.status === "pending" || row.status === "running")) {
+      // A stale index entry (the job was rescheduled, edited or removed): give the lease back.
+      await lease.release(options.runner);
+      if (!row || row.run_at !== runAt) await deleteDue(env.KV_BILLING, runAt, id);
+      reports.push({ id, kind: row?.kind ?? "unknown", outcome: "skipped", reason: "not due" });
+      continue;
+    }
+    const crashed = row.status === "running";
+    if (grant.attempt > row.max_attempts) {
+      // Every attempt died with its runner: a poison job ends here instead of looping.
+      const failed = {
+        ...transition(row, "failed", options.now, `gave up: ${row.max_attempts} attempts started and none finished`),
+        attempts: row.max_attempts,
+        last_error: "the runner stopped during every attempt",
+      };
+      await lease.finish(options.runner, "failed");
+      await saveRow(env.KV_BILLING, failed, settings.ttlSeconds);
+      await deleteDue(env.KV_BILLING, runAt, id);
+      reports.push({ id, kind: row.kind, outcome: "failed", attempts: row.max_attempts, error: failed.last_error });
+      continue;
+    }
+    row = transition(
+      { ...row, attempts: grant.attempt },
+      "running",
+      options.now,
+      crashed ? "the previous runner stopped; retrying" : `attempt ${grant.attempt}`,
+    );
+    await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
+    reports.push(await execute(env, settings, options, row, runAt, cleanup));
+  }
+  return reports;
+}
+
+async function execute(
+  env: Env,
+  settings: JobSettings,
+  options: RunOptions,
+  started: JobRow,
+  runAt: number,
+  cleanup: () => Promise<Record<string, number | boolean>>,
+): Promise<JobRunReport> {
+  const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(started.id));
+  const call: CallContext = { requestId: options.requestId };
+  const kind = KINDS[started.kind];
+  let row = started;
+  try {
+    if (!kind) throw new Error(`unknown kind ${started.kind}`);
+    const result = await withTimeout(
+      kind.run({ env, job: started, call, cleanup }),
+      Math.max(1000, settings.leaseMs - 10_000),
+    );
+    const finishedAt = Date.now();
+    row = { ...transition(row, "succeeded", finishedAt), result };
+    await lease.finish(options.runner, "succeeded");
+    await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
+    await deleteDue(env.KV_BILLING, runAt, row.id);
+    return { id: row.id, kind: row.kind, outcome: "succeeded", attempts: row.attempts };
+  } catch (error) {
+    const text = message(error).slice(0, 1000);
+    const now = Math.max(Date.now(), options.now);
+    if (retryable(error) && row.attempts < row.max_attempts) {
+      const next = options.now + backoffMs(settings, row.attempts);
+      row = {
+        ...transition(
+          row,
+          "pending",
+          now,
+          `attempt ${row.attempts} failed: ${text}; retrying at ${new Date(next).toISOString()}`,
+        ),
+        run_at: next,
+        last_error: text,
+      };
+      await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
+      await deleteDue(env.KV_BILLING, runAt, row.id);
+      await lease.release(options.runner);
+      return { id: row.id, kind: row.kind, outcome: "retry_scheduled", attempts: row.attempts, error: text };
+    }
+    row = { ...transition(row, "failed", now, text), last_error: text };
+    await lease.finish(options.runner, "failed");
+    await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
+    await deleteDue(env.KV_BILLING, runAt, row.id);
+    return { id: row.id, kind: row.kind, outcome: "failed", attempts: row.attempts, error: text };
+  }
+}

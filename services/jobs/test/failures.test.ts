@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { admin, call, guest, jobs } from "./helpers";
+
+// A separate file: failing asks open SI's circuit breaker, which would change other tests' routes.
+
+describe("failing jobs", () => {
+  it("backs off exponentially between attempts, then ends failed with the last error", async () => {
+    const user = await guest();
+    const { job } = await jobs().create(
+      { kind: "si.ask", input: { prompt: "[down] always", max_tokens: 16 }, max_attempts: 3 },
+      user,
+      null,
+      call,
+    );
+    const t0 = Date.now();
+    const first = await jobs().run(admin, call, { now: t0 });
+    expect(first.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 1 });
+    let row = await jobs().get(job.id, user, call);
+    expect(row.status).toBe("pending");
+    expect(Date.parse(row.run_at)).toBe(t0 + 30_000); // base 30 s
+    expect(row.last_error).toContain("upstream_unavailable");
+
+    expect((await jobs().run(admin, call, { now: t0 + 29_999 })).ran.some((r) => r.id === job.id)).toBe(false);
+    const second = await jobs().run(admin, call, { now: t0 + 30_000 });
+    expect(second.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 2 });
+    row = await jobs().get(job.id, user, call);
+    expect(Date.parse(row.run_at)).toBe(t0 + 30_000 + 60_000); // then 60 s
+
+    const third = await jobs().run(admin, call, { now: t0 + 90_000 });
+    expect(third.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "failed", attempts: 3 });
+    row = await jobs().get(job.id, user, call);
+    expect(row.status).toBe("failed");
+    expect(row.last_error).toContain("upstream_unavailable");
+    expect(row.history.map((h) => h.status)).toEqual([
+      "pending",
+      "running",
+      "pending",
+      "running",
+      "pending",
+      "running",
+      "failed",
+    ]);
+    // A failed job is finished: nothing runs it again.
+    expect(
+      (await jobs().run(admin, call, { now: t0 + 10_000_000 })).ran.some(
+        (r) => r.id === job.id && r.outcome !== "skipped",
+      ),
+    ).toBe(false);
+    // And the user paid nothing for asks no provider answered.
+    const { env } = await import("cloudflare:workers");
+    expect((await env.BILLING.balance(user, call)).balance).toBe(5);
+  });
+
+  it("fails a job at once when the ask itself is invalid (no retry can help)", async () => {
+    const user = await guest();
+    const { job } = await jobs().create(
+      { kind: "si.ask", input: { prompt: "x", model: "no/such-model" }, max_attempts: 5 },
+      user,
+      null,
+      call,
+    );
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "failed", attempts: 1 });
+    expect((await jobs().get(job.id, user, call)).last_error).toContain("invalid_input");
+  });
+
+  it("gives up on a poison job whose runners keep dying", async () => {
+    const user = await guest();
+    const { env } = await import("cloudflare:workers");
+    const { job } = await jobs().create(
+      { kind: "si.ask", input: { prompt: "poison" }, max_attempts: 2 },
+      user,
+      null,
+      call,
+    );
+    const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(job.id));
+    const now = Date.now();
+    await lease.acquire("dies-1", now, 1_000);
+    await lease.acquire("dies-2", now + 2_000, 1_000);
+    const { ran } = await jobs().run(admin, call, { now: now + 5_000 });
+    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "failed" });
+    expect((await jobs().get(job.id, user, call)).status).toBe("failed");
+  });
+});
