@@ -45,6 +45,7 @@ export default defineProject({
             { outboundService: fakeProvider },
           ),
           auxWorker("services/advisor"),
+          auxWorker("services/jobs"),
         ],
       },
     }),

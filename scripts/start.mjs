@@ -38,6 +38,10 @@ const SETTINGS = [
   "SI_ATTEMPT_TIMEOUT_MS",
   "ADVISOR_COST_CREDITS",
   "ADVISOR_LATENCY_MS",
+  "JOBS_TTL_DAYS",
+  "JOBS_BACKOFF_BASE_SECONDS",
+  "JOBS_LEASE_SECONDS",
+  "JOBS_RUN_LIMIT",
 ];
 
 const DEV_DEFAULTS = {
@@ -110,6 +114,17 @@ function killGroup(signal) {
     // already gone
   }
 }
+// wrangler dev does not fire cron triggers by itself: stand in for the jobs worker's every-minute
+// cron by asking the gateway to run due jobs (an admin route, so only when ADMIN_KEY is set).
+const cron = settings.ADMIN_KEY
+  ? setInterval(() => {
+      fetch(`http://127.0.0.1:${port}/api/jobs/run`, { method: "POST", headers: { "X-Admin-Key": settings.ADMIN_KEY } })
+        .then((response) => response.arrayBuffer())
+        .catch(() => {});
+    }, 60_000)
+  : undefined;
+cron?.unref();
+
 let stopping = false;
 function stop(signal) {
   if (stopping) return;

@@ -8,6 +8,7 @@ import { allowedMethods, createRouter } from "./http/router";
 import { registerAdminKeyRoutes } from "./routes/admin-keys";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerCreditRoutes } from "./routes/credits";
+import { registerJobRoutes } from "./routes/jobs";
 import { registerSiRoutes } from "./routes/si";
 import { registerSystemRoutes } from "./routes/system";
 
@@ -17,6 +18,7 @@ registerAuthRoutes(router);
 registerAdminKeyRoutes(router);
 registerCreditRoutes(router);
 registerSiRoutes(router);
+registerJobRoutes(router);
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));

@@ -5,14 +5,17 @@ describe("GET /ready", () => {
   it("is 200 when every bound service answers its health RPC", async () => {
     const response = await gateway("/ready");
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ready", services: { billing: "ok", si: "ok", advisor: "ok" } });
+    expect(await response.json()).toEqual({
+      status: "ready",
+      services: { billing: "ok", si: "ok", jobs: "ok", advisor: "ok" },
+    });
   });
 
   it("is 503 naming the service whose health RPC fails", async () => {
     const failing = { health: () => Promise.reject(new Error("boom")) } as unknown as Env["BILLING"];
     const body = await expectProblem(await gatewayWith({ BILLING: failing }, "/ready"), 503, "upstream_unavailable");
     expect(body.failed).toEqual(["billing"]);
-    expect(body.services).toEqual({ billing: "unavailable", si: "ok", advisor: "ok" });
+    expect(body.services).toEqual({ billing: "unavailable", si: "ok", jobs: "ok", advisor: "ok" });
     expect(body.detail).toContain("billing");
   });
 });

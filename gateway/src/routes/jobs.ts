@@ -1,0 +1,44 @@
+import { json } from "../http/respond";
+import type { GatewayRouter } from "../http/router";
+
+export function registerJobRoutes(router: GatewayRouter): void {
+  /** The caller's jobs, newest first: `?status=&limit=&cursor=`. */
+  router.get("/api/jobs", async (_request, ctx) => {
+    return json(await ctx.env.JOBS.list(Object.fromEntries(ctx.url.searchParams), await ctx.identity(), ctx.call));
+  });
+
+  /** Creates a job `{ kind, input, run_at?, max_attempts? }`; `Idempotency-Key` optional. */
+  router.post("/api/jobs", async (request, ctx) => {
+    const identity = await ctx.identity();
+    const body = await ctx.json();
+    const { job, created } = await ctx.env.JOBS.create(
+      body,
+      identity,
+      request.headers.get("Idempotency-Key"),
+      ctx.call,
+    );
+    return json(job, created ? 201 : 200);
+  });
+
+  /** Admin: runs the due jobs now and reports what ran. */
+  router.post("/api/jobs/run", async (_request, ctx) => {
+    return json(await ctx.env.JOBS.run(await ctx.requireAdmin(), ctx.call));
+  });
+
+  /** One of the caller's jobs; anyone else's id is 404. */
+  router.get("/api/jobs/:id", async (request, ctx) => {
+    return json(await ctx.env.JOBS.get(decodeURIComponent(request.params.id ?? ""), await ctx.identity(), ctx.call));
+  });
+
+  /** Cancel `{ "action": "cancel" }`, or replace a pending job's input `{ "input": … }`. */
+  router.patch("/api/jobs/:id", async (request, ctx) => {
+    const identity = await ctx.identity();
+    const body = await ctx.json();
+    return json(await ctx.env.JOBS.update(decodeURIComponent(request.params.id ?? ""), body, identity, ctx.call));
+  });
+
+  /** Admin: prunes stale jobs and expired usage events, with counts. */
+  router.post("/api/admin/cleanup", async (_request, ctx) => {
+    return json(await ctx.env.JOBS.cleanup(await ctx.requireAdmin(), ctx.call));
+  });
+}
