@@ -46,6 +46,7 @@ export default defineProject({
           ),
           auxWorker("services/advisor"),
           auxWorker("services/jobs"),
+          auxWorker("services/uploads", { UPLOAD_MAX_BYTES: "65536" }),
         ],
       },
     }),

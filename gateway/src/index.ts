@@ -11,6 +11,7 @@ import { registerCreditRoutes } from "./routes/credits";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerSiRoutes } from "./routes/si";
 import { registerSystemRoutes } from "./routes/system";
+import { registerUploadRoutes } from "./routes/uploads";
 
 const router = createRouter();
 registerSystemRoutes(router);
@@ -19,6 +20,7 @@ registerAdminKeyRoutes(router);
 registerCreditRoutes(router);
 registerSiRoutes(router);
 registerJobRoutes(router);
+registerUploadRoutes(router);
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));

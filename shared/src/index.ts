@@ -5,5 +5,6 @@ export * from "./identity";
 export * from "./jobs";
 export * from "./meter";
 export * from "./si";
+export * from "./uploads";
 export * from "./usage";
 export * from "./validation";

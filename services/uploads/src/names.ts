@@ -1,0 +1,54 @@
+/** Longest display filename kept. */
+const MAX_FILENAME = 200;
+
+/**
+ * A display filename from what the client sent: the last path segment only, no control characters,
+ * quotes, slashes or leading dots, at most 200 characters. It is shown and sent back in
+ * Content-Disposition, never used as a storage path (keys are generated).
+ */
+export function sanitizeFilename(raw: string | null | undefined): string {
+  if (!raw) return "upload";
+  let name = raw.normalize("NFC");
+  name = name.slice(Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\")) + 1);
+  name = name.replace(/[^\p{L}\p{N} ._()+,=@-]/gu, "_");
+  name = name
+    .replace(/_+/g, "_")
+    .replace(/^[.\s_]+/, "")
+    .replace(/[.\s]+$/, "")
+    .trim();
+  if (name.length > MAX_FILENAME) {
+    const dot = name.lastIndexOf(".");
+    const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
+    name = name.slice(0, MAX_FILENAME - extension.length) + extension;
+  }
+  return name === "" ? "upload" : name;
+}
+
+/** `Content-Disposition` for a download: RFC 6266 with an ASCII fallback and a UTF-8 form. */
+export function contentDisposition(kind: "attachment" | "inline", filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+/** A time-ordered UUID (version 7), so an owner's keys list oldest first. */
+export function uuidv7(now = Date.now()): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let ms = now;
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The owner's key prefix: a hash, so account names never appear in storage paths. */
+export async function ownerPrefix(sub: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`uploads\n${sub}`));
+  return `uploads/${[...new Uint8Array(digest)]
+    .slice(0, 16)
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("")}/`;
+}
