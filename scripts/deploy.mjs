@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// `npm run deploy [-- --dry-run]`: internal workers first, the gateway last, so the gateway never
-// goes live bound to a service (or entrypoint) that does not exist yet. Stops at the first failure.
+// `npm run deploy [-- --dry-run]`: every worker after the workers it binds (so none goes live bound
+// to a service or entrypoint that does not exist yet), which puts the gateway last. Stops at the
+// first failure.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { stripJsonc } from "./audit-routes.mjs";
 import { root, workerDirs } from "./workers.mjs";
 
 const argv = process.argv.slice(2);
@@ -13,8 +16,31 @@ if (argv.some((arg) => arg !== "--dry-run")) {
 }
 
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
-const dirs = workerDirs();
-const order = [...dirs.filter((dir) => dir !== "gateway"), "gateway"];
+/** Worker dirs ordered so that each comes after every worker it binds (a topological sort). */
+export function deployOrder(dirs) {
+  const configs = new Map(
+    dirs.map((dir) => [dir, JSON.parse(stripJsonc(readFileSync(join(root, dir, "wrangler.jsonc"), "utf8")))]),
+  );
+  const byName = new Map([...configs].map(([dir, config]) => [config.name, dir]));
+  const order = [];
+  const state = new Map();
+  const visit = (dir, path) => {
+    if (state.get(dir) === "done") return;
+    if (state.get(dir) === "visiting") throw new Error(`service bindings form a cycle: ${[...path, dir].join(" → ")}`);
+    state.set(dir, "visiting");
+    for (const binding of configs.get(dir).services ?? []) {
+      const bound = byName.get(binding.service);
+      if (bound) visit(bound, [...path, dir]);
+    }
+    state.set(dir, "done");
+    order.push(dir);
+  };
+  for (const dir of [...dirs].sort((a, b) => (a === "gateway") - (b === "gateway") || a.localeCompare(b)))
+    visit(dir, []);
+  return order;
+}
+
+const order = deployOrder(workerDirs());
 if (dryRun) console.log("deploy: dry run, nothing is uploaded (bundles go to <dir>/dist)");
 
 for (const [index, dir] of order.entries()) {

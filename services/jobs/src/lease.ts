@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 
 /** What acquiring a job's lease answered. */
 export type LeaseGrant =
-  | { ok: true; attempt: number }
+  | { ok: true; attempts: number }
   | { ok: false; reason: "leased"; holder: string; until: number }
   | { ok: false; reason: "finished"; outcome: string };
 
@@ -30,15 +30,26 @@ export class JobLease extends DurableObject<Env> {
     return this.sql.exec<LeaseRow>("SELECT holder, until, attempts, outcome FROM lease WHERE id = 1").one();
   }
 
-  /** Leases the job to `holder` until `now + ttlMs` and counts an attempt, unless it is taken or done. */
+  /**
+   * Leases the job to `holder` until `now + ttlMs`, unless another holds it or it is done. Returns
+   * the attempts started so far; taking the lease alone does not count one (see {@link start}).
+   */
   acquire(holder: string, now: number, ttlMs: number): LeaseGrant {
     const row = this.row();
     if (row.outcome !== null) return { ok: false, reason: "finished", outcome: row.outcome };
-    if (row.holder !== null && row.holder !== holder && row.until > now)
+    if (row.holder !== null && row.holder !== holder && row.until > now) {
       return { ok: false, reason: "leased", holder: row.holder, until: row.until };
-    const attempt = row.attempts + 1;
-    this.sql.exec("UPDATE lease SET holder = ?, until = ?, attempts = ? WHERE id = 1", holder, now + ttlMs, attempt);
-    return { ok: true, attempt };
+    }
+    this.sql.exec("UPDATE lease SET holder = ?, until = ? WHERE id = 1", holder, now + ttlMs);
+    return { ok: true, attempts: row.attempts };
+  }
+
+  /** Counts the attempt the holder is starting now; 0 if it does not hold the lease. */
+  start(holder: string): number {
+    const row = this.row();
+    if (row.holder !== holder) return 0;
+    this.sql.exec("UPDATE lease SET attempts = attempts + 1 WHERE id = 1");
+    return row.attempts + 1;
   }
 
   /** Gives the lease back without finishing (a retry is scheduled). */
@@ -71,7 +82,7 @@ export class JobLease extends DurableObject<Env> {
     } else {
       this.sql.exec("UPDATE lease SET holder = ?, until = ? WHERE id = 1", holder, now + 10_000);
     }
-    return { ok: true, attempt: row.attempts };
+    return { ok: true, attempts: row.attempts };
   }
 
   /** The lease as stored (tests and support). */

@@ -50,7 +50,12 @@ export async function runDue(
   const due = await listDue(env.KV_BILLING, options.now, options.limit);
   for (const { runAt, id } of due) {
     const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(id));
-    const grant = (await lease.acquire(options.runner, options.now, settings.leaseMs)) as LeaseGrant;
+    // The lease runs from when this job is taken, not from the start of the pass.
+    const grant = (await lease.acquire(
+      options.runner,
+      Math.max(options.now, Date.now()),
+      settings.leaseMs,
+    )) as LeaseGrant;
     if (!grant.ok) {
       // Finished (or cancelled) jobs leave a due key behind only if a write was lost: drop it.
       if (grant.reason === "finished") await deleteDue(env.KV_BILLING, runAt, id);
@@ -66,7 +71,7 @@ export async function runDue(
       continue;
     }
     const crashed = row.status === "running";
-    if (grant.attempt > row.max_attempts) {
+    if (grant.attempts >= row.max_attempts) {
       // Every attempt died with its runner: a poison job ends here instead of looping.
       const failed = {
         ...transition(row, "failed", options.now, `gave up: ${row.max_attempts} attempts started and none finished`),
@@ -79,11 +84,12 @@ export async function runDue(
       reports.push({ id, kind: row.kind, outcome: "failed", attempts: row.max_attempts, error: failed.last_error });
       continue;
     }
+    const attempt = await lease.start(options.runner);
     row = transition(
-      { ...row, attempts: grant.attempt },
+      { ...row, attempts: attempt },
       "running",
       options.now,
-      crashed ? "the previous runner stopped; retrying" : `attempt ${grant.attempt}`,
+      crashed ? "the previous runner stopped; retrying" : `attempt ${attempt}`,
     );
     await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
     reports.push(await execute(env, settings, options, row, runAt, cleanup));

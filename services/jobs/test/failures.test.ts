@@ -76,7 +76,9 @@ describe("failing jobs", () => {
     const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(job.id));
     const now = Date.now();
     await lease.acquire("dies-1", now, 1_000);
+    await lease.start("dies-1");
     await lease.acquire("dies-2", now + 2_000, 1_000);
+    await lease.start("dies-2");
     const { ran } = await jobs().run(admin, call, { now: now + 5_000 });
     expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "failed" });
     expect((await jobs().get(job.id, user, call)).status).toBe("failed");

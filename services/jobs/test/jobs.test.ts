@@ -138,11 +138,14 @@ describe("running jobs", () => {
     const now = Date.now();
     // A runner took the job and died before finishing: its lease is still held.
     const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(job.id));
-    expect(await lease.acquire("dead-runner", now, 120_000)).toMatchObject({ ok: true, attempt: 1 });
+    expect(await lease.acquire("dead-runner", now, 120_000)).toMatchObject({ ok: true, attempts: 0 });
+    expect(await lease.start("dead-runner")).toBe(1);
     expect((await jobs().run(admin, call, { now: now + 1_000 })).ran.find((r) => r.id === job.id)).toMatchObject({
       outcome: "skipped",
       reason: "leased",
     });
+    // Skipping does not use up an attempt.
+    expect((await lease.state()).attempts).toBe(1);
     const { ran } = await jobs().run(admin, call, { now: now + 121_000 });
     expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "succeeded", attempts: 2 });
     expect((await jobs().get(job.id, user, call)).status).toBe("succeeded");
