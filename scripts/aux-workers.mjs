@@ -8,13 +8,14 @@ import { root } from "./workers.mjs";
 
 /**
  * Miniflare options for the worker in `dir` (e.g. "services/billing"), from its dist/ build.
- * Remote-only bindings (Workers AI) are dropped: offline, the worker sees them as not configured.
+ * Remote-only bindings (Workers AI, Vectorize) are dropped: offline, the worker sees them as not
+ * configured.
  */
 export function auxWorker(dir, bindings = {}, extra = {}) {
   const configPath = join(root, dir, "wrangler.jsonc");
   const { name } = JSON.parse(stripJsonc(readFileSync(configPath, "utf8")));
   const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
-  const { ai: _ai, ...options } = workerOptions;
+  const { ai: _ai, vectorize: _vectorize, ...options } = workerOptions;
   return {
     ...options,
     name,

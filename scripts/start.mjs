@@ -74,15 +74,16 @@ for (const [key, value] of Object.entries(process.env))
 Object.assign(childEnv, settings, { CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" });
 
 const stateDir = join(root, ".wrangler", "state");
-// Workers AI has no local mode, and with several configs wrangler dev tries to open a remote
-// session for it even with --local (and fails offline). Locally the worker runs from a copy of its
-// config without the `ai` binding, beside the original so relative paths hold: SI then reports
-// Workers AI as not configured and routes to the other providers.
+// Workers AI and Vectorize have no local mode, and with several configs wrangler dev tries to open
+// a remote session for them even with --local (and fails offline). Locally such a worker runs from
+// a copy of its config without those bindings, beside the original so relative paths hold: SI then
+// reports Workers AI as not configured, and retrieval runs on BM25 alone.
 function localConfig(dir) {
   const path = join(root, dir, "wrangler.jsonc");
   const config = JSON.parse(stripJsonc(readFileSync(path, "utf8")));
-  if (!config.ai) return path;
+  if (!config.ai && !config.vectorize) return path;
   delete config.ai;
+  delete config.vectorize;
   const copy = join(root, dir, "wrangler.local.json");
   writeFileSync(copy, `${JSON.stringify(config, null, 2)}\n`);
   return copy;

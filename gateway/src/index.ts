@@ -9,6 +9,7 @@ import { registerAdminKeyRoutes } from "./routes/admin-keys";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerCreditRoutes } from "./routes/credits";
 import { registerJobRoutes } from "./routes/jobs";
+import { registerRagRoutes } from "./routes/rag";
 import { registerSiRoutes } from "./routes/si";
 import { registerSystemRoutes } from "./routes/system";
 import { registerUploadRoutes } from "./routes/uploads";
@@ -21,6 +22,7 @@ registerCreditRoutes(router);
 registerSiRoutes(router);
 registerJobRoutes(router);
 registerUploadRoutes(router);
+registerRagRoutes(router);
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));

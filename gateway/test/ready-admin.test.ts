@@ -7,7 +7,7 @@ describe("GET /ready", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: "ready",
-      services: { billing: "ok", si: "ok", jobs: "ok", uploads: "ok", advisor: "ok" },
+      services: { billing: "ok", si: "ok", jobs: "ok", uploads: "ok", rag: "ok", advisor: "ok" },
     });
   });
 
@@ -15,7 +15,14 @@ describe("GET /ready", () => {
     const failing = { health: () => Promise.reject(new Error("boom")) } as unknown as Env["BILLING"];
     const body = await expectProblem(await gatewayWith({ BILLING: failing }, "/ready"), 503, "upstream_unavailable");
     expect(body.failed).toEqual(["billing"]);
-    expect(body.services).toEqual({ billing: "unavailable", si: "ok", jobs: "ok", uploads: "ok", advisor: "ok" });
+    expect(body.services).toEqual({
+      billing: "unavailable",
+      si: "ok",
+      jobs: "ok",
+      uploads: "ok",
+      rag: "ok",
+      advisor: "ok",
+    });
     expect(body.detail).toContain("billing");
   });
 });

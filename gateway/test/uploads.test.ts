@@ -86,7 +86,7 @@ describe("uploads through the gateway", () => {
       },
     });
     await expectProblem(await upload(token, chunked), 411, "length_required");
-    await expectProblem(await upload(token, new Uint8Array(70_000)), 413, "payload_too_large");
+    await expectProblem(await upload(token, new Uint8Array(300_000)), 413, "payload_too_large");
     await expectProblem(
       await upload(token, "MZ", { "Content-Type": "application/x-msdownload" }),
       415,

@@ -35,6 +35,8 @@ export default defineProject({
             { outboundService: fakeProvider },
           ),
           auxWorker("services/advisor"),
+          auxWorker("services/rag"),
+          auxWorker("services/uploads"),
         ],
       },
     }),

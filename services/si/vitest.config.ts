@@ -32,6 +32,8 @@ export default defineProject({
             DEFAULT_RPM: "100000",
           }),
           auxWorker("services/advisor"),
+          auxWorker("services/rag"),
+          auxWorker("services/uploads"),
         ],
       },
     }),

@@ -4,6 +4,7 @@ export * from "./errors";
 export * from "./identity";
 export * from "./jobs";
 export * from "./meter";
+export * from "./rag";
 export * from "./si";
 export * from "./uploads";
 export * from "./usage";

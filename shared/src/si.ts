@@ -34,6 +34,10 @@ export const AskRequest = v.pipe(
     max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_OUTPUT_TOKENS))),
     temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
     stream: v.optional(v.boolean()),
+    /** Ground the answer on the caller's documents: the top `k` chunks go in as cited context. */
+    rag: v.optional(
+      v.strictObject({ k: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20)), 4) }),
+    ),
   }),
   v.check((body) => (body.prompt === undefined) !== (body.messages === undefined), "send either prompt or messages"),
 );
@@ -99,6 +103,9 @@ export interface AskResult {
   model: string;
   route: RouteInfo;
   advice?: Advice;
+  /** With `rag`: the chunks the answer was given, and the ones it cites. */
+  sources?: { doc_id: string; chunk_id: string; score: number }[];
+  citations?: string[];
   request_id: string;
 }
 

@@ -1,4 +1,11 @@
-import { AskRequest, type CallContext, type Identity, parseInput, ServiceError } from "@cognomega/shared";
+import {
+  AskRequest,
+  type CallContext,
+  type Identity,
+  parseInput,
+  RagIngestRequest,
+  ServiceError,
+} from "@cognomega/shared";
 import * as v from "valibot";
 import type { JobRow } from "./store";
 
@@ -36,6 +43,11 @@ export const KINDS: Record<string, JobKind> = {
       if ("stream" in answer) throw new ServiceError("internal", "an async ask answered with a stream");
       return answer.body;
     },
+  },
+  "rag.ingest": {
+    adminOnly: false,
+    validate: (input) => parseInput(RagIngestRequest, input),
+    run: ({ env, job, call }) => env.RAG.ingest(job.owner as Identity, job.input, call),
   },
   "admin.cleanup": {
     adminOnly: true,

@@ -162,6 +162,25 @@ describe("running jobs", () => {
   });
 });
 
+describe("rag.ingest jobs", () => {
+  it("ingests a large document in the background, into the owner's index", async () => {
+    const user = await guest();
+    const text = `# Big manual\n\n${"The flux capacitor needs 1.21 gigawatts. ".repeat(400)}`;
+    const { job } = await jobs().create({ kind: "rag.ingest", input: { id: "manual", text } }, user, null, call);
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === job.id)?.outcome).toBe("succeeded");
+    expect((await jobs().get(job.id, user, call)).result).toMatchObject({ id: "manual", replaced: false });
+    const found = await env.RAG.query(user, { query: "flux capacitor gigawatts", k: 1 }, call);
+    expect(found.results[0]?.doc_id).toBe("manual");
+    expect(await codeOf(jobs().create({ kind: "rag.ingest", input: { id: "x", text: "  " } }, user, null, call))).toBe(
+      "invalid_input",
+    );
+    expect(await codeOf(jobs().create({ kind: "rag.ingest", input: { text: "no id" } }, user, null, call))).toBe(
+      "invalid_input",
+    );
+  });
+});
+
 describe("changing jobs", () => {
   it("cancels a pending job, which then never runs", async () => {
     const user = await guest();

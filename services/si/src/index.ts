@@ -8,11 +8,13 @@ import {
   type Meter,
   type ProviderId,
   parseInput,
+  type RagResult,
   ServiceError,
 } from "@cognomega/shared";
 import { type AskDeps, type AskEvent, type CallOutcome, complete, openStream } from "./ask";
 import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
 import { siSettings } from "./config";
+import { ground } from "./grounding";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
 import { providers } from "./providers";
@@ -220,6 +222,12 @@ export class SiService extends WorkerEntrypoint<Env> {
       }
     }
     try {
+      let sources: RagResult[] = [];
+      if (body.rag) {
+        const grounded = await ground(this.env.RAG, identity, planInput.messages, body.rag.k, call);
+        planInput.messages = grounded.messages;
+        sources = grounded.sources;
+      }
       if (planInput.stream) {
         const { plan } = buildPlan(planInput, models, deps.providers, deps.settings, deps.state);
         const opened = await openStream(deps, plan);
@@ -228,14 +236,14 @@ export class SiService extends WorkerEntrypoint<Env> {
           adviseBeforeDone(opened.events, async (outcome) => {
             advice = await this.advise(outcome, models, call);
           }),
-          (event) => [askEventBytes(event, call, advice)],
+          (event) => [askEventBytes(event, call, advice, sources)],
           async (last) => {
             if (!key) return;
             if (last?.type === "done")
               await this.env.BILLING.completeOperation(
                 identity,
                 key,
-                JSON.stringify(askResult(last.outcome, call, { advice })),
+                JSON.stringify(askResult(last.outcome, call, { advice, sources })),
                 call,
               );
             else await this.env.BILLING.abandonOperation(identity, key, call);
@@ -259,7 +267,10 @@ export class SiService extends WorkerEntrypoint<Env> {
       };
       const { outcome, data, schemaError } = await this.completeWithSkill(deps, planInput, models);
       const advice = await advising;
-      const extra: { data?: unknown; schemaError?: string; advice?: Advice | null } = { advice };
+      const extra: { data?: unknown; schemaError?: string; advice?: Advice | null; sources?: RagResult[] } = {
+        advice,
+        sources,
+      };
       if (data !== undefined) extra.data = data;
       if (schemaError !== undefined) extra.schemaError = schemaError;
       const result = askResult(outcome, call, extra);

@@ -1,6 +1,7 @@
-import type { Advice, AskResult, CallContext, ErrorCode, ProviderId, TokenUsage } from "@cognomega/shared";
+import type { Advice, AskResult, CallContext, ErrorCode, ProviderId, RagResult, TokenUsage } from "@cognomega/shared";
 import { microToCredits } from "@cognomega/shared";
 import type { AskEvent, CallOutcome } from "./ask";
+import { citationsIn } from "./grounding";
 
 const encoder = new TextEncoder();
 
@@ -8,7 +9,7 @@ const encoder = new TextEncoder();
 export function askResult(
   outcome: CallOutcome,
   ctx: CallContext,
-  extra: { data?: unknown; schemaError?: string; advice?: Advice | null },
+  extra: { data?: unknown; schemaError?: string; advice?: Advice | null; sources?: RagResult[] },
 ): AskResult & { schema_error?: string } {
   const result: AskResult & { schema_error?: string } = {
     output: outcome.output,
@@ -23,6 +24,10 @@ export function askResult(
   if (typeof extra.data === "object" && extra.data !== null) result.data = extra.data;
   if (extra.schemaError !== undefined) result.schema_error = extra.schemaError;
   if (extra.advice) result.advice = extra.advice;
+  if (extra.sources && extra.sources.length > 0) {
+    result.sources = extra.sources.map(({ doc_id, chunk_id, score }) => ({ doc_id, chunk_id, score }));
+    result.citations = citationsIn(outcome.output, extra.sources);
+  }
   return result;
 }
 
@@ -64,6 +69,7 @@ export function askEventBytes(
   event: AskEvent | { type: "replayed"; result: AskResult },
   ctx: CallContext,
   advice?: Advice | null,
+  sources?: RagResult[],
 ): Uint8Array {
   switch (event.type) {
     case "token":
@@ -73,7 +79,10 @@ export function askEventBytes(
       return sse("done", { ...rest, replayed: true });
     }
     case "done": {
-      const { output: _output, ...rest } = askResult(event.outcome, ctx, { advice: advice ?? null });
+      const { output: _output, ...rest } = askResult(event.outcome, ctx, {
+        advice: advice ?? null,
+        sources: sources ?? [],
+      });
       return sse("done", rest);
     }
     case "error": {

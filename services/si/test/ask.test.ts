@@ -578,3 +578,44 @@ describe("bad input", () => {
     });
   });
 });
+
+describe("grounding on the caller's documents", () => {
+  it("puts the top chunks in front of the model and reports sources and citations", async () => {
+    const user = await guest();
+    await env.RAG.ingest(user, { id: "garden", text: "# Watering\n\nWater tomato plants deeply twice a week." }, call);
+    await env.RAG.ingest(user, { id: "kitchen", text: "# Pasta\n\nBoil salted water." }, call);
+    const { seen } = fakeProviders(() =>
+      completion("Twice a week [garden#0].", { prompt_tokens: 80, completion_tokens: 8 }),
+    );
+    const result = body(
+      await si().service.ask(
+        { prompt: "How often should I water tomatoes?", model: "groq/gpt-oss-20b", rag: { k: 2 } },
+        user,
+        null,
+        call,
+      ),
+    );
+    const system = (seen[0]!.body.messages as { role: string; content: string }[])
+      .filter((m) => m.role === "system")
+      .map((m) => m.content)
+      .join("\n");
+    expect(system).toContain("[garden#0] Water tomato plants deeply twice a week.");
+    expect(result.sources?.[0]).toMatchObject({ doc_id: "garden", chunk_id: "garden#0" });
+    expect(result.citations).toEqual(["garden#0"]);
+  });
+
+  it("answers without context when the caller has no matching documents", async () => {
+    const user = await guest();
+    const { seen } = fakeProviders(() => completion("I do not know.", { prompt_tokens: 20, completion_tokens: 4 }));
+    const result = body(
+      await si().service.ask(
+        { prompt: "Anything about zebras?", model: "groq/gpt-oss-20b", rag: {} },
+        user,
+        null,
+        call,
+      ),
+    );
+    expect(result.sources).toBeUndefined();
+    expect((seen[0]!.body.messages as unknown[]).length).toBe(2);
+  });
+});

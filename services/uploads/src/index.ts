@@ -211,6 +211,13 @@ export class UploadsService extends WorkerEntrypoint<Env> {
     return { deleted: full };
   }
 
+  /** One of the caller's uploads, without its body. */
+  async stat(identity: Identity, key: string, _call: CallContext): Promise<UploadView> {
+    const object = await this.env.R2_UPLOADS.head(await this.ownedKey(identity, key));
+    if (!object) throw new ServiceError("not_found", "no such upload");
+    return viewOf(object);
+  }
+
   /** Text of one of the caller's uploads, for ingestion (at most `maxBytes`, text types only). */
   async readText(
     identity: Identity,

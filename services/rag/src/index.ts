@@ -1,0 +1,189 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
+import {
+  type CallContext,
+  type Identity,
+  parseInput,
+  type RagDoc,
+  RagIngestRequest,
+  RagQueryRequest,
+  type RagResult,
+  ServiceError,
+} from "@cognomega/shared";
+import { chunkText } from "./chunker";
+import type { TenantIndex } from "./index-do";
+import { embed, hybrid, namespaceOf, reciprocalRankFusion, vectorId } from "./vectors";
+
+/** Most chunks one document may become (about 6 MB of text). */
+const MAX_CHUNKS = 5000;
+/** Largest upload read for ingestion. */
+const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
+
+function log(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify(fields));
+}
+
+/**
+ * Ingestion and retrieval over each tenant's documents. BM25 over SQLite FTS5 always; with the AI
+ * binding and a Vectorize index, embeddings too, fused with BM25 by reciprocal rank.
+ */
+export class RagService extends WorkerEntrypoint<Env> {
+  /** Liveness for the gateway's `/ready`. */
+  async health(): Promise<{ service: "rag"; ok: true }> {
+    return { service: "rag", ok: true };
+  }
+
+  private index(identity: Identity): DurableObjectStub<TenantIndex> {
+    return this.env.TENANT_INDEX.get(this.env.TENANT_INDEX.idFromName(identity.sub));
+  }
+
+  /**
+   * Ingests text or markdown, given inline or as one of the caller's uploads: chunked by headings
+   * and size, indexed for BM25 (and embedded when available). Re-ingesting an id replaces it.
+   */
+  async ingest(
+    identity: Identity,
+    input: unknown,
+    call: CallContext,
+  ): Promise<{ id: string; title: string; chunks: number; chars: number; replaced: boolean; embedded: boolean }> {
+    const body = parseInput(RagIngestRequest, input);
+    let text = body.text;
+    let source: "text" | "upload" = "text";
+    let title = body.title;
+    if (body.upload_key !== undefined) {
+      const file = await this.env.UPLOADS.readText(identity, body.upload_key, MAX_UPLOAD_BYTES, call);
+      text = file.text;
+      source = "upload";
+      title ??= file.filename;
+    }
+    if (!text || text.trim() === "")
+      throw new ServiceError("invalid_input", "the document is empty", {
+        issues: [{ path: "text", message: "empty" }],
+      });
+    const chunks = chunkText(text);
+    if (chunks.length > MAX_CHUNKS)
+      throw new ServiceError("payload_too_large", `the document makes more than ${MAX_CHUNKS} chunks`, {
+        limit: MAX_CHUNKS,
+      });
+    const { previous, chunkIds } = await this.index(identity).replace(
+      body.id,
+      title || body.id,
+      source,
+      text.length,
+      chunks,
+      Date.now(),
+    );
+    const embedded = await this.embedChunks(
+      identity,
+      previous,
+      chunkIds,
+      chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)),
+      call,
+    );
+    return {
+      id: body.id,
+      title: title || body.id,
+      chunks: chunks.length,
+      chars: text.length,
+      replaced: previous.length > 0,
+      embedded,
+    };
+  }
+
+  private async embedChunks(
+    identity: Identity,
+    previous: string[],
+    chunkIds: string[],
+    texts: string[],
+    call: CallContext,
+  ): Promise<boolean> {
+    const vector = hybrid(this.env);
+    if (!vector) return false;
+    try {
+      const namespace = await namespaceOf(identity.sub);
+      const stale = previous.filter((id) => !chunkIds.includes(id));
+      if (stale.length > 0)
+        await vector.index.deleteByIds(await Promise.all(stale.map((id) => vectorId(identity.sub, id))));
+      const values = await embed(vector.ai, texts);
+      const vectors = await Promise.all(
+        chunkIds.map(async (chunkId, i) => ({
+          id: await vectorId(identity.sub, chunkId),
+          values: values[i] as number[],
+          namespace,
+          metadata: { chunk_id: chunkId },
+        })),
+      );
+      for (let i = 0; i < vectors.length; i += 1000) await vector.index.upsert(vectors.slice(i, i + 1000));
+      return true;
+    } catch (error) {
+      // BM25 already has the document; embeddings are an improvement, not a condition.
+      log({ level: "warn", msg: "embedding failed; BM25 only", request_id: call.requestId, error: String(error) });
+      return false;
+    }
+  }
+
+  /** The best `k` chunks for a query, best first, each with a snippet and a score. */
+  async query(
+    identity: Identity,
+    input: unknown,
+    call: CallContext,
+  ): Promise<{ results: RagResult[]; mode: "bm25" | "hybrid" }> {
+    const { query, k } = parseInput(RagQueryRequest, input);
+    const index = this.index(identity);
+    const lexical = await index.search(query, Math.max(k, 20));
+    const vector = hybrid(this.env);
+    if (!vector) return { results: lexical.slice(0, k), mode: "bm25" };
+    let semantic: string[];
+    try {
+      const [embedding] = await embed(vector.ai, [query]);
+      const found = await vector.index.query(embedding as number[], {
+        topK: Math.min(Math.max(k, 20), 50),
+        namespace: await namespaceOf(identity.sub),
+        returnMetadata: "all",
+      });
+      semantic = found.matches.map((m) => String(m.metadata?.chunk_id ?? "")).filter(Boolean);
+    } catch (error) {
+      log({ level: "warn", msg: "vector query failed; BM25 only", request_id: call.requestId, error: String(error) });
+      return { results: lexical.slice(0, k), mode: "bm25" };
+    }
+    const fused = [...reciprocalRankFusion([lexical.map((r) => r.chunk_id), semantic])]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k);
+    const known = new Map(lexical.map((r) => [r.chunk_id, r]));
+    const missing = fused.map(([id]) => id).filter((id) => !known.has(id));
+    for (const chunk of await index.chunks(missing))
+      known.set(chunk.chunk_id, {
+        ...chunk,
+        snippet: `${chunk.text.slice(0, 200)}${chunk.text.length > 200 ? "…" : ""}`,
+        score: 0,
+      });
+    const results = fused.flatMap(([id, score]) => {
+      const hit = known.get(id);
+      return hit ? [{ ...hit, score: Number(score.toFixed(6)) }] : [];
+    });
+    return { results, mode: "hybrid" };
+  }
+
+  /** The caller's documents, most recently ingested first. */
+  async docs(identity: Identity, _call: CallContext): Promise<{ docs: RagDoc[] }> {
+    return { docs: await this.index(identity).docs() };
+  }
+
+  /** Removes one of the caller's documents (and its vectors). */
+  async remove(identity: Identity, id: string, _call: CallContext): Promise<{ deleted: string }> {
+    const { existed, chunkIds } = await this.index(identity).remove(id);
+    if (!existed) throw new ServiceError("not_found", "no such document");
+    const vector = hybrid(this.env);
+    if (vector && chunkIds.length > 0)
+      await vector.index.deleteByIds(await Promise.all(chunkIds.map((c) => vectorId(identity.sub, c))));
+    return { deleted: id };
+  }
+}
+
+export { TenantIndex } from "./index-do";
+
+/** Internal workers have no HTTP surface. */
+export default {
+  async fetch(): Promise<Response> {
+    return new Response(null, { status: 404 });
+  },
+} satisfies ExportedHandler<Env>;
