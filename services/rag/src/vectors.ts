@@ -39,7 +39,7 @@ export async function embed(ai: Ai, texts: string[]): Promise<number[][]> {
 export function reciprocalRankFusion(lists: string[][]): Map<string, number> {
   const scores = new Map<string, number>();
   for (const list of lists) {
-    list.forEach((id, rank) => scores.set(id, (scores.get(id) ?? 0) + 1 / (RRF_K + rank + 1)));
+    for (const [rank, id] of list.entries()) scores.set(id, (scores.get(id) ?? 0) + 1 / (RRF_K + rank + 1));
   }
   return scores;
 }
