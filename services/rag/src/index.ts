@@ -169,12 +169,19 @@ export class RagService extends WorkerEntrypoint<Env> {
   }
 
   /** Removes one of the caller's documents (and its vectors). */
-  async remove(identity: Identity, id: string, _call: CallContext): Promise<{ deleted: string }> {
+  async remove(identity: Identity, id: string, call: CallContext): Promise<{ deleted: string }> {
     const { existed, chunkIds } = await this.index(identity).remove(id);
     if (!existed) throw new ServiceError("not_found", "no such document");
     const vector = hybrid(this.env);
-    if (vector && chunkIds.length > 0)
-      await vector.index.deleteByIds(await Promise.all(chunkIds.map((c) => vectorId(identity.sub, c))));
+    if (vector && chunkIds.length > 0) {
+      try {
+        await vector.index.deleteByIds(await Promise.all(chunkIds.map((c) => vectorId(identity.sub, c))));
+      } catch (error) {
+        // The document is already gone from the index that answers queries; a leftover vector only
+        // points at a chunk that no longer exists, which the query path skips.
+        log({ level: "warn", msg: "vector delete failed", request_id: call.requestId, error: String(error) });
+      }
+    }
     return { deleted: id };
   }
 }
