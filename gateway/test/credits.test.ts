@@ -229,6 +229,8 @@ describe("usage events", () => {
       "from=2026-01-01&to=2026-03-01",
       "limit=0",
       "cursor=%%%",
+      // A forged cursor pointing far outside the window.
+      "cursor=eyJkYXkiOi0xMDAwMDAwMDAwMDAwLCJrdiI6bnVsbH0",
     ]) {
       await expectProblem(await as(token, `/api/usage?${query}`), 400, "invalid_input");
     }

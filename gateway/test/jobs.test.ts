@@ -90,6 +90,15 @@ describe("jobs through the gateway", () => {
     await expectProblem(await as(token, "/api/jobs?status=bogus"), 400, "invalid_input");
     await expectProblem(await as(token, "/api/jobs?limit=0"), 400, "invalid_input");
     await expectProblem(await as(token, "/api/jobs/00000000000000000000000000000000"), 404, "not_found");
+    await expectProblem(await as(token, "/api/jobs/%ZZ"), 400, "invalid_input");
+    await expectProblem(
+      await as(token, "/api/jobs", {
+        method: "POST",
+        body: JSON.stringify({ kind: "si.ask", input: { prompt: "x" }, run_at: "2024-01-01T00:00:00.5+01" }),
+      }),
+      400,
+      "invalid_input",
+    );
     const { id } = (await (
       await as(token, "/api/jobs", { method: "POST", body: JSON.stringify({ kind: "si.ask", input: { prompt: "x" } }) })
     ).json()) as { id: string };

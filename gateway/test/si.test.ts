@@ -169,6 +169,7 @@ describe("POST /api/si/ask through the gateway", () => {
 
   it("refuses bad input and anonymous callers", async () => {
     const { token } = await guestToken();
+    await expectProblem(await ask(token, { prompt: "x" }, { "Idempotency-Key": "has space" }), 400, "invalid_input");
     await expectProblem(await ask(token, { prompt: "a", messages: [] }), 400, "invalid_input");
     await expectProblem(
       await gateway("/api/si/ask", { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: "{" }),

@@ -1,3 +1,4 @@
+import { ServiceError } from "@cognomega/shared";
 import { type IRequest, Router, type RouterType } from "itty-router";
 import type { RequestContext } from "./context";
 
@@ -18,4 +19,18 @@ export function allowedMethods(router: GatewayRouter, pathname: string): string[
   if (methods.has("GET")) methods.add("HEAD");
   methods.add("OPTIONS");
   return [...methods].sort();
+}
+
+/**
+ * A path parameter, percent-decoded. itty-router leaves params encoded; malformed encoding (`%ZZ`)
+ * is the client's mistake, so it is a 400, never a URIError turned 500.
+ */
+export function pathParam(request: { params: Record<string, string | undefined> }, name: string): string {
+  try {
+    return decodeURIComponent(request.params[name] ?? "");
+  } catch {
+    throw new ServiceError("invalid_input", `the ${name} in the path is not valid percent-encoding`, {
+      issues: [{ path: name, message: "malformed percent-encoding" }],
+    });
+  }
 }

@@ -1,5 +1,5 @@
 import { json } from "../http/respond";
-import type { GatewayRouter } from "../http/router";
+import { type GatewayRouter, pathParam } from "../http/router";
 
 export function registerAdminKeyRoutes(router: GatewayRouter): void {
   /** Published signing keys with their rotation facts. */
@@ -19,7 +19,7 @@ export function registerAdminKeyRoutes(router: GatewayRouter): void {
   router.delete("/api/admin/keys/:kid", async (request, ctx) => {
     const admin = await ctx.requireAdmin();
     const force = ctx.url.searchParams.get("force") === "true";
-    const kid = decodeURIComponent(request.params.kid ?? "");
+    const kid = pathParam(request, "kid");
     return json(await ctx.env.BILLING.retireKey(kid, force, admin, ctx.call));
   });
 }

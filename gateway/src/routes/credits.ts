@@ -1,5 +1,5 @@
 import { json } from "../http/respond";
-import type { GatewayRouter } from "../http/router";
+import { type GatewayRouter, pathParam } from "../http/router";
 
 function query(url: URL): Record<string, string> {
   return Object.fromEntries(url.searchParams);
@@ -37,7 +37,7 @@ export function registerCreditRoutes(router: GatewayRouter): void {
   router.put("/api/admin/limits/:account", async (request, ctx) => {
     const admin = await ctx.requireAdmin();
     const body = await ctx.json();
-    const account = decodeURIComponent(request.params.account ?? "");
+    const account = pathParam(request, "account");
     return json(await ctx.env.BILLING.setLimits(account, body, admin, ctx.call));
   });
 

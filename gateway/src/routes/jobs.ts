@@ -1,5 +1,5 @@
 import { json } from "../http/respond";
-import type { GatewayRouter } from "../http/router";
+import { type GatewayRouter, pathParam } from "../http/router";
 
 export function registerJobRoutes(router: GatewayRouter): void {
   /** The caller's jobs, newest first: `?status=&limit=&cursor=`. */
@@ -27,14 +27,14 @@ export function registerJobRoutes(router: GatewayRouter): void {
 
   /** One of the caller's jobs; anyone else's id is 404. */
   router.get("/api/jobs/:id", async (request, ctx) => {
-    return json(await ctx.env.JOBS.get(decodeURIComponent(request.params.id ?? ""), await ctx.identity(), ctx.call));
+    return json(await ctx.env.JOBS.get(pathParam(request, "id"), await ctx.identity(), ctx.call));
   });
 
   /** Cancel `{ "action": "cancel" }`, or replace a pending job's input `{ "input": … }`. */
   router.patch("/api/jobs/:id", async (request, ctx) => {
     const identity = await ctx.identity();
     const body = await ctx.json();
-    return json(await ctx.env.JOBS.update(decodeURIComponent(request.params.id ?? ""), body, identity, ctx.call));
+    return json(await ctx.env.JOBS.update(pathParam(request, "id"), body, identity, ctx.call));
   });
 
   /** Admin: prunes stale jobs and expired usage events, with counts. */

@@ -1,5 +1,5 @@
 import { json } from "../http/respond";
-import type { GatewayRouter } from "../http/router";
+import { type GatewayRouter, pathParam } from "../http/router";
 
 /** Documents above this many characters are ingested by a `rag.ingest` job rather than inline. */
 export const INLINE_INGEST_MAX_CHARS = 100_000;
@@ -40,6 +40,6 @@ export function registerRagRoutes(router: GatewayRouter): void {
 
   /** Removes one of the caller's documents. */
   router.delete("/api/rag/docs/:id", async (request, ctx) => {
-    return json(await ctx.env.RAG.remove(await ctx.identity(), decodeURIComponent(request.params.id ?? ""), ctx.call));
+    return json(await ctx.env.RAG.remove(await ctx.identity(), pathParam(request, "id"), ctx.call));
   });
 }

@@ -1,3 +1,4 @@
+import { IdempotencyKey, parseInput } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { json } from "../http/respond";
 import type { GatewayRouter } from "../http/router";
@@ -28,7 +29,10 @@ export function registerSiRoutes(router: GatewayRouter): void {
   router.post("/api/si/ask", async (request, ctx) => {
     const identity = await ctx.identity();
     const body = await ctx.json();
-    return siResponse(ctx, await ctx.env.SI.ask(body, identity, request.headers.get("Idempotency-Key"), ctx.call));
+    // Client keys live in their own namespace, so none can collide with the keys jobs use.
+    const key = request.headers.get("Idempotency-Key");
+    const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
+    return siResponse(ctx, await ctx.env.SI.ask(body, identity, scoped, ctx.call));
   });
 
   /** Which providers are configured and healthy. */

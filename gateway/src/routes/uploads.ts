@@ -1,6 +1,6 @@
 import type { RequestContext } from "../http/context";
 import { json } from "../http/respond";
-import type { GatewayRouter } from "../http/router";
+import { type GatewayRouter, pathParam } from "../http/router";
 
 /** A header may carry a percent-encoded UTF-8 name (headers are Latin-1 on the wire). */
 function headerFilename(value: string | null): string | null {
@@ -13,11 +13,7 @@ function headerFilename(value: string | null): string | null {
 }
 
 function key(request: { params: Record<string, string | undefined> }): string {
-  try {
-    return decodeURIComponent(request.params.key ?? "");
-  } catch {
-    return "";
-  }
+  return pathParam(request, "key");
 }
 
 export function registerUploadRoutes(router: GatewayRouter): void {

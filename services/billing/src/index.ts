@@ -182,8 +182,10 @@ export class BillingService extends WorkerEntrypoint<Env> {
   }
 
   /**
-   * Charges the actual cost (≤ reserved, micro-credits) against a hold and releases the rest.
-   * With `usage`, the call is also written as a usage event (source `si`) at the settled cost.
+   * Charges the actual cost (micro-credits) against a hold and releases the rest. A cost above the
+   * hold is charged from the available balance as far as it goes, never below zero: `charged_micro`
+   * says what was charged and `shortfall_micro` what the balance could not cover. With `usage`, the
+   * call is also written as a usage event (source `si`) at the charged cost.
    */
   async settle(
     identity: Identity,
@@ -191,10 +193,10 @@ export class BillingService extends WorkerEntrypoint<Env> {
     actualMicro: number,
     ctx: CallContext,
     usage?: AiUsage,
-  ): Promise<{ entry: LedgerEntryView; balance_micro: number }> {
+  ): Promise<{ entry: LedgerEntryView; balance_micro: number; charged_micro: number; shortfall_micro: number }> {
     if (!Number.isSafeInteger(actualMicro) || actualMicro < 0)
       throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
-    const { entry } = unwrap(
+    const { entry, shortfall } = unwrap(
       await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)),
     );
     if (usage) {
@@ -211,7 +213,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
           tokensOut: usage.tokens_out,
           provider: usage.provider,
           model: usage.model,
-          creditsMicro: actualMicro,
+          creditsMicro: -entry.amount,
           source: "si",
           estimated: usage.estimated,
         },
@@ -228,7 +230,12 @@ export class BillingService extends WorkerEntrypoint<Env> {
       );
       this.ctx.waitUntil(written);
     }
-    return { entry: entryView(entry), balance_micro: entry.balance_after };
+    return {
+      entry: entryView(entry),
+      balance_micro: entry.balance_after,
+      charged_micro: -entry.amount,
+      shortfall_micro: shortfall,
+    };
   }
 
   /**

@@ -280,11 +280,18 @@ export class AccountLedger extends DurableObject<Env> {
   }
 
   /**
-   * Charges `actual` (≤ the reserved amount) against a hold and releases the rest. Settling again
-   * with the same amount replays; with another amount it is `idempotency_mismatch`. A hold that
-   * expired is still charged when the available balance covers it, never below zero.
+   * Charges the actual cost of a call against its hold and releases the rest. The hold bounds what
+   * concurrent calls may spend; when the actual cost is higher (a prompt the estimate under-counted)
+   * the excess is charged from the available balance, as far as it goes, and never below zero: the
+   * entry records what was charged, the answer says what fell short. The same applies to a hold
+   * that expired before its call ended. Settling again with the same amount replays; with another
+   * amount it is `idempotency_mismatch`.
    */
-  settle(holdId: string, actual: number, call: LedgerCall): LedgerResult<{ hold: HoldRow; entry: EntryRow }> {
+  settle(
+    holdId: string,
+    actual: number,
+    call: LedgerCall,
+  ): LedgerResult<{ hold: HoldRow; entry: EntryRow; shortfall: number }> {
     return this.tx(() => {
       this.expireDue(call.now);
       const account = this.requireAccount();
@@ -292,19 +299,15 @@ export class AccountLedger extends DurableObject<Env> {
       if (!hold) throw new LedgerRefusal("not_found", `no hold ${holdId}`);
       const entryId = `settle:${holdId}`;
       if (hold.status === "settled") {
-        if (hold.settled === actual) return { hold, entry: this.entry(entryId) as EntryRow };
-        throw new LedgerRefusal("idempotency_mismatch", "this hold was settled with a different amount");
+        if (hold.settled !== actual)
+          throw new LedgerRefusal("idempotency_mismatch", "this hold was settled with a different amount");
+        const entry = this.entry(entryId) as EntryRow;
+        return { hold, entry, shortfall: actual + entry.amount };
       }
       if (hold.status === "voided") throw new LedgerRefusal("conflict", "this hold was voided");
-      if (actual > hold.amount) {
-        throw new LedgerRefusal("invalid_input", "actual cost exceeds the reserved amount", { reserved: hold.amount });
-      }
-      let balance = account.balance;
-      if (hold.status === "open") {
-        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
-      } else if (actual > account.balance - account.reserved) {
-        throw new LedgerRefusal("insufficient_credits", "the hold expired and the balance no longer covers it");
-      }
+      if (hold.status === "open") this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
+      const released = this.requireAccount();
+      const charged = Math.min(actual, released.balance - released.reserved);
       this.sql.exec(
         "UPDATE holds SET status = 'settled', settled = ?, closed_at = ? WHERE id = ?",
         actual,
@@ -315,23 +318,25 @@ export class AccountLedger extends DurableObject<Env> {
       this.sql.exec(
         "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
         day,
-        actual,
+        charged,
       );
-      balance = this.requireAccount().balance;
+      const notes: string[] = [];
+      if (hold.status === "expired") notes.push("settled after the hold expired");
+      if (charged < actual) notes.push(`cost ${actual}, balance covered ${charged}`);
       const entry = this.appendEntry(
         {
           id: entryId,
           kind: "settle",
-          amount: -actual,
-          reason: hold.status === "expired" ? "settled after the hold expired" : null,
+          amount: -charged,
+          reason: notes.length > 0 ? notes.join("; ") : null,
           request_id: call.requestId,
           actor: call.actor,
           hold_id: holdId,
           created_at: call.now,
         },
-        balance,
+        account.balance,
       );
-      return { hold: this.hold(holdId) as HoldRow, entry };
+      return { hold: this.hold(holdId) as HoldRow, entry, shortfall: actual - charged };
     });
   }
 

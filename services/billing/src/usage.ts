@@ -92,15 +92,30 @@ export async function listUsage(
       issues: [{ path: "from", message: "range too wide" }],
     });
   }
+  const firstDay = Math.floor(from / DAY_MS);
   const lastDay = Math.floor(to / DAY_MS);
-  let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: Math.floor(from / DAY_MS), kv: null };
+  let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: firstDay, kv: null };
+  // A cursor only ever points inside the window it was made for.
+  if (cursor.day < firstDay || cursor.day > lastDay + 1) {
+    throw new ServiceError("invalid_input", "cursor is not one this API returned for this window", {
+      issues: [{ path: "cursor", message: "outside the window" }],
+    });
+  }
   const events: UsageEvent[] = [];
   while (cursor.day <= lastDay && events.length < limit) {
-    const page = await kv.list<UsageEvent>({
-      prefix: prefix(account, cursor.day),
-      limit: limit - events.length,
-      ...(cursor.kv ? { cursor: cursor.kv } : {}),
-    });
+    let page: KVNamespaceListResult<UsageEvent>;
+    try {
+      page = await kv.list<UsageEvent>({
+        prefix: prefix(account, cursor.day),
+        limit: limit - events.length,
+        ...(cursor.kv ? { cursor: cursor.kv } : {}),
+      });
+    } catch {
+      throw new ServiceError("invalid_input", "cursor is not one this API returned", {
+        issues: [{ path: "cursor", message: "invalid cursor" }],
+      });
+    }
+
     for (const key of page.keys) {
       const at = key.metadata ? Date.parse(key.metadata.at) : Number.NaN;
       if (key.metadata && at >= from && at <= to) events.push(key.metadata);

@@ -71,6 +71,13 @@ export class JobsService extends WorkerEntrypoint<Env> {
     const jobInput = kind.validate(body.input);
     const now = Date.now();
     const runAt = body.run_at === undefined ? now : Date.parse(body.run_at);
+    // Some ISO 8601 forms pass the format check but not Date.parse: refuse them here, not later.
+    if (Number.isNaN(runAt))
+      throw new ServiceError(
+        "invalid_input",
+        "run_at is not a time this service can read; use e.g. 2026-12-01T09:00:00Z",
+        { issues: [{ path: "run_at", message: "unreadable time" }] },
+      );
     if (runAt > now + 366 * 86_400_000)
       throw new ServiceError("invalid_input", "run_at is more than a year away", {
         issues: [{ path: "run_at", message: "too far ahead" }],
@@ -116,6 +123,10 @@ export class JobsService extends WorkerEntrypoint<Env> {
       now,
       `created by request ${call.requestId}`,
     );
+    if (idempotencyKey !== null) {
+      // The same key may come back after the earlier job was pruned: start its lease afresh.
+      await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).reset();
+    }
     await saveRow(this.env.KV_BILLING, row, jobSettings(this.env).ttlSeconds);
     return { job: view(row), created: true };
   }

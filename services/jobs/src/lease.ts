@@ -85,6 +85,11 @@ export class JobLease extends DurableObject<Env> {
     return { ok: true, attempts: row.attempts };
   }
 
+  /** Forgets everything: a new job is being created under this id. */
+  reset(): void {
+    this.sql.exec("UPDATE lease SET holder = NULL, until = 0, attempts = 0, outcome = NULL WHERE id = 1");
+  }
+
   /** The lease as stored (tests and support). */
   state(): LeaseRow {
     return this.row();

@@ -137,11 +137,18 @@ export async function listOwned(
   const ids: string[] = [];
   let kvCursor = cursor === undefined ? undefined : decodeCursor(cursor);
   for (let pages = 0; pages < 5 && ids.length < limit; pages++) {
-    const page = await kv.list<{ status: JobStatus }>({
-      prefix: ownerPrefix(owner),
-      limit: limit - ids.length,
-      ...(kvCursor ? { cursor: kvCursor } : {}),
-    });
+    let page: KVNamespaceListResult<{ status: JobStatus }>;
+    try {
+      page = await kv.list<{ status: JobStatus }>({
+        prefix: ownerPrefix(owner),
+        limit: limit - ids.length,
+        ...(kvCursor ? { cursor: kvCursor } : {}),
+      });
+    } catch {
+      throw new ServiceError("invalid_input", "cursor is not one this API returned", {
+        issues: [{ path: "cursor", message: "invalid cursor" }],
+      });
+    }
     for (const key of page.keys) {
       if (!status || key.metadata?.status === status) ids.push(key.name.slice(key.name.lastIndexOf(":") + 1));
     }

@@ -72,6 +72,12 @@ describe("creating and reading jobs", () => {
     const again = await jobs().create(ask("once"), user, "job-key-1", call);
     expect(again).toEqual({ job: first.job, created: false });
     expect(await codeOf(jobs().create(ask("twice"), user, "job-key-1", call))).toBe("idempotency_mismatch");
+    // After the first job is gone (pruned), the same key makes a new job that really runs.
+    await jobs().update(first.job.id, { action: "cancel" }, user, call);
+    await env.KV_BILLING.delete(`job:${first.job.id}`);
+    const reborn = await jobs().create(ask("once"), user, "job-key-1", call);
+    expect(reborn).toMatchObject({ created: true, job: { id: first.job.id, status: "pending" } });
+    expect((await jobs().run(admin, call)).ran.find((r) => r.id === first.job.id)?.outcome).toBe("succeeded");
     // The key is per owner: another user gets their own job.
     const other = await jobs().create(ask("once"), await guest(), "job-key-1", call);
     expect(other.job.id).not.toBe(first.job.id);

@@ -75,12 +75,26 @@ export type AskEvent =
   | { type: "error"; code: ErrorCode; message: string; outcome: CallOutcome };
 
 // The prompt estimate is padded for the reservation: the hold must cover the real count.
-function reserveTokensIn(plan: AskPlan): number {
-  return Math.ceil(plan.tokensInEstimate * 1.25) + 16;
+/**
+ * Input tokens a hold covers. The estimate can under-count text unlike natural language (random
+ * punctuation runs ~9× over it), so the hold also covers a third of the prompt's UTF-8 bytes, and
+ * never more than the model can take. What still exceeds the hold is charged from the balance.
+ */
+function reserveTokensIn(plan: AskPlan, model: CatalogModel): number {
+  const bound = Math.max(Math.ceil(plan.tokensInEstimate * 1.25) + 16, promptByteBound(plan.messages));
+  return Math.min(bound, model.contextWindow);
 }
 
-function holdTtlSeconds(settings: SiSettings): number {
-  return Math.min(3600, Math.ceil(settings.latencyBudgetMs / 1000) + 120);
+const encoder = new TextEncoder();
+function promptByteBound(messages: ChatMessage[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += encoder.encode(message.content).length;
+  return Math.ceil(bytes / 3) + 4 * messages.length;
+}
+
+/** A hold outlives the call it covers: the latency budget, plus the stream cap for streams. */
+function holdTtlSeconds(settings: SiSettings, stream: boolean): number {
+  return Math.min(3600, Math.ceil((settings.latencyBudgetMs + (stream ? settings.streamMaxMs : 0)) / 1000) + 120);
 }
 
 function asFailure(error: unknown): ProviderFailure {
@@ -132,9 +146,16 @@ function reasonFor(plan: AskPlan, model: CatalogModel, attempts: RouteAttempt[])
   return `${plan.policy}: ${base}${tier}`;
 }
 
-async function reserve(deps: AskDeps, holdId: string, amount: number): Promise<boolean> {
+async function reserve(deps: AskDeps, holdId: string, amount: number, stream = false): Promise<boolean> {
   try {
-    await deps.env.BILLING.reserve(deps.identity, holdId, amount, holdTtlSeconds(deps.settings), deps.call);
+    // A free model still takes a hold (of one micro-credit): every call is tracked the same way.
+    await deps.env.BILLING.reserve(
+      deps.identity,
+      holdId,
+      Math.max(1, amount),
+      holdTtlSeconds(deps.settings, stream),
+      deps.call,
+    );
     return true;
   } catch (error) {
     if (isServiceError(error) && error.code === "insufficient_credits") return false;
@@ -164,23 +185,9 @@ async function settle(
   deps: AskDeps,
   holdId: string,
   model: CatalogModel,
-  reserved: number,
   usage: { tokens_in: number; tokens_out: number; estimated: boolean },
 ): Promise<{ cost: number; balance: number }> {
-  let cost = callCost(model, usage.tokens_in, usage.tokens_out);
-  if (cost > reserved) {
-    console.log(
-      JSON.stringify({
-        level: "warn",
-        msg: "call cost more than its hold; charged the hold",
-        request_id: deps.call.requestId,
-        model: model.id,
-        cost,
-        reserved,
-      }),
-    );
-    cost = reserved;
-  }
+  const cost = callCost(model, usage.tokens_in, usage.tokens_out);
   const settled = await deps.env.BILLING.settle(deps.identity, holdId, cost, deps.call, {
     tokens_in: usage.tokens_in,
     tokens_out: usage.tokens_out,
@@ -188,7 +195,19 @@ async function settle(
     model: model.id,
     estimated: usage.estimated,
   });
-  return { cost, balance: settled.balance_micro };
+  if (settled.shortfall_micro > 0) {
+    console.log(
+      JSON.stringify({
+        level: "warn",
+        msg: "the balance did not cover the whole call",
+        request_id: deps.call.requestId,
+        model: model.id,
+        cost,
+        shortfall: settled.shortfall_micro,
+      }),
+    );
+  }
+  return { cost: settled.charged_micro, balance: settled.balance_micro };
 }
 
 function usageFrom(reported: ProviderUsage | undefined, plan: AskPlan, output: string) {
@@ -273,7 +292,7 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
       continue;
     }
-    const reserved = callCost(model, reserveTokensIn(plan), plan.maxTokens);
+    const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
     const holdId = `${plan.holdKey}:${index}`;
     if (!(await reserve(deps, holdId, reserved))) {
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
@@ -294,10 +313,10 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
     deps.onAnswered?.({
       model,
       usage,
-      costMicro: Math.min(callCost(model, usage.tokens_in, usage.tokens_out), reserved),
+      costMicro: callCost(model, usage.tokens_in, usage.tokens_out),
       latencyMs: answer.ms,
     });
-    const { cost, balance } = await settle(deps, holdId, model, reserved, usage);
+    const { cost, balance } = await settle(deps, holdId, model, usage);
     const outcome: CallOutcome = {
       model,
       output: answer.reply.text,
@@ -357,9 +376,9 @@ export async function openStream(
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
       continue;
     }
-    const reserved = callCost(model, reserveTokensIn(plan), plan.maxTokens);
+    const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
     const holdId = `${plan.holdKey}:${index}`;
-    if (!(await reserve(deps, holdId, reserved))) {
+    if (!(await reserve(deps, holdId, reserved, true))) {
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
       needed = Math.min(needed ?? reserved, reserved);
       continue;
@@ -430,7 +449,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
   let finishReason: string | undefined;
   let failure: ProviderFailure | undefined;
   let ended = false;
-  const charge = async (complete: boolean) => {
+  const settleOnce = async (complete: boolean) => {
     // A finished stream is charged by the provider's counts; a broken one by what was delivered.
     const usage =
       complete && reported
@@ -440,7 +459,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
             tokens_out: estimateTokens(delivered),
             estimated: true,
           };
-    const { cost, balance } = await settle(deps, open.holdId, model, open.reserved, usage);
+    const { cost, balance } = await settle(deps, open.holdId, model, usage);
     const outcome: CallOutcome = {
       model,
       output: delivered,
@@ -453,6 +472,22 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
     if (finishReason) outcome.finishReason = finishReason;
     return outcome;
   };
+  // Settled exactly once, whichever comes first: the end, a break, the consumer leaving, or the cap.
+  let settling: Promise<CallOutcome> | undefined;
+  const charge = (complete: boolean) => {
+    settling ??= settleOnce(complete);
+    return settling;
+  };
+  // A stream may not outlive its hold: past the cap the provider is stopped and what was delivered
+  // is charged, even if the consumer has stopped reading.
+  const cap = setTimeout(() => {
+    open.controller.abort();
+    deps.waitUntil(
+      charge(false).catch((error) =>
+        console.log(JSON.stringify({ level: "error", msg: "settle at the stream cap failed", error: String(error) })),
+      ),
+    );
+  }, deps.settings.streamMaxMs);
   try {
     let piece = open.first;
     while (!piece.done) {
@@ -472,6 +507,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
     failure = asFailure(error);
     ended = true;
   } finally {
+    clearTimeout(cap);
     if (!ended) {
       // The consumer went away: stop the provider and charge what was delivered.
       open.controller.abort();

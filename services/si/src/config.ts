@@ -7,6 +7,8 @@ export interface SiSettings {
   defaultMaxTokens: number;
   latencyBudgetMs: number;
   attemptTimeoutMs: number;
+  /** The longest a stream may run; its hold lives at least this long. */
+  streamMaxMs: number;
 }
 
 function integer(value: string | undefined, fallback: number, name: string, min: number, max: number): number {
@@ -28,5 +30,6 @@ export function siSettings(env: Env): SiSettings {
     defaultMaxTokens: integer(env.SI_DEFAULT_MAX_TOKENS, 512, "SI_DEFAULT_MAX_TOKENS", 1, 16_384),
     latencyBudgetMs: integer(env.SI_LATENCY_BUDGET_MS, 30_000, "SI_LATENCY_BUDGET_MS", 100, 300_000),
     attemptTimeoutMs: integer(env.SI_ATTEMPT_TIMEOUT_MS, 20_000, "SI_ATTEMPT_TIMEOUT_MS", 50, 300_000),
+    streamMaxMs: integer(env.SI_STREAM_MAX_MS, 600_000, "SI_STREAM_MAX_MS", 1_000, 3_000_000),
   };
 }

@@ -18,9 +18,10 @@ import { ground } from "./grounding";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
 import { providers } from "./providers";
-import { askEventBytes, askResult, meterOf } from "./result";
+import { askEventBytes, askFailureBytes, askResult, meterOf } from "./result";
 import { routerState } from "./router";
 import { checkOutput, type Skill } from "./skills";
+import { estimateChatTokens } from "./tokens";
 
 /** A streamed answer: the bytes, plus the headers known when it starts. */
 export interface StreamedAnswer {
@@ -45,13 +46,24 @@ function fingerprint(value: unknown): string {
 /** Streams bytes from events; `onEnd` learns whether the stream finished or broke. */
 function byteStream(
   events: AsyncGenerator<AskEvent>,
-  encode: (event: AskEvent) => Uint8Array[],
+  encode: ((event: AskEvent) => Uint8Array[]) & { failure: (message: string) => Uint8Array[] },
   onEnd: (event: AskEvent | undefined) => Promise<void>,
 ): ReadableStream<Uint8Array> {
   let last: AskEvent | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const next = await events.next();
+      let next: IteratorResult<AskEvent>;
+      try {
+        next = await events.next();
+      } catch (error) {
+        // Never a silently broken stream: the client gets an error event, the key is released.
+        console.log(JSON.stringify({ level: "error", msg: "stream failed", error: String(error) }));
+        for (const bytes of encode.failure(error instanceof Error ? error.message : String(error)))
+          controller.enqueue(bytes);
+        await onEnd(undefined);
+        controller.close();
+        return;
+      }
       if (next.done) {
         await onEnd(last);
         controller.close();
@@ -166,13 +178,26 @@ export class SiService extends WorkerEntrypoint<Env> {
         content: `That reply is not valid for the required JSON format (${problem}). Reply again with only the corrected JSON.`,
       },
     ];
-    const second = await complete(deps, {
-      ...plan,
-      messages,
-      policy: "pinned",
-      candidates: [first.model],
-      holdKey: `${plan.holdKey}:repair`,
-    });
+    // The repair prompt carries the first answer: estimate it again, and check it still fits.
+    const tokensInEstimate = estimateChatTokens(messages);
+    if (tokensInEstimate + plan.maxTokens > first.model.contextWindow) {
+      return { outcome: first, schemaError: `${problem} (no room left in the context window to repair it)` };
+    }
+    let second: CallOutcome;
+    try {
+      second = await complete(deps, {
+        ...plan,
+        messages,
+        tokensInEstimate,
+        policy: "pinned",
+        candidates: [first.model],
+        holdKey: `${plan.holdKey}:repair`,
+      });
+    } catch (error) {
+      // The first answer was delivered and paid for: keep it, and say why it is not validated.
+      const reason = error instanceof Error ? error.message : String(error);
+      return { outcome: first, schemaError: `${problem}; the repair attempt failed: ${reason}` };
+    }
     const outcome: CallOutcome = {
       ...second,
       usage: {
@@ -208,6 +233,11 @@ export class SiService extends WorkerEntrypoint<Env> {
     const planInput = planInputFromAsk(body);
     const deps = this.deps(identity, call);
     const models = await this.models();
+    if (idempotencyKey !== null && !/^[\x21-\x7e]{1,300}$/.test(idempotencyKey)) {
+      throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
+        issues: [{ path: "Idempotency-Key", message: "invalid" }],
+      });
+    }
     const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
     if (key) {
       const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call);
@@ -236,7 +266,9 @@ export class SiService extends WorkerEntrypoint<Env> {
           adviseBeforeDone(opened.events, async (outcome) => {
             advice = await this.advise(outcome, models, call);
           }),
-          (event) => [askEventBytes(event, call, advice, sources)],
+          Object.assign((event: AskEvent) => [askEventBytes(event, call, advice, sources)], {
+            failure: (message: string) => askFailureBytes(message, call),
+          }),
           async (last) => {
             if (!key) return;
             if (last?.type === "done")

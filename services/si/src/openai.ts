@@ -114,7 +114,18 @@ export function chunkEncoder(model: CatalogModel, requestId: string, created: nu
   const base = { id: `chatcmpl-${requestId}`, object: "chat.completion.chunk", created, model: model.id };
   let first = true;
   const line = (data: unknown) => encoder.encode(`data: ${JSON.stringify(data)}\n\n`);
-  return (event: AskEvent): Uint8Array[] => {
+  const failure = (message: string): Uint8Array[] => [
+    line({
+      error: {
+        message: `the stream failed: ${message.slice(0, 300)}`,
+        type: "internal",
+        code: "internal",
+        param: null,
+      },
+    }),
+    encoder.encode("data: [DONE]\n\n"),
+  ];
+  const encode = (event: AskEvent): Uint8Array[] => {
     if (event.type === "token") {
       const delta = first ? { role: "assistant", content: event.text } : { content: event.text };
       first = false;
@@ -145,6 +156,7 @@ export function chunkEncoder(model: CatalogModel, requestId: string, created: nu
     out.push(encoder.encode("data: [DONE]\n\n"));
     return out;
   };
+  return Object.assign(encode, { failure });
 }
 
 /** `GET /v1/models`. */

@@ -91,3 +91,14 @@ export function askEventBytes(
     }
   }
 }
+
+/** The last event of a stream that failed inside Cognomega (not at the provider). */
+export function askFailureBytes(message: string, ctx: CallContext): Uint8Array[] {
+  return [
+    sse("error", {
+      code: "internal",
+      message: `the stream failed: ${message.slice(0, 300)}`,
+      request_id: ctx.requestId,
+    }),
+  ];
+}

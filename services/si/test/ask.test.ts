@@ -619,3 +619,68 @@ describe("grounding on the caller's documents", () => {
     expect((seen[0]!.body.messages as unknown[]).length).toBe(2);
   });
 });
+
+describe("charges that outgrow their hold", () => {
+  it("charges the provider's full count when the prompt estimate was low", async () => {
+    const user = await guest();
+    fakeProviders(() => completion("ok", { prompt_tokens: 5_000, completion_tokens: 5 }));
+    const result = body(
+      await si().service.ask({ prompt: "hi", model: "groq/gpt-oss-20b", max_tokens: 8 }, user, null, call),
+    );
+    // 5,000 × 7.5 + 5 × 30 = 37,650 micro-credits: more than the hold, charged from the balance.
+    expect(result.credits_used).toBe(0.03765);
+    expect(await balanceOf(user)).toMatchObject({ balance: 4.96235, reserved: 0 });
+  });
+
+  it("keeps a paid first answer when the repair call fails", async () => {
+    const user = await guest();
+    fakeProviders((_request, index) =>
+      index === 0 ? completion("not json", { prompt_tokens: 20, completion_tokens: 3 }) : failure(503),
+    );
+    const result = body(
+      await si().service.ask({ prompt: "x", skill: "extract-json", model: "groq/gpt-oss-20b" }, user, null, call),
+    ) as AskResult & { schema_error?: string };
+    expect(result.output).toBe("not json");
+    expect(result.schema_error).toContain("the repair attempt failed");
+    // Only the first call: 20 × 7.5 + 3 × 30 = 240 micro-credits.
+    expect(result.credits_used).toBe(0.00024);
+  });
+
+  it("cuts a stream at SI_STREAM_MAX_MS and charges what was delivered", async () => {
+    const user = await guest();
+    fakeProviders((request) => {
+      const encoder = new TextEncoder();
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent < 2) {
+            sent += 1;
+            controller.enqueue(
+              encoder.encode(
+                `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: `part${sent} ` } }] })}\n\n`,
+              ),
+            );
+            return;
+          }
+          // Then the provider goes quiet until it is stopped.
+          await hang(request.signal).catch(() => undefined);
+          controller.error(new Error("aborted"));
+        },
+      });
+      return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+    });
+    const started = Date.now();
+    const answer = await si({ SI_STREAM_MAX_MS: "1000", SI_ATTEMPT_TIMEOUT_MS: "5000" }).service.ask(
+      { prompt: "go", model: "groq/gpt-oss-20b", stream: true },
+      user,
+      null,
+      call,
+    );
+    if (!("stream" in answer)) throw new Error("expected a stream");
+    const events = await readEvents(answer.stream);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(events.map((e) => e.event)).toEqual(["token", "token", "error"]);
+    expect(events.at(-1)?.data).toMatchObject({ code: "upstream_error", usage: { estimated: true } });
+    expect((await balanceOf(user)).reserved).toBe(0);
+  });
+});
