@@ -75,3 +75,22 @@ describe("GET /api/me", () => {
     expect((await gateway("/api/me")).status).toBe(401);
   });
 });
+
+describe("guest token issuance limits", () => {
+  it("limits guest tokens per client address, so starter credits cannot be farmed", async () => {
+    const address = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const issue = (ip: string) => gateway("/auth/guest", { method: "POST", headers: { "CF-Connecting-IP": ip } });
+    const statuses = [];
+    for (let i = 0; i < 10; i++) statuses.push((await issue(address)).status);
+    // GUEST_TOKENS_PER_MINUTE defaults to 10.
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const limited = await issue(address);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
+    const body = (await limited.json()) as { code: string; limits?: unknown };
+    expect(body.code).toBe("rate_limited");
+    expect(body.limits).toBeUndefined();
+    // Another address is unaffected.
+    expect((await issue("2001:db8::1")).status).toBe(200);
+  });
+});

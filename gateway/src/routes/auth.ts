@@ -3,9 +3,10 @@ import type { GatewayRouter } from "../http/router";
 
 export function registerAuthRoutes(router: GatewayRouter): void {
   /** Issues an RS256 guest token; body `{ email? }` is optional. */
-  router.post("/auth/guest", async (_request, ctx) => {
+  router.post("/auth/guest", async (request, ctx) => {
     const body = await ctx.json();
-    return json(await ctx.env.BILLING.issueGuestToken(body, ctx.call));
+    // Cloudflare sets CF-Connecting-IP on every request (a client cannot supply its own).
+    return json(await ctx.env.BILLING.issueGuestToken(body, ctx.call, request.headers.get("CF-Connecting-IP")));
   });
 
   /** The public keys tokens are verified with; cacheable by anyone for five minutes. */

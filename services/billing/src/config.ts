@@ -67,3 +67,8 @@ export function guestCreditsMicro(env: Env): number {
 export function usageTtlSeconds(env: Env): number {
   return positiveInteger(env.USAGE_TTL_DAYS, 35, "USAGE_TTL_DAYS") * 86_400;
 }
+
+/** Guest tokens one client address may get per minute (`GUEST_TOKENS_PER_MINUTE`, default 10). */
+export function guestTokensPerMinute(env: Env): number {
+  return positiveInteger(env.GUEST_TOKENS_PER_MINUTE, 10, "GUEST_TOKENS_PER_MINUTE");
+}

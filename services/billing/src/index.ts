@@ -25,7 +25,13 @@ import {
   UsageReport,
 } from "@cognomega/shared";
 import { accountKey } from "./accounts";
-import { guestCreditsMicro, JWKS_MAX_AGE_SECONDS, tokenSettings, usageTtlSeconds } from "./config";
+import {
+  guestCreditsMicro,
+  guestTokensPerMinute,
+  JWKS_MAX_AGE_SECONDS,
+  tokenSettings,
+  usageTtlSeconds,
+} from "./config";
 import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
 import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
 import { unwrap } from "./result";
@@ -48,11 +54,21 @@ export class BillingService extends WorkerEntrypoint<Env> {
     return { service: "billing", ok: true };
   }
 
-  /** Issues an RS256 guest token (`POST /auth/guest`). `input` is the unvalidated request body. */
-  async issueGuestToken(input: unknown, ctx: CallContext): Promise<GuestToken> {
+  /**
+   * Issues an RS256 guest token (`POST /auth/guest`) and grants the new account its starter
+   * credits. `input` is the unvalidated request body. With the client's address, issuance is limited
+   * per address (`GUEST_TOKENS_PER_MINUTE`), so starter credits cannot be farmed by minting tokens.
+   */
+  async issueGuestToken(input: unknown, ctx: CallContext, clientAddress?: string | null): Promise<GuestToken> {
     const body = parseInput(GuestTokenRequest, input ?? {});
     const settings = tokenSettings(this.env);
     const starter = guestCreditsMicro(this.env);
+    if (clientAddress && /^[0-9A-Fa-f:.]{2,64}$/.test(clientAddress)) {
+      const key = `ip:${clientAddress.toLowerCase()}`;
+      const admitted = await this.ledger(key).admit(key, Date.now(), guestTokensPerMinute(this.env));
+      if (!admitted.ok && admitted.details) delete admitted.details.limits;
+      unwrap(admitted);
+    }
     const key = await signingKey(this.env);
     await ensurePublished(this.env.KEYS, key);
     const token = await signGuestToken(key, settings, body.email?.toLowerCase());

@@ -377,10 +377,12 @@ export class AccountLedger extends DurableObject<Env> {
    * Counts one request against the per-minute limit (opening the account on its first request).
    * Over the limit it is refused with `rate_limited` and the seconds until the window resets.
    */
-  admit(name: string, now: number): LedgerResult<LimitSnapshot> {
+  admit(name: string, now: number, rpmOverride?: number): LedgerResult<LimitSnapshot> {
     return this.tx(() => {
       this.expireDue(now);
-      const account = this.openAccount(name, now);
+      const opened = this.openAccount(name, now);
+      // A caller-supplied limit (e.g. guest tokens per client address) wins over the account's.
+      const account = rpmOverride === undefined ? opened : { ...opened, rpm_limit: rpmOverride };
       const window = Math.floor(now / MINUTE_MS);
       const row = this.sql
         .exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1")
