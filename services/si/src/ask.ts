@@ -277,6 +277,39 @@ async function callModel(
 }
 
 /**
+ * The plan's candidates in order, each with its hold taken: models whose circuit is open or whose
+ * worst case the balance cannot cover are skipped (and recorded), and it stops after
+ * MAX_MODELS_CALLED models or when the latency budget is spent. `tally.needed` keeps the smallest
+ * hold refused, for the 402.
+ */
+async function* heldCandidates(
+  deps: AskDeps,
+  plan: AskPlan,
+  attempts: RouteAttempt[],
+  deadline: number,
+  stream: boolean,
+  tally: { needed?: number },
+): AsyncGenerator<{ model: CatalogModel; holdId: string }> {
+  let called = 0;
+  for (const [index, model] of plan.candidates.entries()) {
+    if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) return;
+    if (deps.state.circuit(model.id, deps.now()) === "open") {
+      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
+      continue;
+    }
+    const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
+    const holdId = `${plan.holdKey}:${index}`;
+    if (!(await reserve(deps, holdId, reserved, stream))) {
+      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
+      tally.needed = Math.min(tally.needed ?? reserved, reserved);
+      continue;
+    }
+    called += 1;
+    yield { model, holdId };
+  }
+}
+
+/**
  * A non-streaming call: tries the plan's candidates in order. Each gets a hold for its worst-case
  * cost first (a candidate the balance cannot cover is skipped; if none can, 402 before any provider
  * is called), is voided if it fails, and is settled at the actual cost when it answers.
@@ -284,22 +317,8 @@ async function callModel(
 export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcome> {
   const deadline = deps.now() + deps.settings.latencyBudgetMs;
   const attempts: RouteAttempt[] = [];
-  let needed: number | undefined;
-  let called = 0;
-  for (const [index, model] of plan.candidates.entries()) {
-    if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) break;
-    if (deps.state.circuit(model.id, deps.now()) === "open") {
-      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
-      continue;
-    }
-    const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
-    const holdId = `${plan.holdKey}:${index}`;
-    if (!(await reserve(deps, holdId, reserved))) {
-      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
-      needed = Math.min(needed ?? reserved, reserved);
-      continue;
-    }
-    called += 1;
+  const tally: { needed?: number } = {};
+  for await (const { model, holdId } of heldCandidates(deps, plan, attempts, deadline, false, tally)) {
     let answer: { reply: ProviderReply; ms: number };
     try {
       answer = await callModel(deps, plan, model, deadline, attempts);
@@ -329,7 +348,7 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
     if (answer.reply.finishReason) outcome.finishReason = answer.reply.finishReason;
     return outcome;
   }
-  throw noAnswer(attempts, needed);
+  throw noAnswer(attempts, tally.needed);
 }
 
 /** Settles with `promise`, or aborts the call and fails with `timeout` after `ms`. */
@@ -368,22 +387,8 @@ export async function openStream(
 ): Promise<{ model: CatalogModel; events: AsyncGenerator<AskEvent> }> {
   const deadline = deps.now() + deps.settings.latencyBudgetMs;
   const attempts: RouteAttempt[] = [];
-  let needed: number | undefined;
-  let called = 0;
-  for (const [index, model] of plan.candidates.entries()) {
-    if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) break;
-    if (deps.state.circuit(model.id, deps.now()) === "open") {
-      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
-      continue;
-    }
-    const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
-    const holdId = `${plan.holdKey}:${index}`;
-    if (!(await reserve(deps, holdId, reserved, true))) {
-      attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
-      needed = Math.min(needed ?? reserved, reserved);
-      continue;
-    }
-    called += 1;
+  const tally: { needed?: number } = {};
+  for await (const { model, holdId } of heldCandidates(deps, plan, attempts, deadline, true, tally)) {
     for (let retry = 0; ; retry++) {
       const remaining = deadline - deps.now();
       const controller = new AbortController();
@@ -402,7 +407,7 @@ export async function openStream(
         const route: RouteInfo = { policy: plan.policy, reason: reasonFor(plan, model, attempts), attempts };
         return {
           model,
-          events: meter(deps, plan, { model, holdId, reserved, iterator, first, controller, started, ttft, route }),
+          events: meter(deps, plan, { model, holdId, iterator, first, controller, started, ttft, route }),
         };
       } catch (error) {
         controller.abort();
@@ -427,13 +432,12 @@ export async function openStream(
       }
     }
   }
-  throw noAnswer(attempts, needed);
+  throw noAnswer(attempts, tally.needed);
 }
 
 interface OpenStream {
   model: CatalogModel;
   holdId: string;
-  reserved: number;
   iterator: AsyncIterator<StreamPiece>;
   first: IteratorResult<StreamPiece>;
   controller: AbortController;
