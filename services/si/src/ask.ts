@@ -114,6 +114,27 @@ function outcomeOf(failure: ProviderFailure): RouteAttempt["outcome"] {
   }
 }
 
+/** Counts a failed call against the model (EWMA, circuit) and in the route's attempts. */
+function recordFailedAttempt(
+  deps: AskDeps,
+  model: CatalogModel,
+  error: unknown,
+  started: number,
+  attempts: RouteAttempt[],
+): ProviderFailure {
+  const failure = asFailure(error);
+  deps.state.recordFailure(model.id, failure.kind, deps.now());
+  const attempt: RouteAttempt = {
+    provider: model.provider,
+    model: model.id,
+    outcome: outcomeOf(failure),
+    ms: deps.now() - started,
+  };
+  if (failure.status !== undefined) attempt.status = failure.status;
+  attempts.push(attempt);
+  return failure;
+}
+
 /** How long to wait before retrying the same model, or undefined to fall back now. */
 function retryWait(failure: ProviderFailure, retry: number, remainingMs: number): number | undefined {
   if (retry >= 1) return undefined;
@@ -257,16 +278,7 @@ async function callModel(
       attempts.push({ provider: model.provider, model: model.id, outcome: "ok", ms });
       return { reply, ms };
     } catch (error) {
-      const failure = asFailure(error);
-      deps.state.recordFailure(model.id, failure.kind, deps.now());
-      const attempt: RouteAttempt = {
-        provider: model.provider,
-        model: model.id,
-        outcome: outcomeOf(failure),
-        ms: deps.now() - started,
-      };
-      if (failure.status !== undefined) attempt.status = failure.status;
-      attempts.push(attempt);
+      const failure = recordFailedAttempt(deps, model, error, started, attempts);
       const wait = retryWait(failure, retry, deadline - deps.now());
       if (wait === undefined) throw failure;
       await deps.sleep(wait);
@@ -411,16 +423,7 @@ export async function openStream(
         };
       } catch (error) {
         controller.abort();
-        const failure = asFailure(error);
-        deps.state.recordFailure(model.id, failure.kind, deps.now());
-        const attempt: RouteAttempt = {
-          provider: model.provider,
-          model: model.id,
-          outcome: outcomeOf(failure),
-          ms: deps.now() - started,
-        };
-        if (failure.status !== undefined) attempt.status = failure.status;
-        attempts.push(attempt);
+        const failure = recordFailedAttempt(deps, model, error, started, attempts);
         const wait = retryWait(failure, retry, deadline - deps.now());
         if (wait !== undefined) {
           await deps.sleep(wait);
