@@ -11,6 +11,9 @@ export interface RunOptions {
   requestId: string;
 }
 
+/** Billing's takeover window for an in-flight operation, plus a margin. */
+const IN_FLIGHT_WAIT_MS = 10 * 60_000 + 5_000;
+
 /** Client mistakes will not get better by retrying; everything else might. */
 function retryable(error: unknown): boolean {
   if (!isServiceError(error)) return true;
@@ -125,7 +128,13 @@ async function execute(
     const text = message(error).slice(0, 1000);
     const now = Math.max(Date.now(), options.now);
     if (retryable(error) && row.attempts < row.max_attempts) {
-      const next = options.now + backoffMs(settings, row.attempts);
+      // `conflict` means an earlier attempt's ask is still marked in flight at billing (its runner
+      // died mid-call); billing takes such a record over after 10 minutes, so wait at least that long
+      // rather than spend the remaining attempts on certain refusals.
+      const inFlight = isServiceError(error) && error.code === "conflict";
+      const next =
+        options.now +
+        (inFlight ? Math.max(backoffMs(settings, row.attempts), IN_FLIGHT_WAIT_MS) : backoffMs(settings, row.attempts));
       row = {
         ...transition(
           row,
