@@ -129,6 +129,11 @@ const cron = settings.ADMIN_KEY
     }, 60_000)
   : undefined;
 cron?.unref();
+if (!cron) {
+  console.log(
+    "cognomega: ADMIN_KEY is not set: admin routes answer 503 and due jobs do not run by themselves (set ADMIN_KEY to enable both)",
+  );
+}
 
 let stopping = false;
 function stop(signal) {
