@@ -7,6 +7,14 @@
 //   [slow] → answers after 25 ms (so concurrent callers really overlap)
 // Any other request gets "Echo: <message>" with usage { prompt_tokens: 12, completion_tokens: 5 }.
 
+/** SI settings that point both OpenAI-compatible providers at the fake (or at a test's fetch spy). */
+export const FAKE_PROVIDER_BINDINGS = {
+  GROQ_API_KEY: "test-groq-key",
+  OPENAI_API_KEY: "test-openai-key",
+  GROQ_BASE_URL: "https://groq.test/openai/v1",
+  OPENAI_BASE_URL: "https://openai.test/v1",
+};
+
 type ChatBody = { model: string; stream?: boolean; messages: { role: string; content: string }[] };
 
 const encoder = new TextEncoder();

@@ -1,5 +1,6 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { readEvents } from "../../test-support/sse-events";
 import { ADMIN_KEY, BASE, expectProblem, gateway, guestToken } from "./helpers";
 
 function ask(token: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -8,17 +9,6 @@ function ask(token: string, body: unknown, headers: Record<string, string> = {})
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
-}
-
-async function events(response: Response): Promise<{ event: string; data: Record<string, unknown> }[]> {
-  const text = await response.text();
-  return text
-    .split("\n\n")
-    .filter((block) => block.trim() !== "")
-    .map((block) => ({
-      event: /^event: (.*)$/m.exec(block)?.[1] ?? "message",
-      data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null"),
-    }));
 }
 
 function openai(token: string): OpenAI {
@@ -122,7 +112,7 @@ describe("POST /api/si/ask through the gateway", () => {
     const response = await ask(token, { prompt: "stream me", model: "groq/gpt-oss-20b", stream: true });
     expect(response.headers.get("Content-Type")).toContain("text/event-stream");
     expect(response.headers.get("X-Provider")).toBe("groq");
-    const all = await events(response);
+    const all = await readEvents(response);
     expect(
       all
         .filter((e) => e.event === "token")
@@ -137,7 +127,7 @@ describe("POST /api/si/ask through the gateway", () => {
 
   it("ends a cut stream with an error event, never a silent 200", async () => {
     const { token } = await guestToken();
-    const all = await events(await ask(token, { prompt: "[cut] go", model: "groq/gpt-oss-20b", stream: true }));
+    const all = await readEvents(await ask(token, { prompt: "[cut] go", model: "groq/gpt-oss-20b", stream: true }));
     expect(all.at(-1)?.event).toBe("error");
     expect(all.at(-1)?.data).toMatchObject({ code: "upstream_error", usage: { estimated: true } });
   });

@@ -1,6 +1,6 @@
 import { type ErrorCode, ServiceError } from "@cognomega/shared";
 
-/** Plain data (not `unknown`), so the failure branch stays visible through the RPC stub's types. */
+/** Plain data (not `unknown`), so the failure branch stays visible in the typed RPC proxy. */
 export type LedgerDetails = { [key: string]: string | number | boolean | null | object };
 
 /**

@@ -34,7 +34,7 @@ class Model {
   }
 }
 
-type Real = { stub: ReturnType<typeof ledger>; name: string };
+type Real = { ledger: ReturnType<typeof ledger>; name: string };
 type Outcome = { ok: true } | { ok: false; code: string };
 
 function outcome(result: { ok: boolean; code?: string }): string {
@@ -42,14 +42,14 @@ function outcome(result: { ok: boolean; code?: string }): string {
 }
 
 async function check(model: Model, real: Real): Promise<void> {
-  const snapshot = await real.stub.snapshot(model.now);
+  const snapshot = await real.ledger.snapshot(model.now);
   if (!snapshot.ok) throw new Error("snapshot failed");
   model.expire();
   expect({ balance: snapshot.value.balance, reserved: snapshot.value.reserved }).toEqual({
     balance: model.balance,
     reserved: model.reserved,
   });
-  const audit = await real.stub.audit();
+  const audit = await real.ledger.audit();
   expect(audit.entriesSum).toBe(audit.balance);
   expect(audit.openHolds).toBe(audit.reserved);
   expect(audit.negativeBalances).toBe(0);
@@ -64,7 +64,7 @@ const grant = fc.integer({ min: 0, max: 5_000_000 }).map((amount) => ({
   toString: () => `grant(${amount})`,
   check: () => true,
   async run(model: Model, real: Real) {
-    const result = await real.stub.grantStarter(real.name, amount, at(model.now));
+    const result = await real.ledger.grantStarter(real.name, amount, at(model.now));
     expect(result.ok).toBe(true);
     if (!model.granted && amount > 0) {
       model.granted = true;
@@ -98,7 +98,7 @@ const adjust = fc
         model.adjusts.set(key, { delta, reason });
         model.balance += delta;
       }
-      expect(outcome(await real.stub.adjust(key, delta, reason, at(model.now)))).toBe(
+      expect(outcome(await real.ledger.adjust(key, delta, reason, at(model.now)))).toBe(
         expected.ok ? "ok" : expected.code,
       );
       await check(model, real);
@@ -119,7 +119,7 @@ const reserve = fc.tuple(holdIds, micro, fc.integer({ min: 1_000, max: 60_000 })
       model.holds.set(id, { amount, status: "open", expiresAt: model.now + ttl });
       model.reserved += amount;
     }
-    expect(outcome(await real.stub.reserve(id, amount, ttl, at(model.now)))).toBe(expected);
+    expect(outcome(await real.ledger.reserve(id, amount, ttl, at(model.now)))).toBe(expected);
     await check(model, real);
   },
 }));
@@ -142,7 +142,7 @@ const settle = fc.tuple(holdIds, fc.integer({ min: 0, max: 3_000_000 })).map(([i
       hold.settled = actual;
       model.balance -= Math.min(actual, model.available);
     }
-    expect(outcome(await real.stub.settle(id, actual, at(model.now)))).toBe(expected);
+    expect(outcome(await real.ledger.settle(id, actual, at(model.now)))).toBe(expected);
     await check(model, real);
   },
 }));
@@ -163,7 +163,7 @@ const release = holdIds.map((id) => ({
         model.reserved -= hold.amount;
       }
     }
-    expect(outcome(await real.stub.release(id, at(model.now)))).toBe(expected);
+    expect(outcome(await real.ledger.release(id, at(model.now)))).toBe(expected);
     await check(model, real);
   },
 }));
@@ -186,11 +186,11 @@ describe("AccountLedger, model-based", () => {
         async (commands) => {
           const model = new Model();
           const name = `guest:model-${run++}-${crypto.randomUUID()}`;
-          const stub = ledger(name);
-          expect((await stub.open(name, model.now)).ok).toBe(true);
+          const account = ledger(name);
+          expect((await account.open(name, model.now)).ok).toBe(true);
           // A budget far above anything a run spends: this property is about balances.
-          expect((await stub.setLimits(undefined, 1e15, model.now)).ok).toBe(true);
-          await fc.asyncModelRun(() => ({ model, real: { stub, name } }), commands);
+          expect((await account.setLimits(undefined, 1e15, model.now)).ok).toBe(true);
+          await fc.asyncModelRun(() => ({ model, real: { ledger: account, name } }), commands);
         },
       ),
       { numRuns: 40 },

@@ -107,20 +107,7 @@ export function streamOf(
   return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
 }
 
-/** Reads a Cognomega SSE stream into its events. */
-export async function readEvents(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ event: string; data: Record<string, unknown> }[]> {
-  const text = await new Response(stream).text();
-  return text
-    .split("\n\n")
-    .filter((block) => block.trim() !== "")
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null");
-      return { event, data };
-    });
-}
+export { readEvents } from "../../../test-support/sse-events";
 
 /** A promise that rejects when the signal aborts: a provider that never answers. */
 export function hang(signal: AbortSignal | null | undefined): Promise<Response> {
