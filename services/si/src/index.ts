@@ -114,6 +114,7 @@ export class SiService extends WorkerEntrypoint<Env> {
     call: CallContext,
   ): Promise<Advice | null> {
     if (!this.env.ADVISOR) return null;
+    const available = providers(this.env);
     try {
       return await this.env.ADVISOR.advise(
         {
@@ -127,7 +128,7 @@ export class SiService extends WorkerEntrypoint<Env> {
             latency_ms: Math.round(outcome.latencyMs),
           },
           alternatives: models
-            .filter((m) => m.id !== outcome.model.id && providers(this.env)[m.provider].configured().ok)
+            .filter((m) => m.id !== outcome.model.id && available[m.provider].configured().ok)
             .map((m) => {
               const latency = routerState.get(m.id).latencyMs;
               return {
