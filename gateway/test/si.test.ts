@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { readEvents } from "../../test-support/sse-events";
 import { ADMIN_KEY, BASE, expectProblem, gateway, guestToken } from "./helpers";
 
@@ -9,6 +9,22 @@ function ask(token: string, body: unknown, headers: Record<string, string> = {})
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
+}
+
+/**
+ * Waits for the ledger to show `balance`: an ask's charge is written just after its answer goes
+ * out (its balance is already in the answer), so the ledger may take a moment to catch up.
+ */
+async function expectLedgerBalance(token: string, balance: number): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const credits = (await (
+        await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
+      ).json()) as { balance: number };
+      expect(credits.balance).toBe(balance);
+    },
+    { timeout: 3_000, interval: 10 },
+  );
 }
 
 function openai(token: string): OpenAI {
@@ -52,10 +68,7 @@ describe("POST /api/si/ask through the gateway", () => {
       "X-Model": "groq/gpt-oss-20b",
     });
     expect(response.headers.get("X-Limit-Requests-Remaining")).toBeTruthy();
-    const credits = (await (
-      await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
-    ).json()) as { balance: number };
-    expect(credits.balance).toBe(4.99976);
+    await expectLedgerBalance(token, 4.99976);
   });
 
   it("falls back to another provider and tells the route (with an admin's catalog)", async () => {
@@ -141,10 +154,7 @@ describe("POST /api/si/ask through the gateway", () => {
       await ask(token, { prompt: "once", model: "groq/gpt-oss-20b" }, { "Idempotency-Key": "k-1" })
     ).json();
     expect(again).toEqual(first);
-    const credits = (await (
-      await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
-    ).json()) as { balance: number };
-    expect(credits.balance).toBe(4.99976);
+    await expectLedgerBalance(token, 4.99976);
   });
 
   it("402s a call the balance cannot cover, and 503s when no provider answers", async () => {
@@ -210,10 +220,7 @@ describe("OpenAI-compatible API with the official openai client", () => {
     });
     expect(completion.choices[0]?.message.content).toBe("Echo: hi from sdk");
     expect(completion.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
-    const credits = (await (
-      await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
-    ).json()) as { balance: number };
-    expect(credits.balance).toBe(4.99976);
+    await expectLedgerBalance(token, 4.99976);
   });
 
   it("streams chunks with a usage chunk when asked", async () => {

@@ -7,7 +7,13 @@ const signing = testKeyPair();
 // SI runs against the real billing, advisor and RAG workers. Providers are faked only at their edge:
 // a fetch spy for the OpenAI-compatible HTTP APIs and a test double for the AI binding.
 export default workerProject(import.meta.url, "si", {
-  bindings: { ...FAKE_PROVIDER_BINDINGS, SI_LATENCY_BUDGET_MS: "5000", SI_ATTEMPT_TIMEOUT_MS: "1000" },
+  // Allowances are released as soon as a test's calls are done, so each test sees its ledger settled.
+  bindings: {
+    ...FAKE_PROVIDER_BINDINGS,
+    SI_LATENCY_BUDGET_MS: "5000",
+    SI_ATTEMPT_TIMEOUT_MS: "1000",
+    SI_ALLOWANCE_IDLE_MS: "0",
+  },
   aux: [
     {
       dir: "services/billing",

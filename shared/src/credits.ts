@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import type { AiUsage } from "./usage";
 
 /** Micro-credits per credit: every amount is an integer number of micro-credits internally. */
 export const MICRO_PER_CREDIT = 1_000_000;
@@ -119,3 +120,52 @@ export interface LimitState {
   rpm: { limit: number; remaining: number; reset_seconds: number };
   daily_credits: { limit: number; remaining: number; reset_seconds: number };
 }
+
+/**
+ * A credit allowance, as SI asks BillingService for one: credits and request slots reserved in one
+ * ledger transaction, from which one SI instance admits and holds many calls locally. Every call is
+ * still charged as its own ledger entry, settled against the allowance afterwards.
+ */
+export type AllowanceRequest = {
+  /** The allowance's id: a new one opens it, an open one grows it. */
+  id: string;
+  /** The least that must be granted (the call about to be made); less is a 402. */
+  min_micro: number;
+  /** What would be useful: several calls' worth. The ledger grants at most half of what is free. */
+  want_micro: number;
+  /** Request slots wanted in the current minute; 0 when the calls are not counted (jobs). */
+  want_slots: number;
+  ttl_seconds: number;
+};
+
+/** Where an allowance stands, as of one ledger transaction. Amounts in micro-credits. */
+export type AllowanceState = {
+  id: string;
+  held_micro: number;
+  charged_micro: number;
+  /** The minute (ms since epoch ÷ 60,000) its request slots belong to, and how many it has. */
+  window: number;
+  slots: number;
+  expires_at: number;
+  balance_micro: number;
+  /** The account's latest ledger entry: orders snapshots taken by concurrent calls. */
+  entry_seq: number;
+  limits: LimitState;
+};
+
+export type AllowanceGrant = AllowanceState & { granted_micro: number; granted_slots: number };
+
+/** One call's actual cost, charged against an allowance (idempotent per `id`). */
+export type AllowanceDraw = {
+  id: string;
+  cost_micro: number;
+  request_id: string;
+  /** When the call was charged (ms since epoch); the usage event's time. */
+  at?: number;
+  /** Written as the call's usage event. */
+  usage?: AiUsage;
+};
+
+export type AllowanceSettlement = AllowanceState & {
+  draws: { id: string; charged_micro: number; shortfall_micro: number; replayed: boolean }[];
+};

@@ -109,6 +109,12 @@ export interface AskResult {
   request_id: string;
 }
 
+/** When the advisor advises: a served call strictly above either threshold. */
+export interface AdviceThresholds {
+  cost_micro: number;
+  latency_ms: number;
+}
+
 /** What the advisor is told about one served call and the models it could have used. */
 export interface AdviceRequest {
   served: {

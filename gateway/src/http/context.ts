@@ -3,11 +3,12 @@ import { ServiceError } from "@cognomega/shared";
 import { type AdminCheck, assertAdmin, checkAdmin } from "./admin";
 import { maxJsonBytes, readJson } from "./body";
 import { resolveIdentity, trustsEmailIdentity } from "./identity";
-import { verifyToken } from "./jwt";
+import { VerifiedTokens, verifyToken } from "./jwt";
 import { VerificationKeyCache } from "./key-cache";
 
 // One cache per isolate: verifying a token needs no RPC while the snapshot is fresh.
 const verificationKeys = new VerificationKeyCache();
+const verifiedTokens = new VerifiedTokens();
 
 function jwksCacheTtlMs(env: Env): number {
   const seconds = Number(env.JWKS_CACHE_TTL_SECONDS);
@@ -52,8 +53,10 @@ export class RequestContext {
   /**
    * The caller, or undefined when anonymous. A bad token is still a 401. A user's request is
    * counted against their per-minute limit here (429 over it); an admin's own requests are not.
+   * With `admit: false` the route's service counts it instead (AI calls, which SI admits against
+   * its allowance without a ledger round trip).
    */
-  async optionalIdentity(): Promise<Identity | undefined> {
+  async optionalIdentity(options: { admit?: boolean } = {}): Promise<Identity | undefined> {
     this.resolved ??= this.admin().then(async (check) => {
       const identity = await resolveIdentity({
         url: this.url,
@@ -61,19 +64,24 @@ export class RequestContext {
         admin: check === "valid",
         trustEmail: trustsEmailIdentity(this.env),
         verify: (token) =>
-          verifyToken(token, verificationKeys, jwksCacheTtlMs(this.env), () =>
-            this.env.BILLING.tokenVerification(this.call),
+          verifyToken(
+            token,
+            verificationKeys,
+            jwksCacheTtlMs(this.env),
+            () => this.env.BILLING.tokenVerification(this.call),
+            verifiedTokens,
           ),
       });
-      if (identity && !identity.admin) this.limits = await this.env.BILLING.admit(identity, this.call);
+      if (identity && !identity.admin && options.admit !== false)
+        this.limits = await this.env.BILLING.admit(identity, this.call);
       return identity;
     });
     return this.resolved;
   }
 
   /** The caller; 401 when anonymous. */
-  async identity(): Promise<Identity> {
-    const identity = await this.optionalIdentity();
+  async identity(options: { admit?: boolean } = {}): Promise<Identity> {
+    const identity = await this.optionalIdentity(options);
     if (!identity)
       throw new ServiceError(
         "unauthenticated",

@@ -7,10 +7,11 @@ import type { GatewayRouter } from "../http/router";
 export function siResponse(
   ctx: RequestContext,
   answer:
-    | { body: unknown; meter: RequestContext["meter"] }
-    | { stream: ReadableStream<Uint8Array>; meter: RequestContext["meter"] },
+    | { body: unknown; meter: RequestContext["meter"]; limits?: RequestContext["limits"] }
+    | { stream: ReadableStream<Uint8Array>; meter: RequestContext["meter"]; limits?: RequestContext["limits"] },
 ): Response {
   ctx.meter = answer.meter;
+  if (answer.limits) ctx.limits = answer.limits;
   if ("stream" in answer) {
     // Credits and usage of a stream travel in its final event: they are unknown when headers go out.
     return new Response(answer.stream, {
@@ -27,12 +28,13 @@ export function siResponse(
 export function registerSiRoutes(router: GatewayRouter): void {
   /** An AI ask, billed per token; `stream: true` answers with server-sent events. */
   router.post("/api/si/ask", async (request, ctx) => {
-    const identity = await ctx.identity();
+    // SI counts the request against the caller's per-minute limit, from its allowance.
+    const identity = await ctx.identity({ admit: false });
     const body = await ctx.json();
     // Client keys live in their own namespace, so none can collide with the keys jobs use.
     const key = request.headers.get("Idempotency-Key");
     const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
-    return siResponse(ctx, await ctx.env.SI.ask(body, identity, scoped, ctx.call));
+    return siResponse(ctx, await ctx.env.SI.ask(body, identity, scoped, ctx.call, { countRequest: true }));
   });
 
   /** Which providers are configured and healthy. */
@@ -58,9 +60,9 @@ export function registerSiRoutes(router: GatewayRouter): void {
 
   /** OpenAI-compatible chat completions: the same guest token, credits and routing. */
   router.post("/v1/chat/completions", async (_request, ctx) => {
-    const identity = await ctx.identity();
+    const identity = await ctx.identity({ admit: false });
     const body = await ctx.json();
-    return siResponse(ctx, await ctx.env.SI.chatCompletions(body, identity, ctx.call));
+    return siResponse(ctx, await ctx.env.SI.chatCompletions(body, identity, ctx.call, { countRequest: true }));
   });
 
   /** OpenAI-compatible model list. */

@@ -1,5 +1,11 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { type Advice, type AdviceRequest, type CallContext, parseInput } from "@cognomega/shared";
+import {
+  type Advice,
+  type AdviceRequest,
+  type AdviceThresholds,
+  type CallContext,
+  parseInput,
+} from "@cognomega/shared";
 import { adviseOn } from "./advice";
 import { thresholds } from "./config";
 import { AdviceRequestSchema } from "./schema";
@@ -31,6 +37,15 @@ export class AdvisorService extends WorkerEntrypoint<Env> {
   async advise(request: AdviceRequest, _ctx: CallContext): Promise<Advice | null> {
     const checked = parseInput(AdviceRequestSchema, request);
     return adviseOn(checked, thresholds(this.env));
+  }
+
+  /**
+   * The thresholds in force (cost in micro-credits, latency in ms). A call at or below both gets
+   * no advice, so a caller that knows them can skip asking for calls that cannot get any.
+   */
+  async thresholds(_ctx: CallContext): Promise<AdviceThresholds> {
+    const { costMicro, latencyMs } = thresholds(this.env);
+    return { cost_micro: costMicro, latency_ms: latencyMs };
   }
 }
 

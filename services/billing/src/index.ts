@@ -2,6 +2,10 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   AdjustRequest,
   type AiUsage,
+  type AllowanceDraw,
+  type AllowanceGrant,
+  type AllowanceRequest,
+  type AllowanceSettlement,
   type CallContext,
   type CreditsView,
   type GuestToken,
@@ -36,8 +40,36 @@ import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKe
 import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
 import { unwrap } from "./result";
 import { signGuestToken } from "./tokens";
-import { listUsage, recordUsage } from "./usage";
+import { listUsage, newestEventAt, recordUsage, recordUsageBatch, type UsageRecord } from "./usage";
 import { creditsView, entryView, holdView, limitView } from "./views";
+
+// Per isolate: account name → its ledger object's id.
+const ledgerIds = new Map<string, DurableObjectId>();
+const LEDGER_ID_CACHE_SIZE = 10_000;
+
+/** Most calls one settlement may charge (an SI instance flushes what piled up while it waited). */
+const MAX_DRAWS_PER_SETTLEMENT = 256;
+
+function usageRecord(identity: Identity, id: string, requestId: string, usage: AiUsage, charged: number): UsageRecord {
+  return {
+    id,
+    account: identity.sub,
+    at: Date.now(),
+    requestId,
+    tokensIn: usage.tokens_in,
+    tokensOut: usage.tokens_out,
+    provider: usage.provider,
+    model: usage.model,
+    creditsMicro: charged,
+    source: "si",
+    estimated: usage.estimated,
+  };
+}
+
+function checkAllowanceId(id: unknown): void {
+  if (typeof id !== "string" || !/^[\x21-\x7e]{1,200}$/.test(id))
+    throw new ServiceError("invalid_input", "an allowance id is 1-200 visible ASCII characters");
+}
 
 function requireAdmin(identity: Identity): void {
   if (!identity.admin) throw new ServiceError("forbidden", "admin only");
@@ -115,7 +147,14 @@ export class BillingService extends WorkerEntrypoint<Env> {
   // ---- credits -------------------------------------------------------------------------------
 
   private ledger(account: string): DurableObjectStub<AccountLedger> {
-    return this.env.ACCOUNT_LEDGER.get(this.env.ACCOUNT_LEDGER.idFromName(account));
+    // Naming an object hashes its name; busy accounts are named over and over, so remember ids.
+    let id = ledgerIds.get(account);
+    if (!id) {
+      id = this.env.ACCOUNT_LEDGER.idFromName(account);
+      if (ledgerIds.size >= LEDGER_ID_CACHE_SIZE) ledgerIds.delete(ledgerIds.keys().next().value as string);
+      ledgerIds.set(account, id);
+    }
+    return this.env.ACCOUNT_LEDGER.get(id);
   }
 
   private ledgerCall(ctx: CallContext, actor: string): LedgerCall {
@@ -215,37 +254,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
     const { entry, shortfall } = unwrap(
       await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)),
     );
-    if (usage) {
-      // Off the answer's path: the money is settled; the event is written after the reply goes
-      // out, and a lost event is an analytics gap, never a reason to fail the call.
-      const written = recordUsage(
-        this.env.KV_BILLING,
-        {
-          id: holdId,
-          account: identity.sub,
-          at: Date.now(),
-          requestId: ctx.requestId,
-          tokensIn: usage.tokens_in,
-          tokensOut: usage.tokens_out,
-          provider: usage.provider,
-          model: usage.model,
-          creditsMicro: -entry.amount,
-          source: "si",
-          estimated: usage.estimated,
-        },
-        usageTtlSeconds(this.env),
-      ).catch((error) =>
-        console.log(
-          JSON.stringify({
-            level: "error",
-            msg: "usage event not written",
-            request_id: ctx.requestId,
-            error: String(error),
-          }),
-        ),
-      );
-      this.ctx.waitUntil(written);
-    }
+    if (usage) this.writeUsageEvent(identity, holdId, ctx.requestId, usage, -entry.amount);
     return {
       entry: entryView(entry),
       balance_micro: entry.balance_after,
@@ -276,6 +285,89 @@ export class BillingService extends WorkerEntrypoint<Env> {
   /** Forgets a failed operation so the key can be retried. */
   async abandonOperation(identity: Identity, key: string, _ctx: CallContext): Promise<void> {
     await this.ledger(identity.sub).abandonIdempotent(key);
+  }
+
+  /**
+   * Opens or grows a credit allowance for one SI instance: request slots in the current minute and
+   * credits it may hold calls against without a round trip each (see AccountLedger.openAllowance).
+   * 402 when even `min_micro` is not free, 429 over the per-minute or daily limit.
+   */
+  async openAllowance(identity: Identity, request: AllowanceRequest, ctx: CallContext): Promise<AllowanceGrant> {
+    checkAllowanceId(request.id);
+    for (const [name, value] of [
+      ["min_micro", request.min_micro],
+      ["want_micro", request.want_micro],
+      ["want_slots", request.want_slots],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new ServiceError("invalid_input", `${name} must be a whole number ≥ 0`);
+    }
+    if (!Number.isInteger(request.ttl_seconds) || request.ttl_seconds < 1 || request.ttl_seconds > 3600)
+      throw new ServiceError("invalid_input", "an allowance lives 1 to 3600 seconds");
+    const result = await this.ledger(identity.sub).openAllowance(
+      identity.sub,
+      request,
+      this.ledgerCall(ctx, identity.sub),
+    );
+    if (!result.ok && result.details?.limits) result.details.limits = limitView(result.details.limits as LimitSnapshot);
+    const grant = unwrap(result);
+    return { ...grant, limits: limitView(grant.limits) };
+  }
+
+  /**
+   * Charges calls made against an allowance, one ledger entry and one usage event (source `si`)
+   * each; a draw settled before is not charged again. With `release`, the allowance closes and its
+   * unused credits and request slots are freed.
+   */
+  async settleAllowance(
+    identity: Identity,
+    allowanceId: string,
+    draws: AllowanceDraw[],
+    release: { unusedSlots: number } | null,
+    ctx: CallContext,
+  ): Promise<AllowanceSettlement> {
+    checkAllowanceId(allowanceId);
+    if (!Array.isArray(draws) || draws.length > MAX_DRAWS_PER_SETTLEMENT)
+      throw new ServiceError("invalid_input", `at most ${MAX_DRAWS_PER_SETTLEMENT} draws per settlement`);
+    for (const draw of draws) {
+      if (typeof draw.id !== "string" || draw.id.length === 0 || draw.id.length > 512)
+        throw new ServiceError("invalid_input", "a draw id is 1-512 characters");
+      if (!Number.isSafeInteger(draw.cost_micro) || draw.cost_micro < 0)
+        throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
+    }
+    const settlement = unwrap(
+      await this.ledger(identity.sub).settleAllowance(
+        allowanceId,
+        draws.map(({ id, cost_micro, request_id }) => ({ id, cost_micro, request_id })),
+        release,
+        this.ledgerCall(ctx, identity.sub),
+      ),
+    );
+    // One KV write for the whole settlement, not one per call, after the answer has gone out.
+    const records: UsageRecord[] = draws.flatMap((draw, index) => {
+      const outcome = settlement.draws[index];
+      if (!draw.usage || !outcome || outcome.replayed) return [];
+      const record = usageRecord(identity, draw.id, draw.request_id, draw.usage, outcome.charged_micro);
+      // The call's own time, when the caller's clock is believable; else the time it was settled.
+      if (typeof draw.at === "number" && Math.abs(draw.at - record.at) < 3_600_000) record.at = draw.at;
+      return [record];
+    });
+    if (records.length > 0) {
+      this.ctx.waitUntil(
+        recordUsageBatch(this.env.KV_BILLING, identity.sub, records, usageTtlSeconds(this.env)).catch((error) =>
+          console.log(
+            JSON.stringify({
+              level: "error",
+              msg: "usage events not written",
+              request_id: ctx.requestId,
+              events: records.length,
+              error: String(error),
+            }),
+          ),
+        ),
+      );
+    }
+    return { ...settlement, limits: limitView(settlement.limits) };
   }
 
   /** Releases a hold without charging (the call failed before it cost anything). */
@@ -367,14 +459,14 @@ export class BillingService extends WorkerEntrypoint<Env> {
     let scanned = 0;
     let cursor: string | undefined;
     do {
-      const page = await this.env.KV_BILLING.list<UsageEvent>({
+      const page = await this.env.KV_BILLING.list({
         prefix: "usage:",
         limit: 1000,
         ...(cursor ? { cursor } : {}),
       });
       for (const key of page.keys) {
         scanned += 1;
-        const at = key.metadata ? Date.parse(key.metadata.at) : Number.NaN;
+        const at = newestEventAt(key.metadata);
         if (Number.isNaN(at) || at < cutoff) {
           await this.env.KV_BILLING.delete(key.name);
           deleted += 1;
@@ -395,6 +487,23 @@ export class BillingService extends WorkerEntrypoint<Env> {
     const to = parsed.to ?? Date.now();
     const from = parsed.from ?? to - 86_400_000;
     return listUsage(this.env.KV_BILLING, identity.sub, from, to, parsed.limit ?? 50, parsed.cursor);
+  }
+
+  /**
+   * Writes an AI call's usage event after the reply goes out: the money is already settled, and a
+   * lost event is an analytics gap, never a reason to fail the call.
+   */
+  private writeUsageEvent(identity: Identity, id: string, requestId: string, usage: AiUsage, charged: number): void {
+    const written = recordUsage(
+      this.env.KV_BILLING,
+      usageRecord(identity, id, requestId, usage, charged),
+      usageTtlSeconds(this.env),
+    ).catch((error) =>
+      console.log(
+        JSON.stringify({ level: "error", msg: "usage event not written", request_id: requestId, error: String(error) }),
+      ),
+    );
+    this.ctx.waitUntil(written);
   }
 
   private async currentKeyOrUndefined() {

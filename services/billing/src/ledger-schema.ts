@@ -40,6 +40,21 @@ export const LEDGER_SCHEMA = [
   "CREATE INDEX IF NOT EXISTS holds_by_status ON holds (status, expires_at)",
   `CREATE TABLE IF NOT EXISTS daily_spend (day INTEGER PRIMARY KEY, spent INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS rate_window (id INTEGER PRIMARY KEY CHECK (id = 1), window INTEGER NOT NULL, count INTEGER NOT NULL)`,
+  // A credit allowance: credits (and request slots) an SI instance reserved in one transaction so
+  // that it can admit and hold many calls without a round trip each; each call's actual cost is
+  // settled against it later as its own ledger entry. `held` is part of `account.reserved`.
+  `CREATE TABLE IF NOT EXISTS allowances (
+     id TEXT PRIMARY KEY,
+     held INTEGER NOT NULL CHECK (held >= 0),
+     charged INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     window INTEGER NOT NULL,
+     slots INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     closed_at INTEGER
+   )`,
+  "CREATE INDEX IF NOT EXISTS allowances_by_status ON allowances (status, expires_at)",
   `CREATE TABLE IF NOT EXISTS idempotency (
      key TEXT PRIMARY KEY,
      fingerprint TEXT NOT NULL,
@@ -83,5 +98,18 @@ export type HoldRow = {
   expires_at: number;
   request_id: string | null;
   settled: number | null;
+  closed_at: number | null;
+};
+
+// A type alias, not an interface: SqlStorage rows must be assignable to an index signature.
+export type AllowanceRow = {
+  id: string;
+  held: number;
+  charged: number;
+  status: "open" | "released" | "expired";
+  window: number;
+  slots: number;
+  created_at: number;
+  expires_at: number;
   closed_at: number | null;
 };

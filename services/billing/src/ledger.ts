@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import type { AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettlement } from "@cognomega/shared";
 import { defaultLimits } from "./config";
-import { type AccountRow, type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
+import { type AccountRow, type AllowanceRow, type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
 import { attempt, LedgerRefusal, type LedgerResult } from "./result";
 
 /** Who and what caused a ledger call; `now` comes from the caller so tests can move time. */
@@ -24,6 +25,10 @@ export type LimitSnapshot = {
   daily: { limit: number; remaining: number; resetSeconds: number };
 };
 
+/** Shared allowance shapes, with limits as the ledger keeps them (BillingService makes them public). */
+export type LedgerAllowanceGrant = Omit<AllowanceGrant, "limits"> & { limits: LimitSnapshot };
+export type LedgerAllowanceSettlement = Omit<AllowanceSettlement, "limits"> & { limits: LimitSnapshot };
+
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Idempotency records of multi-step operations are kept at least this long (24 h promised). */
@@ -32,6 +37,14 @@ const IDEMPOTENCY_RETENTION_MS = 2 * DAY_MS;
 const IN_FLIGHT_TAKEOVER_MS = 10 * 60_000;
 /** Closed holds are kept this long for support questions, then pruned. */
 const CLOSED_HOLD_RETENTION_MS = 7 * DAY_MS;
+
+/**
+ * At least `min`, at most `want`, and beyond `min` no more than half of `free`: what one allowance
+ * may take of credits or request slots, leaving the rest to other instances.
+ */
+function shareOf(free: number, want: number, min: number): number {
+  return Math.max(min, Math.min(want, Math.floor(free / 2)));
+}
 
 /**
  * One account's money, in a SQLite-backed Durable Object. Every method runs synchronously inside
@@ -68,21 +81,26 @@ export class AccountLedger extends DurableObject<Env> {
     return this.requireAccount();
   }
 
-  /** Releases every open hold whose time is up. Runs first in every call, and from the alarm. */
+  /** Releases every open hold and allowance whose time is up. Runs first in every call, and from the alarm. */
   private expireDue(now: number): void {
     const due = this.sql
       .exec<{ total: number | null }>(
-        "SELECT SUM(amount) AS total FROM holds WHERE status = 'open' AND expires_at <= ?",
+        `SELECT (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE status = 'open' AND expires_at <= ?1)
+              + (SELECT COALESCE(SUM(held), 0) FROM allowances WHERE status = 'open' AND expires_at <= ?1) AS total`,
         now,
       )
       .one().total;
-    if (!due) return;
     this.sql.exec(
       "UPDATE holds SET status = 'expired', closed_at = ? WHERE status = 'open' AND expires_at <= ?",
       now,
       now,
     );
-    this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", due);
+    this.sql.exec(
+      "UPDATE allowances SET status = 'expired', held = 0, closed_at = ? WHERE status = 'open' AND expires_at <= ?",
+      now,
+      now,
+    );
+    if (due) this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", due);
   }
 
   private appendEntry(entry: Omit<EntryRow, "seq" | "balance_after">, balance: number): EntryRow {
@@ -162,7 +180,15 @@ export class AccountLedger extends DurableObject<Env> {
     this.expireDue(now);
     const account = this.requireAccount();
     const holds = this.sql
-      .exec<HoldRow>("SELECT * FROM holds WHERE status = 'open' ORDER BY expires_at, id LIMIT 100")
+      .exec<HoldRow>(
+        `SELECT * FROM (
+           SELECT id, amount, status, created_at, expires_at, request_id, settled, closed_at
+             FROM holds WHERE status = 'open'
+           UNION ALL
+           SELECT 'allowance:' || id, held, status, created_at, expires_at, NULL, NULL, closed_at
+             FROM allowances WHERE status = 'open' AND held > 0
+         ) ORDER BY expires_at, id LIMIT 100`,
+      )
       .toArray() as HoldRow[];
     return { name: account.name, balance: account.balance, reserved: account.reserved, holds };
   }
@@ -396,12 +422,18 @@ export class AccountLedger extends DurableObject<Env> {
           limits,
         });
       }
-      this.sql.exec(
-        "INSERT INTO rate_window (id, window, count) VALUES (1, ?, 1) ON CONFLICT (id) DO UPDATE SET window = excluded.window, count = CASE WHEN window = excluded.window THEN count + 1 ELSE 1 END",
-        window,
-      );
+      this.countRequests(window, 1);
       return this.limitSnapshot(account, now, count + 1);
     });
+  }
+
+  /** Counts `n` requests in the minute `window` (a new minute starts from zero). */
+  private countRequests(window: number, n: number): void {
+    this.sql.exec(
+      "INSERT INTO rate_window (id, window, count) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET window = excluded.window, count = CASE WHEN window = excluded.window THEN count + ?2 ELSE ?2 END",
+      window,
+      n,
+    );
   }
 
   /** The account's limits and what is left of them, without counting a request. */
@@ -423,6 +455,183 @@ export class AccountLedger extends DurableObject<Env> {
       if (rpm !== undefined) this.sql.exec("UPDATE account SET rpm_limit = ? WHERE id = 1", rpm);
       if (dailyMicro !== undefined) this.sql.exec("UPDATE account SET daily_limit = ? WHERE id = 1", dailyMicro);
       return this.limitSnapshot(this.requireAccount(), now);
+    });
+  }
+
+  private allowance(id: string): AllowanceRow | undefined {
+    return this.sql.exec<AllowanceRow>("SELECT * FROM allowances WHERE id = ?", id).toArray()[0] as
+      | AllowanceRow
+      | undefined;
+  }
+
+  private allowanceState(id: string, now: number) {
+    const row = this.allowance(id) as AllowanceRow;
+    const account = this.requireAccount();
+    const seq = this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM entries").one().s ?? 0;
+    return {
+      id,
+      held_micro: row.held,
+      charged_micro: row.charged,
+      window: row.window,
+      slots: row.slots,
+      expires_at: row.expires_at,
+      balance_micro: account.balance,
+      entry_seq: seq,
+      limits: this.limitSnapshot(account, now),
+    };
+  }
+
+  /**
+   * Opens an allowance, or grows an open one: request slots in the current minute (when
+   * `want_slots` > 0; none left is 429) and credits reserved for the caller's instance to hold
+   * calls against locally. At least `min_micro` is granted or nothing is (402 short of it, 429 over
+   * the daily budget); beyond that, `want_micro` as far as half of what is free, so one instance
+   * never takes everything. Slots are likewise granted up to half of what is left this minute.
+   */
+  openAllowance(name: string, request: AllowanceRequest, call: LedgerCall): LedgerResult<LedgerAllowanceGrant> {
+    return this.tx(() => {
+      this.expireDue(call.now);
+      const account = this.openAccount(name, call.now);
+      const existing = this.allowance(request.id);
+      if (existing && existing.status !== "open")
+        throw new LedgerRefusal("conflict", "this allowance is closed; open a new one");
+      const limits = this.limitSnapshot(account, call.now);
+      const window = Math.floor(call.now / MINUTE_MS);
+      let grantedSlots = 0;
+      if (request.want_slots > 0) {
+        if (limits.rpm.remaining <= 0) {
+          throw new LedgerRefusal("rate_limited", `over ${limits.rpm.limit} requests per minute`, {
+            retry_after: limits.rpm.resetSeconds,
+            limit: "rpm",
+            limits,
+          });
+        }
+        grantedSlots = shareOf(limits.rpm.remaining, Math.max(1, request.want_slots), 1);
+        this.countRequests(window, grantedSlots);
+      }
+      const available = account.balance - account.reserved;
+      if (request.min_micro > available) {
+        throw new LedgerRefusal("insufficient_credits", "not enough available credits to reserve", {
+          available,
+          needed: request.min_micro,
+        });
+      }
+      if (request.min_micro > limits.daily.remaining) {
+        throw new LedgerRefusal("rate_limited", "the daily credit budget would be exceeded", {
+          retry_after: limits.daily.resetSeconds,
+          limit: "daily_credits",
+        });
+      }
+      const free = Math.min(available, limits.daily.remaining);
+      const grantedMicro = Math.min(free, shareOf(free, request.want_micro, request.min_micro));
+      const expiresAt = Math.max(existing?.expires_at ?? 0, call.now + request.ttl_seconds * 1000);
+      if (existing) {
+        const slots = existing.window === window ? existing.slots + grantedSlots : grantedSlots;
+        this.sql.exec(
+          "UPDATE allowances SET held = held + ?, window = ?, slots = ?, expires_at = ? WHERE id = ?",
+          grantedMicro,
+          window,
+          slots,
+          expiresAt,
+          request.id,
+        );
+      } else {
+        this.sql.exec(
+          `INSERT INTO allowances (id, held, charged, status, window, slots, created_at, expires_at)
+           VALUES (?, ?, 0, 'open', ?, ?, ?, ?)`,
+          request.id,
+          grantedMicro,
+          window,
+          grantedSlots,
+          call.now,
+          expiresAt,
+        );
+      }
+      this.sql.exec("UPDATE account SET reserved = reserved + ? WHERE id = 1", grantedMicro);
+      this.scheduleAlarm(expiresAt);
+      return {
+        ...this.allowanceState(request.id, call.now),
+        granted_micro: grantedMicro,
+        granted_slots: grantedSlots,
+      };
+    });
+  }
+
+  /**
+   * Charges calls held against an allowance, each as its own `settle` entry (id `settle:<draw id>`,
+   * so a draw settled twice is charged once). A cost is taken from the allowance first and any
+   * excess from the free balance, never below zero; a closed allowance charges from the free
+   * balance only. With `release`, the allowance closes: its credits are freed and its unused slots
+   * of the current minute returned.
+   */
+  settleAllowance(
+    id: string,
+    draws: Pick<AllowanceDraw, "id" | "cost_micro" | "request_id">[],
+    release: { unusedSlots: number } | null,
+    call: LedgerCall,
+  ): LedgerResult<LedgerAllowanceSettlement> {
+    return this.tx(() => {
+      this.expireDue(call.now);
+      this.requireAccount();
+      if (!this.allowance(id)) throw new LedgerRefusal("not_found", `no allowance ${id}`);
+      const settled: LedgerAllowanceSettlement["draws"] = [];
+      const day = Math.floor(call.now / DAY_MS);
+      for (const draw of draws) {
+        const entryId = `settle:${draw.id}`;
+        const previous = this.entry(entryId);
+        if (previous) {
+          settled.push({ id: draw.id, charged_micro: -previous.amount, shortfall_micro: 0, replayed: true });
+          continue;
+        }
+        const row = this.allowance(id) as AllowanceRow;
+        const account = this.requireAccount();
+        const fromHeld = row.status === "open" ? Math.min(draw.cost_micro, row.held) : 0;
+        const charged = fromHeld + Math.min(draw.cost_micro - fromHeld, account.balance - account.reserved);
+        this.sql.exec(
+          "UPDATE allowances SET held = held - ?, charged = charged + ? WHERE id = ?",
+          fromHeld,
+          charged,
+          id,
+        );
+        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", fromHeld);
+        this.sql.exec(
+          "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
+          day,
+          charged,
+        );
+        this.appendEntry(
+          {
+            id: entryId,
+            kind: "settle",
+            amount: -charged,
+            reason: charged < draw.cost_micro ? `cost ${draw.cost_micro}, balance covered ${charged}` : null,
+            request_id: draw.request_id,
+            actor: call.actor,
+            hold_id: `allowance:${id}`,
+            created_at: call.now,
+          },
+          account.balance,
+        );
+        settled.push({
+          id: draw.id,
+          charged_micro: charged,
+          shortfall_micro: draw.cost_micro - charged,
+          replayed: false,
+        });
+      }
+      const row = this.allowance(id) as AllowanceRow;
+      if (release && row.status === "open") {
+        this.sql.exec("UPDATE allowances SET status = 'released', held = 0, closed_at = ? WHERE id = ?", call.now, id);
+        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", row.held);
+        const unused = Math.min(Math.max(0, release.unusedSlots), row.slots);
+        if (unused > 0)
+          this.sql.exec(
+            "UPDATE rate_window SET count = MAX(0, count - ?) WHERE id = 1 AND window = ?",
+            unused,
+            row.window,
+          );
+      }
+      return { ...this.allowanceState(id, call.now), draws: settled };
     });
   }
 
@@ -485,7 +694,12 @@ export class AccountLedger extends DurableObject<Env> {
     const account = this.account();
     const entriesSum = this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM entries").one().s ?? 0;
     const openHolds =
-      this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM holds WHERE status = 'open'").one().s ?? 0;
+      this.sql
+        .exec<{ s: number }>(
+          `SELECT (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE status = 'open')
+                + (SELECT COALESCE(SUM(held), 0) FROM allowances WHERE status = 'open') AS s`,
+        )
+        .one().s ?? 0;
     const negativeBalances = this.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE balance_after < 0")
       .one().n;
@@ -506,15 +720,20 @@ export class AccountLedger extends DurableObject<Env> {
       this.expireDue(now);
       this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
       this.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
+      this.sql.exec("DELETE FROM allowances WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
       this.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
       // Wake for the next expiry, or daily while there is anything left to prune.
       const nextExpiry = this.sql
-        .exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE status = 'open'")
+        .exec<{ t: number | null }>(
+          `SELECT MIN(t) AS t FROM (SELECT MIN(expires_at) AS t FROM holds WHERE status = 'open'
+                                    UNION ALL SELECT MIN(expires_at) FROM allowances WHERE status = 'open')`,
+        )
         .one().t;
       const leftovers =
         this.sql
           .exec<{ n: number }>(
-            "SELECT (SELECT COUNT(*) FROM idempotency) + (SELECT COUNT(*) FROM holds WHERE status != 'open') AS n",
+            `SELECT (SELECT COUNT(*) FROM idempotency) + (SELECT COUNT(*) FROM holds WHERE status != 'open')
+                  + (SELECT COUNT(*) FROM allowances WHERE status != 'open') AS n`,
           )
           .one().n > 0;
       const next = nextExpiry ?? (leftovers ? now + DAY_MS : null);

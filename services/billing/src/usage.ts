@@ -28,11 +28,7 @@ function prefix(account: string, day: number): string {
   return `usage:${account}:${dayKey(day)}:`;
 }
 
-/**
- * Stores one event under `usage:<account>:<YYYYMMDD>:<ms>:<id>` with a TTL. The whole event rides
- * in the key's metadata (well under KV's 1024 bytes), so listing needs no per-event reads.
- */
-export async function recordUsage(kv: KVNamespace, record: UsageRecord, ttlSeconds: number): Promise<UsageEvent> {
+function eventOf(record: UsageRecord): UsageEvent {
   const event: UsageEvent = {
     id: record.id,
     at: new Date(record.at).toISOString(),
@@ -45,15 +41,81 @@ export async function recordUsage(kv: KVNamespace, record: UsageRecord, ttlSecon
     source: record.source,
   };
   if (record.estimated) event.estimated = true;
-  const key = `${prefix(record.account, Math.floor(record.at / DAY_MS))}${String(record.at).padStart(13, "0")}:${record.id}`;
-  await kv.put(key, "", { expirationTtl: ttlSeconds, metadata: event });
   return event;
 }
 
+function keyFor(account: string, at: number, id: string): string {
+  return `${prefix(account, Math.floor(at / DAY_MS))}${String(at).padStart(13, "0")}:${id}`;
+}
+
+/** What a batch key's metadata says: how many events its value holds, and their time span. */
+export interface UsageBatchMeta {
+  batch: number;
+  first: number;
+  last: number;
+}
+
+/**
+ * Stores one event under `usage:<account>:<YYYYMMDD>:<ms>:<id>` with a TTL. The whole event rides
+ * in the key's metadata (well under KV's 1024 bytes), so listing needs no per-event reads.
+ */
+export async function recordUsage(kv: KVNamespace, record: UsageRecord, ttlSeconds: number): Promise<UsageEvent> {
+  const event = eventOf(record);
+  await kv.put(keyFor(record.account, record.at, record.id), "", { expirationTtl: ttlSeconds, metadata: event });
+  return event;
+}
+
+/**
+ * Stores the events of one settlement (an SI instance's batch of calls) with one KV write per UTC
+ * day they fall on, rather than one per call: under the same time-bucketed keys
+ * (`usage:<account>:<YYYYMMDD>:<ms of the first>:<id of the first>`), the events as a JSON array in
+ * the value and their count and time span in the metadata. A single event is stored as
+ * `recordUsage` stores it.
+ */
+export async function recordUsageBatch(
+  kv: KVNamespace,
+  account: string,
+  records: UsageRecord[],
+  ttlSeconds: number,
+): Promise<void> {
+  const byDay = new Map<number, UsageRecord[]>();
+  for (const record of [...records].sort((a, b) => a.at - b.at)) {
+    const day = Math.floor(record.at / DAY_MS);
+    byDay.set(day, [...(byDay.get(day) ?? []), record]);
+  }
+  for (const group of byDay.values()) {
+    const first = group[0] as UsageRecord;
+    if (group.length === 1) {
+      await recordUsage(kv, first, ttlSeconds);
+      continue;
+    }
+    const metadata: UsageBatchMeta = { batch: group.length, first: first.at, last: (group.at(-1) as UsageRecord).at };
+    await kv.put(keyFor(account, first.at, first.id), JSON.stringify(group.map(eventOf)), {
+      expirationTtl: ttlSeconds,
+      metadata,
+    });
+  }
+}
+
+/** The newest event time a key holds, from its metadata alone (for pruning). */
+export function newestEventAt(metadata: unknown): number {
+  if (typeof metadata !== "object" || metadata === null) return Number.NaN;
+  const meta = metadata as Partial<UsageEvent & UsageBatchMeta>;
+  if (typeof meta.last === "number") return meta.last;
+  return typeof meta.at === "string" ? Date.parse(meta.at) : Number.NaN;
+}
+
+/** Where a listing stopped: the day, the KV page it was reading, and how far into it. */
 interface Cursor {
   day: number;
   kv: string | null;
+  /** Keys of that page already listed in full, and events of the next key already listed. */
+  key: number;
+  event: number;
 }
+
+/** Keys read per KV list call. Fixed, so that resuming re-reads exactly the same page. */
+const KEYS_PER_PAGE = 100;
 
 function encodeCursor(cursor: Cursor): string {
   return btoa(JSON.stringify(cursor)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
@@ -61,8 +123,15 @@ function encodeCursor(cursor: Cursor): string {
 
 function decodeCursor(raw: string): Cursor {
   try {
-    const parsed = JSON.parse(atob(raw.replaceAll("-", "+").replaceAll("_", "/"))) as Cursor;
-    if (Number.isInteger(parsed.day) && (parsed.kv === null || typeof parsed.kv === "string")) return parsed;
+    const parsed = JSON.parse(atob(raw.replaceAll("-", "+").replaceAll("_", "/"))) as Partial<Cursor>;
+    const whole = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+    if (
+      Number.isInteger(parsed.day) &&
+      (parsed.kv === null || typeof parsed.kv === "string") &&
+      whole(parsed.key ?? 0) &&
+      whole(parsed.event ?? 0)
+    )
+      return { day: parsed.day as number, kv: parsed.kv, key: parsed.key ?? 0, event: parsed.event ?? 0 };
   } catch {
     // fall through
   }
@@ -71,9 +140,19 @@ function decodeCursor(raw: string): Cursor {
   });
 }
 
+/** The events one key holds: in its metadata (one event), or in its value (a batch). */
+async function eventsOf(kv: KVNamespace, key: KVNamespaceListKey<unknown>): Promise<UsageEvent[]> {
+  const meta = key.metadata as Partial<UsageEvent & UsageBatchMeta> | undefined;
+  if (!meta) return [];
+  if (typeof meta.batch !== "number") return [meta as UsageEvent];
+  const stored = await kv.get<UsageEvent[]>(key.name, "json");
+  return Array.isArray(stored) ? stored : [];
+}
+
 /**
- * Lists an account's events between `from` and `to` (inclusive, epoch ms), oldest first,
- * walking one day-prefix at a time. `cursor` resumes where the previous page stopped.
+ * Lists an account's events between `from` and `to` (inclusive, epoch ms), walking one day-prefix
+ * at a time, keys in time order and each batch's events in time order. `cursor` resumes where the
+ * previous page stopped, inside a batch if need be.
  */
 export async function listUsage(
   kv: KVNamespace,
@@ -94,7 +173,7 @@ export async function listUsage(
   }
   const firstDay = Math.floor(from / DAY_MS);
   const lastDay = Math.floor(to / DAY_MS);
-  let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: firstDay, kv: null };
+  let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: firstDay, kv: null, key: 0, event: 0 };
   // A cursor only ever points inside the window it was made for.
   if (cursor.day < firstDay || cursor.day > lastDay + 1) {
     throw new ServiceError("invalid_input", "cursor is not one this API returned for this window", {
@@ -103,11 +182,11 @@ export async function listUsage(
   }
   const events: UsageEvent[] = [];
   while (cursor.day <= lastDay && events.length < limit) {
-    let page: KVNamespaceListResult<UsageEvent>;
+    let page: KVNamespaceListResult<unknown>;
     try {
-      page = await kv.list<UsageEvent>({
+      page = await kv.list({
         prefix: prefix(account, cursor.day),
-        limit: limit - events.length,
+        limit: KEYS_PER_PAGE,
         ...(cursor.kv ? { cursor: cursor.kv } : {}),
       });
     } catch {
@@ -115,12 +194,31 @@ export async function listUsage(
         issues: [{ path: "cursor", message: "invalid cursor" }],
       });
     }
-
-    for (const key of page.keys) {
-      const at = key.metadata ? Date.parse(key.metadata.at) : Number.NaN;
-      if (key.metadata && at >= from && at <= to) events.push(key.metadata);
+    let stoppedAt: Cursor | undefined;
+    for (let index = cursor.key; index < page.keys.length; index++) {
+      const held = (await eventsOf(kv, page.keys[index] as KVNamespaceListKey<unknown>)).filter((event) => {
+        const at = Date.parse(event.at);
+        return at >= from && at <= to;
+      });
+      const start = index === cursor.key ? cursor.event : 0;
+      const room = limit - events.length;
+      events.push(...held.slice(start, start + room));
+      if (start + room < held.length) {
+        stoppedAt = { ...cursor, key: index, event: start + room };
+        break;
+      }
+      if (events.length >= limit) {
+        stoppedAt = { ...cursor, key: index + 1, event: 0 };
+        break;
+      }
     }
-    cursor = page.list_complete ? { day: cursor.day + 1, kv: null } : { day: cursor.day, kv: page.cursor };
+    if (stoppedAt) {
+      cursor = stoppedAt;
+      break;
+    }
+    cursor = page.list_complete
+      ? { day: cursor.day + 1, kv: null, key: 0, event: 0 }
+      : { day: cursor.day, kv: page.cursor, key: 0, event: 0 };
   }
   return { events, cursor: cursor.day <= lastDay ? encodeCursor(cursor) : null };
 }

@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { at, ledger } from "./helpers";
 
 // A model of the ledger in plain numbers. Random sequences of grant, adjust, reserve, settle, void,
-// expire and replays run against the real Durable Object and the model side by side; after every
-// step the outcomes must agree and the stored invariants must hold.
+// allowances (open, grow, charge draws, release), expiry and replays run against the real Durable
+// Object and the model side by side; after every step the outcomes must agree and the stored
+// invariants must hold.
 
 type HoldState = {
   amount: number;
@@ -19,6 +20,8 @@ class Model {
   granted = false;
   now = Date.UTC(2031, 0, 1); // far ahead, so no real alarm fires during a run
   holds = new Map<string, HoldState>();
+  allowances = new Map<string, { held: number; status: "open" | "released" | "expired"; expiresAt: number }>();
+  settledDraws = new Set<string>();
   adjusts = new Map<string, { delta: number; reason: string }>();
 
   expire(): void {
@@ -26,6 +29,13 @@ class Model {
       if (hold.status === "open" && hold.expiresAt <= this.now) {
         hold.status = "expired";
         this.reserved -= hold.amount;
+      }
+    }
+    for (const allowance of this.allowances.values()) {
+      if (allowance.status === "open" && allowance.expiresAt <= this.now) {
+        allowance.status = "expired";
+        this.reserved -= allowance.held;
+        allowance.held = 0;
       }
     }
   }
@@ -168,6 +178,81 @@ const release = holdIds.map((id) => ({
   },
 }));
 
+const allowanceIds = fc.constantFrom("a1", "a2");
+
+const openAllowance = fc
+  .tuple(allowanceIds, fc.integer({ min: 0, max: 2_000_000 }), micro, fc.integer({ min: 1, max: 60 }))
+  .map(([id, min, want, ttl]) => ({
+    toString: () => `openAllowance(${id}, min ${min}, want ${want}, ${ttl}s)`,
+    check: () => true,
+    async run(model: Model, real: Real) {
+      model.expire();
+      const existing = model.allowances.get(id);
+      let expected: string;
+      if (existing && existing.status !== "open") expected = "conflict";
+      else if (min > model.available) expected = "insufficient_credits";
+      else {
+        expected = "ok";
+        // At least `min`; beyond it, no more than half of what is free.
+        const free = model.available;
+        const granted = Math.min(free, Math.max(min, Math.min(want, Math.floor(free / 2))));
+        const expiresAt = Math.max(existing?.expiresAt ?? 0, model.now + ttl * 1000);
+        model.allowances.set(id, { held: (existing?.held ?? 0) + granted, status: "open", expiresAt });
+        model.reserved += granted;
+      }
+      const request = { id, min_micro: min, want_micro: want, want_slots: 0, ttl_seconds: ttl };
+      const result = await real.ledger.openAllowance(real.name, request, at(model.now));
+      expect(outcome(result)).toBe(expected);
+      if (result.ok) expect(result.value.held_micro).toBe(model.allowances.get(id)?.held);
+      await check(model, real);
+    },
+  }));
+
+const drawIds = fc.constantFrom("d1", "d2", "d3", "d4", "d5", "d6");
+
+const settleAllowance = fc
+  .tuple(
+    allowanceIds,
+    fc.array(fc.tuple(drawIds, fc.integer({ min: 0, max: 1_500_000 })), { maxLength: 4 }),
+    fc.boolean(),
+  )
+  .map(([id, draws, release]) => ({
+    toString: () => `settleAllowance(${id}, ${JSON.stringify(draws)}, release ${release})`,
+    check: () => true,
+    async run(model: Model, real: Real) {
+      model.expire();
+      const allowance = model.allowances.get(id);
+      let expected: string;
+      if (!allowance) expected = "not_found";
+      else {
+        expected = "ok";
+        for (const [drawId, cost] of draws) {
+          if (model.settledDraws.has(drawId)) continue; // charged once, whatever the replay says
+          model.settledDraws.add(drawId);
+          // From the allowance first, then from the free balance, never below zero.
+          const fromHeld = allowance.status === "open" ? Math.min(cost, allowance.held) : 0;
+          const charged = fromHeld + Math.min(cost - fromHeld, model.available);
+          allowance.held -= fromHeld;
+          model.reserved -= fromHeld;
+          model.balance -= charged;
+        }
+        if (release && allowance.status === "open") {
+          model.reserved -= allowance.held;
+          allowance.held = 0;
+          allowance.status = "released";
+        }
+      }
+      const result = await real.ledger.settleAllowance(
+        id,
+        draws.map(([drawId, cost]) => ({ id: drawId, cost_micro: cost, request_id: "model" })),
+        release ? { unusedSlots: 0 } : null,
+        at(model.now),
+      );
+      expect(outcome(result)).toBe(expected);
+      await check(model, real);
+    },
+  }));
+
 const advance = fc.integer({ min: 1, max: 40_000 }).map((ms) => ({
   toString: () => `advance(${ms}ms)`,
   check: () => true,
@@ -182,7 +267,10 @@ describe("AccountLedger, model-based", () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.commands([grant, adjust, reserve, settle, release, advance], { maxCommands: 80, size: "max" }),
+        fc.commands([grant, adjust, reserve, settle, release, openAllowance, settleAllowance, advance], {
+          maxCommands: 80,
+          size: "max",
+        }),
         async (commands) => {
           const model = new Model();
           const name = `guest:model-${run++}-${crypto.randomUUID()}`;
@@ -195,5 +283,5 @@ describe("AccountLedger, model-based", () => {
       ),
       { numRuns: 40 },
     );
-  });
+  }, 60_000);
 });

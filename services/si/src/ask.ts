@@ -3,7 +3,6 @@ import {
   type ChatMessage,
   type ErrorCode,
   type Identity,
-  isServiceError,
   microToCredits,
   type ProviderId,
   type RouteAttempt,
@@ -14,6 +13,7 @@ import {
 } from "@cognomega/shared";
 import { type CatalogModel, callCost } from "./catalog";
 import type { SiSettings } from "./config";
+import type { CreditLine, HeldCall } from "./credit-line";
 import { type Provider, ProviderFailure, type ProviderReply, type ProviderUsage, type StreamPiece } from "./providers";
 import { backoffMs, MAX_RETRY_AFTER_WAIT_MS, type RouterState } from "./router";
 import { estimateTokens } from "./tokens";
@@ -31,6 +31,8 @@ export interface AskDeps {
   providers: Record<ProviderId, Provider>;
   state: RouterState;
   settings: SiSettings;
+  /** Where holds come from: the account's allowance, or one ledger hold per call. */
+  credits: CreditLine;
   waitUntil(promise: Promise<unknown>): void;
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -93,7 +95,7 @@ function promptByteBound(messages: ChatMessage[]): number {
 }
 
 /** A hold outlives the call it covers: the latency budget, plus the stream cap for streams. */
-function holdTtlSeconds(settings: SiSettings, stream: boolean): number {
+export function holdTtlSeconds(settings: SiSettings, stream: boolean): number {
   return Math.min(3600, Math.ceil((settings.latencyBudgetMs + (stream ? settings.streamMaxMs : 0)) / 1000) + 120);
 }
 
@@ -167,68 +169,19 @@ function reasonFor(plan: AskPlan, model: CatalogModel, attempts: RouteAttempt[])
   return `${plan.policy}: ${base}${tier}`;
 }
 
-async function reserve(deps: AskDeps, holdId: string, amount: number, stream = false): Promise<boolean> {
-  try {
-    // A free model still takes a hold (of one micro-credit): every call is tracked the same way.
-    await deps.env.BILLING.reserve(
-      deps.identity,
-      holdId,
-      Math.max(1, amount),
-      holdTtlSeconds(deps.settings, stream),
-      deps.call,
-    );
-    return true;
-  } catch (error) {
-    if (isServiceError(error) && error.code === "insufficient_credits") return false;
-    throw error;
-  }
-}
-
-async function release(deps: AskDeps, holdId: string): Promise<void> {
-  try {
-    await deps.env.BILLING.void(deps.identity, holdId, deps.call);
-  } catch (error) {
-    // The hold expires by itself; a failed void costs the caller nothing.
-    console.log(
-      JSON.stringify({
-        level: "warn",
-        msg: "void failed",
-        request_id: deps.call.requestId,
-        hold: holdId,
-        error: String(error),
-      }),
-    );
-  }
-}
-
-/** Charges a finished call: the provider's counts, else an estimate, never above the hold. */
-async function settle(
-  deps: AskDeps,
-  holdId: string,
+/** Charges a finished call: the provider's counts, else an estimate. */
+function settle(
+  held: HeldCall,
   model: CatalogModel,
   usage: { tokens_in: number; tokens_out: number; estimated: boolean },
-): Promise<{ cost: number; balance: number }> {
-  const cost = callCost(model, usage.tokens_in, usage.tokens_out);
-  const settled = await deps.env.BILLING.settle(deps.identity, holdId, cost, deps.call, {
+): Promise<{ charged: number; balance: number }> {
+  return held.settle(callCost(model, usage.tokens_in, usage.tokens_out), {
     tokens_in: usage.tokens_in,
     tokens_out: usage.tokens_out,
     provider: model.provider,
     model: model.id,
     estimated: usage.estimated,
   });
-  if (settled.shortfall_micro > 0) {
-    console.log(
-      JSON.stringify({
-        level: "warn",
-        msg: "the balance did not cover the whole call",
-        request_id: deps.call.requestId,
-        model: model.id,
-        cost,
-        shortfall: settled.shortfall_micro,
-      }),
-    );
-  }
-  return { cost: settled.charged_micro, balance: settled.balance_micro };
 }
 
 function usageFrom(reported: ProviderUsage | undefined, plan: AskPlan, output: string) {
@@ -301,7 +254,7 @@ async function* heldCandidates(
   deadline: number,
   stream: boolean,
   tally: { needed?: number },
-): AsyncGenerator<{ model: CatalogModel; holdId: string }> {
+): AsyncGenerator<{ model: CatalogModel; held: HeldCall }> {
   let called = 0;
   for (const [index, model] of plan.candidates.entries()) {
     if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) return;
@@ -310,14 +263,19 @@ async function* heldCandidates(
       continue;
     }
     const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
-    const holdId = `${plan.holdKey}:${index}`;
-    if (!(await reserve(deps, holdId, reserved, stream))) {
+    // A free model still takes a hold (of one micro-credit): every call is tracked the same way.
+    const held = await deps.credits.hold(
+      `${plan.holdKey}:${index}`,
+      Math.max(1, reserved),
+      holdTtlSeconds(deps.settings, stream),
+    );
+    if (!held) {
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
       tally.needed = Math.min(tally.needed ?? reserved, reserved);
       continue;
     }
     called += 1;
-    yield { model, holdId };
+    yield { model, held };
   }
 }
 
@@ -330,12 +288,12 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
   const deadline = deps.now() + deps.settings.latencyBudgetMs;
   const attempts: RouteAttempt[] = [];
   const tally: { needed?: number } = {};
-  for await (const { model, holdId } of heldCandidates(deps, plan, attempts, deadline, false, tally)) {
+  for await (const { model, held } of heldCandidates(deps, plan, attempts, deadline, false, tally)) {
     let answer: { reply: ProviderReply; ms: number };
     try {
       answer = await callModel(deps, plan, model, deadline, attempts);
     } catch (error) {
-      await release(deps, holdId);
+      await held.void();
       const failure = asFailure(error);
       if (failure.kind === "client_error") throw new ServiceError("invalid_input", failure.message, { attempts });
       continue;
@@ -347,12 +305,12 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
       costMicro: callCost(model, usage.tokens_in, usage.tokens_out),
       latencyMs: answer.ms,
     });
-    const { cost, balance } = await settle(deps, holdId, model, usage);
+    const { charged, balance } = await settle(held, model, usage);
     const outcome: CallOutcome = {
       model,
       output: answer.reply.text,
       usage,
-      creditsMicro: cost,
+      creditsMicro: charged,
       balanceMicro: balance,
       route: { policy: plan.policy, reason: reasonFor(plan, model, attempts), attempts },
       latencyMs: answer.ms,
@@ -400,7 +358,7 @@ export async function openStream(
   const deadline = deps.now() + deps.settings.latencyBudgetMs;
   const attempts: RouteAttempt[] = [];
   const tally: { needed?: number } = {};
-  for await (const { model, holdId } of heldCandidates(deps, plan, attempts, deadline, true, tally)) {
+  for await (const { model, held } of heldCandidates(deps, plan, attempts, deadline, true, tally)) {
     for (let retry = 0; ; retry++) {
       const remaining = deadline - deps.now();
       const controller = new AbortController();
@@ -419,7 +377,7 @@ export async function openStream(
         const route: RouteInfo = { policy: plan.policy, reason: reasonFor(plan, model, attempts), attempts };
         return {
           model,
-          events: meter(deps, plan, { model, holdId, iterator, first, controller, started, ttft, route }),
+          events: meter(deps, plan, { model, held, iterator, first, controller, started, ttft, route }),
         };
       } catch (error) {
         controller.abort();
@@ -429,7 +387,7 @@ export async function openStream(
           await deps.sleep(wait);
           continue;
         }
-        await release(deps, holdId);
+        await held.void();
         if (failure.kind === "client_error") throw new ServiceError("invalid_input", failure.message, { attempts });
         break;
       }
@@ -440,7 +398,7 @@ export async function openStream(
 
 interface OpenStream {
   model: CatalogModel;
-  holdId: string;
+  held: HeldCall;
   iterator: AsyncIterator<StreamPiece>;
   first: IteratorResult<StreamPiece>;
   controller: AbortController;
@@ -466,12 +424,12 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
             tokens_out: estimateTokens(delivered),
             estimated: true,
           };
-    const { cost, balance } = await settle(deps, open.holdId, model, usage);
+    const { charged, balance } = await settle(open.held, model, usage);
     const outcome: CallOutcome = {
       model,
       output: delivered,
       usage,
-      creditsMicro: cost,
+      creditsMicro: charged,
       balanceMicro: balance,
       route: open.route,
       latencyMs: deps.now() - open.started,

@@ -1,19 +1,23 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type Advice,
+  type AdviceThresholds,
   AskRequest,
   type AskResult,
   type CallContext,
   type Identity,
+  type LimitState,
   type Meter,
   type ProviderId,
   parseInput,
   type RagResult,
   ServiceError,
 } from "@cognomega/shared";
-import { type AskDeps, type AskEvent, type CallOutcome, complete, openStream } from "./ask";
+import { type AccountCredits, allowanceLine, CreditAllowances } from "./allowances";
+import { type AskDeps, type AskEvent, type CallOutcome, complete, holdTtlSeconds, openStream } from "./ask";
 import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
-import { siSettings } from "./config";
+import { type SiSettings, siSettings } from "./config";
+import { type CreditLine, perCallHolds } from "./credit-line";
 import { ground } from "./grounding";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
@@ -27,12 +31,63 @@ import { estimateChatTokens } from "./tokens";
 export interface StreamedAnswer {
   stream: ReadableStream<Uint8Array>;
   meter: Meter;
+  /** The caller's limits, when this call was counted against them. */
+  limits?: LimitState;
 }
 
 /** A complete answer and its billing headers. */
 export interface JsonAnswer<T> {
   body: T;
   meter: Meter;
+  /** The caller's limits, when this call was counted against them. */
+  limits?: LimitState;
+}
+
+/** How the gateway asks: whether the call counts against the caller's requests per minute. */
+export interface AskOptions {
+  countRequest?: boolean;
+}
+
+// Per isolate: every account's credit allowance held by this instance.
+const allowances = new CreditAllowances();
+
+function allowanceAccount(env: Env, identity: Identity, settings: SiSettings): AccountCredits {
+  return allowances.account(env.BILLING, identity, {
+    targetMicro: settings.allowanceMicro,
+    slotsAhead: 64,
+    idleMs: settings.allowanceIdleMs,
+    batchMs: settings.settleBatchMs,
+    callTtlSeconds: holdTtlSeconds(settings, false),
+  });
+}
+
+/** How long this instance trusts the advisor's thresholds before asking again. */
+const THRESHOLDS_TTL_MS = 60_000;
+let knownThresholds: { at: number; value: Promise<AdviceThresholds | undefined> } | undefined;
+
+/** The advisor's thresholds, cached per isolate; undefined (ask every time) when they cannot be read. */
+function adviceThresholds(advisor: NonNullable<Env["ADVISOR"]>, call: CallContext) {
+  const now = Date.now();
+  if (!knownThresholds || now - knownThresholds.at >= THRESHOLDS_TTL_MS) {
+    knownThresholds = { at: now, value: advisor.thresholds(call).catch(() => undefined) };
+  }
+  return knownThresholds.value;
+}
+
+/** One ledger hold per call, after the request took its slot from the allowance. */
+function admittedPerCallHolds(line: CreditLine, account: AccountCredits, call: CallContext): CreditLine {
+  let admitted = false;
+  return {
+    ...line,
+    async hold(holdId, amount, ttlSeconds) {
+      if (!admitted) {
+        await account.admit(call);
+        admitted = true;
+      }
+      return line.hold(holdId, amount, ttlSeconds);
+    },
+    limits: () => account.limits(),
+  };
 }
 
 function requireAdmin(identity: Identity): void {
@@ -89,17 +144,31 @@ export class SiService extends WorkerEntrypoint<Env> {
     return { service: "si", ok: true };
   }
 
-  private deps(identity: Identity, call: CallContext): AskDeps {
+  /**
+   * What an ask runs with. A non-streaming call holds credits from the account's allowance in this
+   * instance (no ledger round trip while it lasts); a stream takes one ledger hold of its own,
+   * because its hold must outlive a long answer.
+   */
+  private deps(identity: Identity, call: CallContext, mode: { stream: boolean; countRequest: boolean }): AskDeps {
+    const settings = siSettings(this.env);
+    const waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const account = allowanceAccount(this.env, identity, settings);
+    const perCall = perCallHolds(this.env.BILLING, identity, call);
+    let credits: CreditLine;
+    if (!mode.stream) credits = allowanceLine(account, { countRequest: mode.countRequest, call, waitUntil, sleep });
+    else credits = mode.countRequest ? admittedPerCallHolds(perCall, account, call) : perCall;
     return {
       env: this.env,
       identity,
       call,
       providers: providers(this.env),
       state: routerState,
-      settings: siSettings(this.env),
-      waitUntil: (promise) => this.ctx.waitUntil(promise),
+      settings,
+      credits,
+      waitUntil,
       now: () => Date.now(),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep,
     };
   }
 
@@ -114,6 +183,9 @@ export class SiService extends WorkerEntrypoint<Env> {
     call: CallContext,
   ): Promise<Advice | null> {
     if (!this.env.ADVISOR) return null;
+    const limits = await adviceThresholds(this.env.ADVISOR, call);
+    // Below both thresholds no advice can come back: skip building the request and the round trip.
+    if (limits && outcome.creditsMicro <= limits.cost_micro && outcome.latencyMs <= limits.latency_ms) return null;
     const available = providers(this.env);
     try {
       return await this.env.ADVISOR.advise(
@@ -222,17 +294,22 @@ export class SiService extends WorkerEntrypoint<Env> {
   /**
    * `POST /api/si/ask`. Without `stream`, the answer with usage, credits, balance, provider, model,
    * route and advice; with `stream`, Cognomega's SSE stream. With an idempotency key a retry
-   * returns the first answer instead of being billed again.
+   * returns the first answer instead of being billed again. With `countRequest` (the gateway's
+   * asks) the call counts against the caller's requests per minute; jobs' asks do not.
    */
   async ask(
     input: unknown,
     identity: Identity,
     idempotencyKey: string | null,
     call: CallContext,
+    options: AskOptions = {},
   ): Promise<JsonAnswer<AskResult> | StreamedAnswer> {
     const body = parseInput(AskRequest, input);
     const planInput = planInputFromAsk(body);
-    const deps = this.deps(identity, call);
+    const deps = this.deps(identity, call, {
+      stream: planInput.stream,
+      countRequest: options.countRequest === true && !identity.admin,
+    });
     const models = await this.models();
     if (idempotencyKey !== null && !/^[\x21-\x7e]{1,300}$/.test(idempotencyKey)) {
       throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
@@ -282,7 +359,7 @@ export class SiService extends WorkerEntrypoint<Env> {
             else await this.env.BILLING.abandonOperation(identity, key, call);
           },
         );
-        return { stream, meter: { provider: opened.model.provider, model: opened.model.id } };
+        return withLimits({ stream, meter: { provider: opened.model.provider, model: opened.model.id } }, deps);
       }
       // The advisor runs while the call is being settled, not after it.
       let advising: Promise<Advice | null> = Promise.resolve(null);
@@ -307,8 +384,12 @@ export class SiService extends WorkerEntrypoint<Env> {
       if (data !== undefined) extra.data = data;
       if (schemaError !== undefined) extra.schemaError = schemaError;
       const result = askResult(outcome, call, extra);
-      if (key) await this.env.BILLING.completeOperation(identity, key, JSON.stringify(result), call);
-      return { body: result, meter: meterOf(result) };
+      if (key) {
+        // An answer kept for replays is kept only once its charge is in the ledger.
+        await deps.credits.settled();
+        await this.env.BILLING.completeOperation(identity, key, JSON.stringify(result), call);
+      }
+      return withLimits({ body: result, meter: meterOf(result) }, deps);
     } catch (error) {
       if (key) await this.env.BILLING.abandonOperation(identity, key, call);
       throw error;
@@ -320,9 +401,13 @@ export class SiService extends WorkerEntrypoint<Env> {
     input: unknown,
     identity: Identity,
     call: CallContext,
+    options: AskOptions = {},
   ): Promise<JsonAnswer<ReturnType<typeof chatCompletion>> | StreamedAnswer> {
     const { plan: planInput, includeUsage } = fromChatCompletion(input);
-    const deps = this.deps(identity, call);
+    const deps = this.deps(identity, call, {
+      stream: planInput.stream,
+      countRequest: options.countRequest === true && !identity.admin,
+    });
     const models = await this.models();
     const created = Math.floor(Date.now() / 1000);
     if (planInput.stream) {
@@ -333,20 +418,23 @@ export class SiService extends WorkerEntrypoint<Env> {
         chunkEncoder(opened.model, call.requestId, created, includeUsage),
         async () => {},
       );
-      return { stream, meter: { provider: opened.model.provider, model: opened.model.id } };
+      return withLimits({ stream, meter: { provider: opened.model.provider, model: opened.model.id } }, deps);
     }
     const { outcome } = await this.completeWithSkill(deps, planInput, models);
     const body = chatCompletion(outcome, call.requestId, created);
-    return {
-      body,
-      meter: meterOf({
-        usage: outcome.usage,
-        credits_used: body.cognomega.credits_used,
-        balance: body.cognomega.balance,
-        provider: outcome.model.provider,
-        model: outcome.model.id,
-      }),
-    };
+    return withLimits(
+      {
+        body,
+        meter: meterOf({
+          usage: outcome.usage,
+          credits_used: body.cognomega.credits_used,
+          balance: body.cognomega.balance,
+          provider: outcome.model.provider,
+          model: outcome.model.id,
+        }),
+      },
+      deps,
+    );
   }
 
   /** `GET /v1/models`: the catalog models whose provider is configured. */
@@ -447,6 +535,13 @@ export class SiService extends WorkerEntrypoint<Env> {
     await resetCatalog(this.env.KV_SI);
     return catalogEntries(this.env.KV_SI);
   }
+}
+
+/** Adds the caller's limits, as the allowance last saw them, for the gateway's headers. */
+function withLimits<T extends JsonAnswer<unknown> | StreamedAnswer>(answer: T, deps: AskDeps): T {
+  const limits = deps.credits.limits();
+  if (limits) answer.limits = limits;
+  return answer;
 }
 
 /** Runs `before` on the final outcome just before the `done` event goes out. */

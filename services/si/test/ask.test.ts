@@ -117,16 +117,17 @@ describe("a billed ask", () => {
       return completion("ok", { prompt_tokens: 10, completion_tokens: 10 });
     });
     // Each ask holds 4,000 × 1,000 micro-credits (4 credits of gpt-4o output) until it settles.
+    const instances = Array.from({ length: 6 }, () => si());
     const outcomes = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        si()
-          .service.ask({ prompt: "hi", model: "openai/gpt-4o", max_tokens: 4_000 }, user, null, call)
-          .then(
-            () => "ok",
-            (error) => error.code as string,
-          ),
+      instances.map(({ service }) =>
+        service.ask({ prompt: "hi", model: "openai/gpt-4o", max_tokens: 4_000 }, user, null, call).then(
+          () => "ok",
+          (error) => error.code as string,
+        ),
       ),
     );
+    // Charges are written after the answers: wait for the instances' background work.
+    await Promise.all(instances.map(({ done }) => done()));
     expect(outcomes.filter((o) => o === "ok").length).toBeGreaterThanOrEqual(1);
     expect(outcomes.filter((o) => o === "insufficient_credits").length).toBeGreaterThanOrEqual(1);
     const after = await balanceOf(user);
