@@ -1,6 +1,7 @@
 import type { PublicJwk, TokenVerificationConfig } from "@cognomega/shared";
-import { exportJWK, generateKeyPair } from "jose";
-import { describe, expect, it } from "vitest";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { describe, expect, it, vi } from "vitest";
+import { VerifiedTokens, verifyToken } from "../src/http/jwt";
 import { MIN_REFRESH_MS, VerificationKeyCache } from "../src/http/key-cache";
 
 async function publicJwk(kid: string): Promise<PublicJwk> {
@@ -71,5 +72,96 @@ describe("VerificationKeyCache", () => {
     c.advance(MIN_REFRESH_MS);
     expect((await c.lookup("new")).key).toBeDefined();
     expect(c.loads()).toBe(2);
+  });
+});
+
+describe("VerifiedTokens", () => {
+  async function signer(kid: string) {
+    const pair = await generateKeyPair("RS256", { extractable: true });
+    const jwk = await exportJWK(pair.publicKey);
+    const published: PublicJwk = { kty: "RSA", kid, n: jwk.n!, e: jwk.e!, alg: "RS256", use: "sig" };
+    const sign = (claims: Record<string, unknown> = {}) =>
+      new SignJWT({ sub: "guest:cached", ...claims })
+        .setProtectedHeader({ alg: "RS256", kid })
+        .setIssuer("iss")
+        .setAudience("aud")
+        .setExpirationTime("1h")
+        .sign(pair.privateKey);
+    return { published, sign };
+  }
+
+  function verifier(initial: PublicJwk[]) {
+    const c = setup(initial);
+    const verified = new VerifiedTokens();
+    let current = initial;
+    const load = async (): Promise<TokenVerificationConfig> => ({
+      jwks: { keys: current },
+      issuer: "iss",
+      audience: "aud",
+    });
+    return {
+      verify: (token: string) => verifyToken(token, c.cache, 60_000, load, verified),
+      publish(next: PublicJwk[]) {
+        current = next;
+      },
+      advance: c.advance,
+    };
+  }
+
+  it("skips the signature check for a token it verified, and never accepts one that fails", async () => {
+    const key = await signer("a");
+    const v = verifier([key.published]);
+    const token = await key.sign();
+    const spy = vi.spyOn(crypto.subtle, "verify");
+    expect((await v.verify(token)).sub).toBe("guest:cached");
+    expect((await v.verify(token)).sub).toBe("guest:cached");
+    expect(spy).toHaveBeenCalledTimes(1);
+    // A forged signature is never cached as valid, however often it is tried.
+    const forged = `${token.slice(0, token.lastIndexOf(".") + 1)}${"A".repeat(token.length - token.lastIndexOf(".") - 1)}`;
+    await expect(v.verify(forged)).rejects.toMatchObject({ code: "unauthenticated" });
+    await expect(v.verify(forged)).rejects.toMatchObject({ code: "unauthenticated" });
+    spy.mockRestore();
+  });
+
+  it("stops accepting a cached token once its key is retired or replaced", async () => {
+    const key = await signer("a");
+    const other = await signer("b");
+    const v = verifier([key.published, other.published]);
+    const token = await key.sign();
+    await v.verify(token);
+    // Retired: the next key snapshot no longer has kid "a".
+    v.publish([other.published]);
+    v.advance(61_000);
+    await expect(v.verify(token)).rejects.toMatchObject({ code: "unauthenticated" });
+    // Replaced under the same kid by a different key: the old signature no longer verifies.
+    const imposter = await signer("b");
+    const otherToken = await other.sign();
+    await v.verify(otherToken);
+    v.publish([imposter.published]);
+    v.advance(61_000);
+    await expect(v.verify(otherToken)).rejects.toMatchObject({ code: "unauthenticated" });
+  });
+
+  it("serves a cached token only until it expires", async () => {
+    const key = await signer("a");
+    const c = setup([key.published]);
+    let clock = Date.now();
+    const verified = new VerifiedTokens(10, () => clock);
+    const load = async (): Promise<TokenVerificationConfig> => ({
+      jwks: { keys: [key.published] },
+      issuer: "iss",
+      audience: "aud",
+    });
+    const token = await key.sign();
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const spy = vi.spyOn(crypto.subtle, "verify");
+    await verifyToken(token, c.cache, 60_000, load, verified);
+    await verifyToken(token, c.cache, 60_000, load, verified);
+    expect(spy).toHaveBeenCalledTimes(1);
+    // Past its exp (and the 5 s tolerance) the entry is gone: the token is checked in full again.
+    clock = (exp + 6) * 1000;
+    await verifyToken(token, c.cache, 60_000, load, verified);
+    expect(spy).toHaveBeenCalledTimes(2);
+    spy.mockRestore();
   });
 });

@@ -167,6 +167,38 @@ describe("POST /api/si/ask through the gateway", () => {
     await expectProblem(await ask(token, { prompt: "[down]" }), 503, "upstream_unavailable");
   });
 
+  it("counts asks against the per-minute limit once each, and 429s past it with the limit headers", async () => {
+    const { token, sub } = await guestToken();
+    const set = await gateway(`/api/admin/limits/${encodeURIComponent(sub)}`, {
+      method: "PUT",
+      headers: { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ rpm: 3 }),
+    });
+    expect(set.status).toBe(200);
+    const first = await ask(token, { prompt: "one", model: "groq/gpt-oss-20b" });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("X-Limit-Requests-Limit")).toBe("3");
+    expect(first.headers.get("X-Limit-Requests-Remaining")).toBe("2");
+    expect((await ask(token, { prompt: "two", model: "groq/gpt-oss-20b" })).status).toBe(200);
+    // Streams are counted the same way.
+    const third = await ask(token, { prompt: "three", model: "groq/gpt-oss-20b", stream: true });
+    expect(third.status).toBe(200);
+    await third.text();
+    const refused = await ask(token, { prompt: "four", model: "groq/gpt-oss-20b" });
+    const problem = await expectProblem(refused, 429, "rate_limited");
+    expect(problem.limit).toBe("rpm");
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(refused.headers.get("X-Limit-Requests-Remaining")).toBe("0");
+    expect(refused.headers.get("RateLimit")).toMatch(/^"rpm";r=0;t=\d+$/);
+    // The chat-completions route shares the same limit.
+    const chat = await gateway("/v1/chat/completions", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "groq/gpt-oss-20b", messages: [{ role: "user", content: "five" }] }),
+    });
+    expect(chat.status).toBe(429);
+  });
+
   it("refuses bad input and anonymous callers", async () => {
     const { token } = await guestToken();
     await expectProblem(await ask(token, { prompt: "x" }, { "Idempotency-Key": "has space" }), 400, "invalid_input");

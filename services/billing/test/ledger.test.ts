@@ -311,3 +311,96 @@ describe("limits", () => {
     expect(await codeOf(billing().setLimits(user.sub, { rpm: 5 }, user, call))).toBe("forbidden");
   });
 });
+
+describe("allowances", () => {
+  const request = (id: string, over: Record<string, unknown> = {}) => ({
+    id,
+    min_micro: 100_000,
+    want_micro: 10_000_000,
+    want_slots: 64,
+    ttl_seconds: 60,
+    ...over,
+  });
+
+  it("grants at least the minimum and at most half of what is free, with request slots", async () => {
+    const user = await newAccount();
+    const grant = await billing().openAllowance(user, request("al-1"), call);
+    // 5 credits free: half of them, since 10 were wanted.
+    expect(grant).toMatchObject({ granted_micro: 2_500_000, held_micro: 2_500_000, granted_slots: 60 });
+    expect(grant.limits.rpm.remaining).toBe(60);
+    // Growing it takes half of what is left; the account shows it as one hold.
+    const grown = await billing().openAllowance(user, request("al-1", { want_slots: 0 }), call);
+    expect(grown).toMatchObject({ granted_micro: 1_250_000, held_micro: 3_750_000, granted_slots: 0 });
+    const credits = await billing().balance(user, call);
+    expect(credits).toMatchObject({ balance: 5, reserved: 3.75, available: 1.25 });
+    expect(credits.holds).toEqual([expect.objectContaining({ id: "allowance:al-1", amount: 3.75 })]);
+    await expectInvariants(user.sub);
+  });
+
+  it("refuses with 402 short of the minimum and 429 with no request slot left", async () => {
+    const user = await newAccount();
+    expect(await codeOf(billing().openAllowance(user, request("al-2", { min_micro: 6_000_000 }), call))).toBe(
+      "insufficient_credits",
+    );
+    await billing().setLimits(user.sub, { rpm: 1 }, admin, call);
+    await billing().openAllowance(user, request("al-3"), call);
+    const refused = await billing()
+      .openAllowance(user, request("al-4"), call)
+      .catch((error) => error);
+    expect(refused).toMatchObject({ code: "rate_limited", details: { limit: "rpm", retry_after: expect.any(Number) } });
+    expect(refused.details.limits.rpm).toMatchObject({ limit: 1, remaining: 0 });
+    await expectInvariants(user.sub);
+  });
+
+  it("charges each draw once, releases what is left and gives unused slots back", async () => {
+    const user = await newAccount();
+    await billing().openAllowance(user, request("al-5", { want_slots: 10 }), call);
+    const draws = [
+      { id: "draw-a", cost_micro: 300, request_id: "r-a" },
+      { id: "draw-b", cost_micro: 700, request_id: "r-b" },
+    ];
+    const first = await billing().settleAllowance(user, "al-5", draws, null, call);
+    expect(first.draws.map((d) => [d.charged_micro, d.replayed])).toEqual([
+      [300, false],
+      [700, false],
+    ]);
+    // A replay of the same draws charges nothing more; the release frees the rest and 9 slots.
+    const again = await billing().settleAllowance(user, "al-5", draws, { unusedSlots: 9 }, call);
+    expect(again.draws.every((d) => d.replayed)).toBe(true);
+    expect(again).toMatchObject({ held_micro: 0, charged_micro: 1_000, balance_micro: 4_999_000 });
+    expect(again.limits.rpm.remaining).toBe(again.limits.rpm.limit - 1);
+    expect(await billing().balance(user, call)).toMatchObject({ balance: 4.999, reserved: 0 });
+    // A released allowance cannot be grown again.
+    expect(await codeOf(billing().openAllowance(user, request("al-5"), call))).toBe("conflict");
+    await expectInvariants(user.sub);
+  });
+
+  it("frees an allowance when it expires, even if its instance never comes back", async () => {
+    const user = await newAccount();
+    const now = Date.now();
+    const opened = await ledger(user.sub).openAllowance(user.sub, request("al-6", { ttl_seconds: 1 }), at(now));
+    expect(opened.ok).toBe(true);
+    const snapshot = await ledger(user.sub).snapshot(now + 1_001);
+    expect(snapshot.ok && snapshot.value.reserved).toBe(0);
+    await expectInvariants(user.sub);
+  });
+
+  it("rejects malformed allowance requests", async () => {
+    const user = await newAccount();
+    for (const bad of [
+      request("", {}),
+      request("al-7", { min_micro: -1 }),
+      request("al-7", { want_micro: 1.5 }),
+      request("al-7", { ttl_seconds: 0 }),
+      request("al 7", {}),
+    ]) {
+      expect(await codeOf(billing().openAllowance(user, bad, call))).toBe("invalid_input");
+    }
+    const tooMany = Array.from({ length: 257 }, (_, i) => ({ id: `d${i}`, cost_micro: 1, request_id: "r" }));
+    expect(await codeOf(billing().settleAllowance(user, "al-7", tooMany, null, call))).toBe("invalid_input");
+    expect(
+      await codeOf(billing().settleAllowance(user, "al-7", [{ id: "d", cost_micro: -5, request_id: "r" }], null, call)),
+    ).toBe("invalid_input");
+    expect(await codeOf(billing().settleAllowance(user, "al-missing", [], null, call))).toBe("not_found");
+  });
+});

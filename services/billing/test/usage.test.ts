@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { billing, call, codeOf, ledger, newAccount } from "./helpers";
 
 const report = { tokens_in: 10, tokens_out: 20, provider: "openai", model: "gpt-4.1-mini", credits: 0.00003 };
@@ -92,5 +92,44 @@ describe("usage events", () => {
       call,
     );
     expect(future.events).toEqual([]);
+  });
+
+  it("writes a settlement's events with one KV write and lists them page by page", async () => {
+    const user = await newAccount();
+    await billing().openAllowance(
+      user,
+      { id: "usage-al", min_micro: 0, want_micro: 1_000_000, want_slots: 0, ttl_seconds: 60 },
+      call,
+    );
+    const started = Date.now();
+    const usage = { tokens_in: 10, tokens_out: 10, provider: "groq", model: "groq/gpt-oss-20b", estimated: false };
+    const draws = Array.from({ length: 5 }, (_, i) => ({
+      id: `usage-draw-${i}`,
+      cost_micro: 100 + i,
+      request_id: `usage-req-${i}`,
+      at: started + i,
+      usage,
+    }));
+    const service = billing();
+    await service.settleAllowance(user, "usage-al", draws, null, call);
+    await vi.waitFor(async () => {
+      const keys = await env.KV_BILLING.list({ prefix: `usage:${user.sub}:` });
+      expect(keys.keys).toHaveLength(1);
+      expect(keys.keys[0]?.metadata).toMatchObject({ batch: 5, first: started, last: started + 4 });
+    });
+    // Pages of two, resuming inside the batch, in time order, each event with its request id.
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await billing().listUsage(user, { limit: "2", ...(cursor ? { cursor } : {}) }, call);
+      expect(page.events.length).toBeLessThanOrEqual(2);
+      seen.push(...page.events.map((e) => `${e.request_id}:${e.credits}`));
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(draws.map((d) => `${d.request_id}:${d.cost_micro / 1e6}`));
+    // Replayed draws write no second event.
+    await billing().settleAllowance(user, "usage-al", draws, null, call);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await billing().listUsage(user, { limit: "50" }, call)).events).toHaveLength(5);
   });
 });
