@@ -151,6 +151,8 @@ export type AllowanceState = {
   /** The account's latest ledger entry: orders snapshots taken by concurrent calls. */
   entry_seq: number;
   limits: LimitState;
+  /** The ledger's clock at this transaction (ms since epoch): `window` and `expires_at` are on it. */
+  now: number;
 };
 
 export type AllowanceGrant = AllowanceState & { granted_micro: number; granted_slots: number };

@@ -83,13 +83,16 @@ export class AccountLedger extends DurableObject<Env> {
 
   /** Releases every open hold and allowance whose time is up. Runs first in every call, and from the alarm. */
   private expireDue(now: number): void {
-    const due = this.sql
-      .exec<{ total: number | null }>(
-        `SELECT (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE status = 'open' AND expires_at <= ?1)
+    const { rows, total } = this.sql
+      .exec<{ rows: number; total: number }>(
+        `SELECT (SELECT COUNT(*) FROM holds WHERE status = 'open' AND expires_at <= ?1)
+              + (SELECT COUNT(*) FROM allowances WHERE status = 'open' AND expires_at <= ?1) AS rows,
+                (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE status = 'open' AND expires_at <= ?1)
               + (SELECT COALESCE(SUM(held), 0) FROM allowances WHERE status = 'open' AND expires_at <= ?1) AS total`,
         now,
       )
-      .one().total;
+      .one();
+    if (rows === 0) return;
     this.sql.exec(
       "UPDATE holds SET status = 'expired', closed_at = ? WHERE status = 'open' AND expires_at <= ?",
       now,
@@ -100,7 +103,7 @@ export class AccountLedger extends DurableObject<Env> {
       now,
       now,
     );
-    if (due) this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", due);
+    if (total > 0) this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", total);
   }
 
   private appendEntry(entry: Omit<EntryRow, "seq" | "balance_after">, balance: number): EntryRow {
@@ -478,6 +481,7 @@ export class AccountLedger extends DurableObject<Env> {
       balance_micro: account.balance,
       entry_seq: seq,
       limits: this.limitSnapshot(account, now),
+      now,
     };
   }
 

@@ -105,16 +105,19 @@ export function newestEventAt(metadata: unknown): number {
   return typeof meta.at === "string" ? Date.parse(meta.at) : Number.NaN;
 }
 
-/** Where a listing stopped: the day, the KV page it was reading, and how far into it. */
+/**
+ * Where a listing stopped: the day, KV's cursor for the page it was reading, and the last key it
+ * read from with how many of that key's events (in the window) it returned. Resuming skips by key
+ * name, not by position, so keys written meanwhile cannot shift it.
+ */
 interface Cursor {
   day: number;
   kv: string | null;
-  /** Keys of that page already listed in full, and events of the next key already listed. */
-  key: number;
+  key: string | null;
   event: number;
 }
 
-/** Keys read per KV list call. Fixed, so that resuming re-reads exactly the same page. */
+/** Keys read per KV list call. */
 const KEYS_PER_PAGE = 100;
 
 function encodeCursor(cursor: Cursor): string {
@@ -124,14 +127,15 @@ function encodeCursor(cursor: Cursor): string {
 function decodeCursor(raw: string): Cursor {
   try {
     const parsed = JSON.parse(atob(raw.replaceAll("-", "+").replaceAll("_", "/"))) as Partial<Cursor>;
-    const whole = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+    const event = parsed.event ?? 0;
     if (
       Number.isInteger(parsed.day) &&
       (parsed.kv === null || typeof parsed.kv === "string") &&
-      whole(parsed.key ?? 0) &&
-      whole(parsed.event ?? 0)
+      (parsed.key === undefined || parsed.key === null || typeof parsed.key === "string") &&
+      Number.isSafeInteger(event) &&
+      event >= 0
     )
-      return { day: parsed.day as number, kv: parsed.kv, key: parsed.key ?? 0, event: parsed.event ?? 0 };
+      return { day: parsed.day as number, kv: parsed.kv, key: parsed.key ?? null, event };
   } catch {
     // fall through
   }
@@ -173,7 +177,7 @@ export async function listUsage(
   }
   const firstDay = Math.floor(from / DAY_MS);
   const lastDay = Math.floor(to / DAY_MS);
-  let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: firstDay, kv: null, key: 0, event: 0 };
+  let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: firstDay, kv: null, key: null, event: 0 };
   // A cursor only ever points inside the window it was made for.
   if (cursor.day < firstDay || cursor.day > lastDay + 1) {
     throw new ServiceError("invalid_input", "cursor is not one this API returned for this window", {
@@ -195,20 +199,19 @@ export async function listUsage(
       });
     }
     let stoppedAt: Cursor | undefined;
-    for (let index = cursor.key; index < page.keys.length; index++) {
-      const held = (await eventsOf(kv, page.keys[index] as KVNamespaceListKey<unknown>)).filter((event) => {
+    for (const key of page.keys) {
+      // Keys list in name order: everything up to the cursor's key was returned before.
+      if (cursor.key !== null && key.name < cursor.key) continue;
+      const held = (await eventsOf(kv, key)).filter((event) => {
         const at = Date.parse(event.at);
         return at >= from && at <= to;
       });
-      const start = index === cursor.key ? cursor.event : 0;
+      const start = key.name === cursor.key ? cursor.event : 0;
       const room = limit - events.length;
-      events.push(...held.slice(start, start + room));
-      if (start + room < held.length) {
-        stoppedAt = { ...cursor, key: index, event: start + room };
-        break;
-      }
+      const taken = held.slice(start, start + room);
+      events.push(...taken);
       if (events.length >= limit) {
-        stoppedAt = { ...cursor, key: index + 1, event: 0 };
+        stoppedAt = { ...cursor, key: key.name, event: start + taken.length };
         break;
       }
     }
@@ -217,8 +220,8 @@ export async function listUsage(
       break;
     }
     cursor = page.list_complete
-      ? { day: cursor.day + 1, kv: null, key: 0, event: 0 }
-      : { day: cursor.day, kv: page.cursor, key: 0, event: 0 };
+      ? { day: cursor.day + 1, kv: null, key: null, event: 0 }
+      : { day: cursor.day, kv: page.cursor, key: null, event: 0 };
   }
   return { events, cursor: cursor.day <= lastDay ? encodeCursor(cursor) : null };
 }

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { recordUsage, recordUsageBatch } from "../src/usage";
 import { billing, call, codeOf, ledger, newAccount } from "./helpers";
 
 const report = { tokens_in: 10, tokens_out: 20, provider: "openai", model: "gpt-4.1-mini", credits: 0.00003 };
@@ -131,5 +132,29 @@ describe("usage events", () => {
     await billing().settleAllowance(user, "usage-al", draws, null, call);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await billing().listUsage(user, { limit: "50" }, call)).events).toHaveLength(5);
+  });
+
+  it("resumes a listing after the last key it read, even when an earlier key is written meanwhile", async () => {
+    const user = await newAccount();
+    const base = Date.now() - 60_000;
+    const record = (i: number, at: number) => ({
+      id: `late-${i}`,
+      account: user.sub,
+      at,
+      requestId: `late-req-${i}`,
+      tokensIn: i,
+      tokensOut: 0,
+      provider: "groq",
+      model: "groq/gpt-oss-20b",
+      creditsMicro: 1,
+      source: "si" as const,
+    });
+    for (const i of [1, 2, 3]) await recordUsage(env.KV_BILLING, record(i, base + i * 1000), 3600);
+    const first = await billing().listUsage(user, { limit: "2" }, call);
+    expect(first.events.map((e) => e.tokens_in)).toEqual([1, 2]);
+    // A settlement lands late with events older than the page boundary.
+    await recordUsageBatch(env.KV_BILLING, user.sub, [record(8, base + 500), record(9, base + 600)], 3600);
+    const rest = await billing().listUsage(user, { limit: "2", cursor: first.cursor! }, call);
+    expect(rest.events.map((e) => e.tokens_in)).toEqual([3]);
   });
 });

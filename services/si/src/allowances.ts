@@ -1,5 +1,4 @@
 import {
-  type AiUsage,
   type AllowanceDraw,
   type AllowanceGrant,
   type AllowanceSettlement,
@@ -8,7 +7,6 @@ import {
   isServiceError,
   type LimitState,
 } from "@cognomega/shared";
-import type { CreditLine, HeldCall } from "./credit-line";
 
 /**
  * Credit allowances: how an ask is admitted and held without a ledger round trip.
@@ -24,7 +22,7 @@ import type { CreditLine, HeldCall } from "./credit-line";
  * What this trades: an answer no longer waits for the ledger; `balance` in it is the balance after
  * its charge as this instance knows it (exact unless other instances spend concurrently); and, as
  * before, an instance that dies between answering and settling loses that charge for the platform
- * (a window of about one round trip) — never the caller's money.
+ * (a window of about `batchMs`) — never the caller's money.
  */
 
 /** How allowances are sized and kept. */
@@ -37,7 +35,7 @@ export interface AllowanceSettings {
   idleMs: number;
   /** Charges are written this long after a call, together with those of calls made meanwhile. */
   batchMs: number;
-  /** The longest a call's hold must live: an allowance is drawn on only while it has this left. */
+  /** The longest a call may hold credits; a call holding longer is presumed abandoned. */
   callTtlSeconds: number;
 }
 
@@ -47,25 +45,32 @@ const MINUTE_MS = 60_000;
 /** How long an allowance lives beyond the calls drawn on it: it is renewed about this often. */
 const ALLOWANCE_SPAN_SECONDS = 60;
 const MAX_DRAWS_PER_SETTLEMENT = 256;
-const SETTLE_ATTEMPTS = 3;
-const QUEUE_TURN_MAX_MS = 10_000;
-/** A call starts a new idle watch when the running one is older than this. */
-const IDLE_WATCH_RENEW_MS = 5_000;
-/** An idle watch lasts the idle period plus this long (more than the renewal age, less than waitUntil's limit). */
-const IDLE_WATCH_SPAN_MS = 10_000;
+/** Waits between attempts of a settlement: about 6 s in all, well inside `waitUntil`'s limit. */
+const SETTLE_BACKOFF_MS = [25, 50, 100, 200, 400, 800, 1600, 3200];
+/** A shared ledger call (grant, settlement) that has not ended after this long no longer blocks others. */
+const STUCK_MS = 15_000;
 /** An allowance this close to its expiry is replaced rather than renewed. */
 const RENEW_MARGIN_MS = 5_000;
+/** Slots granted this recently are usable even if the ledger's minute just turned. */
+const FRESH_GRANT_MS = 1_000;
+/** A call starts a new idle watch when the running one is older than this. */
+const IDLE_WATCH_RENEW_MS = 5_000;
+/** An idle watch lasts the idle period plus this long (more than the renewal age, within waitUntil's limit). */
+const IDLE_WATCH_SPAN_MS = 10_000;
 
-interface Allowance {
+/** Credits and slots one instance holds for one account, mirrored from the ledger. */
+export interface Allowance {
   id: string;
   /** Credits granted and not drawn. */
   spendable: number;
-  /** Request slots of `window` not taken. */
+  /** Request slots of `window` (the ledger's minute) not taken. */
   slots: number;
   window: number;
+  grantedAt: number;
+  /** On the ledger's clock. */
   expiresAt: number;
-  /** Calls holding credits from it and not yet settled or voided. */
-  outstanding: number;
+  /** Calls holding credits from it, by draw number, with when they took them. */
+  open: Map<number, number>;
   lastUsed: number;
   closing: boolean;
 }
@@ -75,15 +80,24 @@ interface PendingDraw {
   draw: AllowanceDraw;
 }
 
+function refusedForGood(error: unknown): boolean {
+  return isServiceError(error) && (error.code === "invalid_input" || error.code === "not_found");
+}
+
+/** A settlement that could not be made: the charges are kept (transient) or set aside (permanent). */
+export class SettlementFailure extends Error {}
+
 /** One account's allowances in this isolate. */
-class AccountCredits {
+export class AccountCredits {
   private current: Allowance | undefined;
   private readonly closing = new Set<Allowance>();
   private readonly pending: PendingDraw[] = [];
+  /** Draw ids the ledger refused for good: their charges are logged, never retried. */
+  private readonly refused = new Set<string>();
   /** Ledger calls for the account run one at a time: each answer then covers every earlier charge. */
   private queue: Promise<unknown> = Promise.resolve();
-  private flushing: Promise<void> | undefined;
-  private batch: Promise<void> | undefined;
+  private flushing: { since: number; done: Promise<void> } | undefined;
+  private batch: { since: number; done: Promise<void> } | undefined;
   /** When the running idle watch started, if one runs. */
   private idleWatch: number | undefined;
   /** The balance as of the newest ledger answer, and charges made here it does not include yet. */
@@ -91,17 +105,25 @@ class AccountCredits {
   private seq = -1;
   private unsent = 0;
   private lastLimits: LimitState | undefined;
+  /** The ledger's clock minus this isolate's, as of the last ledger answer. */
+  private offset = 0;
+  private draws = 0;
 
   constructor(
     private readonly billing: Billing,
     private identity: Identity,
     private readonly settings: AllowanceSettings,
     private readonly now: () => number,
+    private readonly onEmpty: () => void,
   ) {}
 
   /** The latest identity object seen for the account (the same `sub`). */
   touch(identity: Identity): void {
     this.identity = identity;
+  }
+
+  private ledgerNow(): number {
+    return this.now() + this.offset;
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -111,7 +133,7 @@ class AccountCredits {
     const turn = Promise.race([
       this.queue,
       new Promise((resolve) => {
-        timer = setTimeout(resolve, QUEUE_TURN_MAX_MS);
+        timer = setTimeout(resolve, STUCK_MS);
       }),
     ]).finally(() => {
       if (timer !== undefined) clearTimeout(timer);
@@ -122,6 +144,7 @@ class AccountCredits {
   }
 
   private observe(state: AllowanceGrant | AllowanceSettlement): void {
+    this.offset = state.now - this.now();
     if (state.entry_seq >= this.seq) {
       this.seq = state.entry_seq;
       this.balance = state.balance_micro;
@@ -133,7 +156,7 @@ class AccountCredits {
   limits(): LimitState | undefined {
     const limits = this.lastLimits;
     if (!limits) return undefined;
-    const now = this.now();
+    const now = this.ledgerNow();
     const window = Math.floor(now / MINUTE_MS);
     const held = this.current && this.current.window === window ? this.current.slots : 0;
     return {
@@ -146,47 +169,66 @@ class AccountCredits {
     };
   }
 
+  private hasSlot(allowance: Allowance): boolean {
+    if (allowance.slots <= 0) return false;
+    const fresh = this.now() - allowance.grantedAt < FRESH_GRANT_MS;
+    return fresh || allowance.window === Math.floor(this.ledgerNow() / MINUTE_MS);
+  }
+
   private usable(allowance: Allowance | undefined, amount: number, slot: boolean, ttlSeconds: number) {
     if (!allowance || allowance.closing) return false;
-    const now = this.now();
-    if (allowance.expiresAt - now < ttlSeconds * 1000) return false;
+    if (allowance.expiresAt - this.ledgerNow() < ttlSeconds * 1000) return false;
     if (allowance.spendable < amount) return false;
-    return !slot || (allowance.slots > 0 && allowance.window === Math.floor(now / MINUTE_MS));
+    return !slot || this.hasSlot(allowance);
   }
 
   /**
    * Takes `amount` (and a request slot when `slot`) from the allowance, growing or replacing it
-   * by one ledger call when it falls short. Null when the balance cannot cover `amount`.
+   * by one ledger call when it falls short. Null when the balance cannot cover `amount`; the
+   * number identifies the draw for `giveBack` and `charge`.
    */
-  async take(amount: number, slot: boolean, ttlSeconds: number, call: CallContext): Promise<Allowance | null> {
+  async take(
+    amount: number,
+    slot: boolean,
+    ttlSeconds: number,
+    call: CallContext,
+    wantCredits = amount > 0,
+  ): Promise<{ allowance: Allowance; draw: number } | null> {
     for (;;) {
       const allowance = this.current;
       if (allowance && this.usable(allowance, amount, slot, ttlSeconds)) {
         allowance.spendable -= amount;
         if (slot) allowance.slots -= 1;
-        allowance.outstanding += 1;
+        const draw = ++this.draws;
+        allowance.open.set(draw, this.now());
         allowance.lastUsed = this.now();
-        return allowance;
+        return { allowance, draw };
       }
-      if (!(await this.grow(amount, slot, ttlSeconds, call))) return null;
+      if (!(await this.grow(amount, slot, ttlSeconds, call, wantCredits))) return null;
     }
   }
 
-  private grow(amount: number, slot: boolean, ttlSeconds: number, call: CallContext): Promise<boolean> {
+  private grow(
+    amount: number,
+    slot: boolean,
+    ttlSeconds: number,
+    call: CallContext,
+    wantCredits: boolean,
+  ): Promise<boolean> {
     return this.exclusive(async () => {
       // Another call may have grown it while this one waited its turn.
       if (this.usable(this.current, amount, slot, ttlSeconds)) return true;
-      const now = this.now();
       let target = this.current;
-      if (target && (target.closing || target.expiresAt - now < RENEW_MARGIN_MS)) {
+      if (target && (target.closing || target.expiresAt - this.ledgerNow() < RENEW_MARGIN_MS)) {
         // At (or past) its end: the ledger may already have expired it. Let it drain; open another.
         this.retire(target);
         target = undefined;
       }
       const spendable = target?.spendable ?? 0;
       const minMicro = Math.max(0, amount - spendable);
-      const window = Math.floor(now / MINUTE_MS);
-      const needSlot = slot && !(target && target.window === window && target.slots > 0);
+      // A request slot alone (a stream's admission) asks for no credits.
+      const wantMicro = wantCredits ? Math.max(minMicro, this.settings.targetMicro - spendable) : 0;
+      const needSlot = slot && !(target && this.hasSlot(target));
       let grant: AllowanceGrant;
       try {
         grant = await this.billing.openAllowance(
@@ -194,7 +236,7 @@ class AccountCredits {
           {
             id: target?.id ?? crypto.randomUUID(),
             min_micro: minMicro,
-            want_micro: Math.max(minMicro, this.settings.targetMicro - spendable),
+            want_micro: wantMicro,
             want_slots: needSlot ? this.settings.slotsAhead : 0,
             ttl_seconds: Math.min(3600, ttlSeconds + ALLOWANCE_SPAN_SECONDS),
           },
@@ -215,16 +257,19 @@ class AccountCredits {
         spendable: 0,
         slots: 0,
         window: grant.window,
+        grantedAt: this.now(),
         expiresAt: grant.expires_at,
-        outstanding: 0,
-        lastUsed: now,
+        open: new Map(),
+        lastUsed: this.now(),
         closing: false,
       };
       allowance.spendable += grant.granted_micro;
       allowance.slots = allowance.window === grant.window ? allowance.slots + grant.granted_slots : grant.granted_slots;
       allowance.window = grant.window;
+      if (grant.granted_slots > 0) allowance.grantedAt = this.now();
       allowance.expiresAt = grant.expires_at;
-      this.current = allowance;
+      // Retired while the ledger answered (idle): what it was granted is released with it.
+      if (!allowance.closing) this.current = allowance;
       return true;
     });
   }
@@ -235,90 +280,137 @@ class AccountCredits {
     this.closing.add(allowance);
   }
 
-  /** Takes one request slot (429 when the minute has none left), holding no credits. */
-  async admit(call: CallContext): Promise<void> {
-    const allowance = await this.take(0, true, 0, call);
-    if (allowance) this.giveBack(allowance, 0);
+  /**
+   * Takes one request slot (429 when the minute has none left). With `forCalls`, an allowance it
+   * has to open also gets credits for the calls that follow (one ledger call, not two); a stream's
+   * admission asks for none.
+   */
+  async admit(call: CallContext, forCalls: boolean): Promise<void> {
+    const ttl = forCalls ? this.settings.callTtlSeconds : 0;
+    const taken = await this.take(0, true, ttl, call, forCalls);
+    if (taken) this.giveBack(taken.allowance, taken.draw, 0);
   }
 
   /** Gives an unused hold back. */
-  giveBack(allowance: Allowance, amount: number): void {
+  giveBack(allowance: Allowance, draw: number, amount: number): void {
+    if (!allowance.open.delete(draw)) return;
     allowance.spendable += amount;
-    allowance.outstanding -= 1;
   }
 
   /**
    * Records a finished call's cost against its allowance; the ledger entry is written by the next
    * settlement. Returns the balance after the charge, as this instance knows it.
    */
-  charge(allowance: Allowance, held: number, draw: AllowanceDraw): number {
-    allowance.outstanding -= 1;
-    const cost = draw.cost_micro;
+  charge(allowance: Allowance, draw: number, held: number, charge: AllowanceDraw): number {
+    if (!allowance.open.delete(draw)) throw new Error("a hold was charged after it was given back");
+    const cost = charge.cost_micro;
     // The ledger takes the cost from the allowance first: mirror it, so spendable never overstates.
     allowance.spendable =
       cost <= held ? allowance.spendable + held - cost : Math.max(0, allowance.spendable - (cost - held));
-    this.pending.push({ allowance, draw });
+    this.pending.push({ allowance, draw: charge });
     this.unsent += cost;
     return Math.max(0, this.balance - this.unsent);
   }
 
+  /** Calls holding credits that are still live (a call holding past its lifetime was abandoned). */
+  private liveCalls(allowance: Allowance): number {
+    const cutoff = this.now() - this.settings.callTtlSeconds * 1000;
+    let live = 0;
+    for (const since of allowance.open.values()) if (since > cutoff) live += 1;
+    return live;
+  }
+
   /** Writes every charge recorded so far (and releases retired allowances); resolves when done. */
   flush(call: CallContext): Promise<void> {
-    this.flushing ??= this.settleAll(call).finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
+    if (!this.flushing || this.now() - this.flushing.since > STUCK_MS) {
+      const flushing = {
+        since: this.now(),
+        done: this.settleAll(call).finally(() => {
+          if (this.flushing === flushing) this.flushing = undefined;
+        }),
+      };
+      this.flushing = flushing;
+    }
+    return this.flushing.done;
+  }
+
+  /**
+   * Resolves once the charges `ids` are in the ledger; rejects with SettlementFailure when the
+   * ledger could not take them (they stay queued for the next settlement, or were refused).
+   */
+  async written(ids: string[], call: CallContext): Promise<void> {
+    await this.flush(call);
+    const waiting = new Set(this.pending.map((p) => p.draw.id));
+    if (ids.some((id) => waiting.has(id) || this.refused.has(id)))
+      throw new SettlementFailure("the ledger could not record this call's charge yet");
   }
 
   private nextSettlement(): { allowance: Allowance; draws: PendingDraw[]; release: boolean } | undefined {
     const first = this.pending[0];
-    const allowance =
-      first?.allowance ?? [...this.closing].find((candidate) => candidate.outstanding === 0 && candidate.closing);
+    const allowance = first?.allowance ?? [...this.closing].find((candidate) => this.liveCalls(candidate) === 0);
     if (!allowance) return undefined;
-    const draws = this.pending.filter((p) => p.allowance === allowance).slice(0, MAX_DRAWS_PER_SETTLEMENT);
-    const rest = this.pending.filter((p) => p.allowance === allowance).length - draws.length;
-    return { allowance, draws, release: allowance.closing && allowance.outstanding === 0 && rest === 0 };
+    const all = this.pending.filter((p) => p.allowance === allowance);
+    const draws = all.slice(0, MAX_DRAWS_PER_SETTLEMENT);
+    const release = allowance.closing && this.liveCalls(allowance) === 0 && all.length === draws.length;
+    return { allowance, draws, release };
+  }
+
+  private async settleOnce(allowance: Allowance, draws: PendingDraw[], release: boolean, call: CallContext) {
+    const sent = draws.reduce((sum, item) => sum + item.draw.cost_micro, 0);
+    return this.exclusive(async () => {
+      const answer = await this.billing.settleAllowance(
+        this.identity,
+        allowance.id,
+        draws.map((item) => item.draw),
+        release ? { unusedSlots: Math.max(0, allowance.slots) } : null,
+        call,
+      );
+      this.unsent -= sent;
+      this.observe(answer);
+      return answer;
+    });
   }
 
   private async settleAll(call: CallContext): Promise<void> {
     for (let next = this.nextSettlement(); next; next = this.nextSettlement()) {
       const { allowance, draws, release } = next;
       for (const item of draws) this.pending.splice(this.pending.indexOf(item), 1);
-      const sent = draws.reduce((sum, item) => sum + item.draw.cost_micro, 0);
       let settlement: AllowanceSettlement | undefined;
       let failure: unknown;
-      for (let attempt = 0; attempt < SETTLE_ATTEMPTS && !settlement; attempt++) {
+      for (const wait of [0, ...SETTLE_BACKOFF_MS]) {
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         try {
-          settlement = await this.exclusive(async () => {
-            const answer = await this.billing.settleAllowance(
-              this.identity,
-              allowance.id,
-              draws.map((item) => item.draw),
-              release ? { unusedSlots: allowance.slots } : null,
-              call,
-            );
-            this.unsent -= sent;
-            this.observe(answer);
-            return answer;
-          });
+          settlement = await this.settleOnce(allowance, draws, release, call);
+          break;
         } catch (error) {
           failure = error;
-          await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+          // A refusal (the allowance unknown, a malformed draw) will not change on a retry.
+          if (refusedForGood(error)) break;
         }
       }
       if (!settlement) {
-        // Keep the charges for the next settlement rather than lose them; say so loudly.
-        this.pending.unshift(...draws);
+        const permanent = refusedForGood(failure);
+        if (permanent) {
+          // Nothing to retry: set the charges aside, with what a reconciliation needs.
+          for (const item of draws) this.refused.add(item.draw.id);
+          this.unsent -= draws.reduce((sum, item) => sum + item.draw.cost_micro, 0);
+          this.closing.delete(allowance);
+        } else {
+          this.pending.unshift(...draws);
+        }
         console.log(
           JSON.stringify({
             level: "error",
-            msg: "allowance settlement failed; charges kept for the next one",
+            msg: permanent
+              ? "allowance settlement refused; charges set aside"
+              : "allowance settlement failed; charges kept for the next one",
             request_id: call.requestId,
             allowance: allowance.id,
-            draws: draws.length,
+            draws: draws.map((item) => ({ id: item.draw.id, cost_micro: item.draw.cost_micro })),
             error: String(failure),
           }),
         );
+        if (permanent) continue;
         return;
       }
       if (release) this.closing.delete(allowance);
@@ -343,11 +435,17 @@ class AccountCredits {
    * Returns the work for the caller's `waitUntil`.
    */
   afterCall(call: CallContext, sleep: (ms: number) => Promise<void>): Promise<void> {
-    this.batch ??= (this.settings.batchMs > 0 ? sleep(this.settings.batchMs) : Promise.resolve()).then(() => {
-      this.batch = undefined;
-      return this.flush(call);
-    });
-    const flushed = this.batch;
+    if (!this.batch || this.now() - this.batch.since > STUCK_MS + this.settings.batchMs) {
+      const batch = {
+        since: this.now(),
+        done: (this.settings.batchMs > 0 ? sleep(this.settings.batchMs) : Promise.resolve()).then(() => {
+          if (this.batch === batch) this.batch = undefined;
+          return this.flush(call);
+        }),
+      };
+      this.batch = batch;
+    }
+    const flushed = this.batch.done;
     // One idle watch per account at a time, kept alive by the request that started it. A call
     // starts a fresh one when the running one is older than IDLE_WATCH_RENEW_MS, so one always
     // lives past the last call's idle period, and none outlives its request's waitUntil.
@@ -364,10 +462,11 @@ class AccountCredits {
     for (;;) {
       const allowance = this.current;
       const quietFor = allowance ? this.now() - allowance.lastUsed : 0;
-      if (allowance && (quietFor < this.settings.idleMs || allowance.outstanding > 0)) {
+      const live = allowance ? this.liveCalls(allowance) : 0;
+      if (allowance && (quietFor < this.settings.idleMs || live > 0)) {
         // Past its span a newer call's watch has taken over (see afterCall).
         if (this.now() - watch > this.settings.idleMs + IDLE_WATCH_SPAN_MS) return;
-        const wait = allowance.outstanding > 0 ? Math.max(this.settings.idleMs, 100) : this.settings.idleMs - quietFor;
+        const wait = live > 0 ? Math.max(this.settings.idleMs, 100) : this.settings.idleMs - quietFor;
         await sleep(Math.max(1, wait));
         if (this.idleWatch !== watch) return;
         continue;
@@ -375,6 +474,7 @@ class AccountCredits {
       if (this.idleWatch === watch) this.idleWatch = undefined;
       if (allowance) this.retire(allowance);
       await this.flush(call);
+      if (!this.current && this.closing.size === 0 && this.pending.length === 0) this.onEmpty();
       return;
     }
   }
@@ -386,64 +486,22 @@ export class CreditAllowances {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The account's credits in this isolate, created on first use. */
+  /** The account's credits in this isolate, created on first use and forgotten once idle and empty. */
   account(billing: Billing, identity: Identity, settings: AllowanceSettings): AccountCredits {
     let account = this.accounts.get(identity.sub);
     if (!account) {
-      account = new AccountCredits(billing, identity, settings, this.now);
-      this.accounts.set(identity.sub, account);
+      const created: AccountCredits = new AccountCredits(billing, identity, settings, this.now, () => {
+        if (this.accounts.get(identity.sub) === created) this.accounts.delete(identity.sub);
+      });
+      this.accounts.set(identity.sub, created);
+      account = created;
     }
     account.touch(identity);
     return account;
   }
-}
 
-export type { AccountCredits };
-
-/**
- * An ask's holds drawn from the account's allowance. With `countRequest`, the ask's first hold also
- * takes its request slot. Charges are written after the answer (`waitUntil`), unless the caller
- * awaits `settled()`.
- */
-export function allowanceLine(
-  account: AccountCredits,
-  options: {
-    countRequest: boolean;
-    call: CallContext;
-    waitUntil: (promise: Promise<unknown>) => void;
-    sleep: (ms: number) => Promise<void>;
-  },
-): CreditLine {
-  let slotTaken = !options.countRequest;
-  return {
-    async hold(holdId, amount, ttlSeconds) {
-      const allowance = await account.take(amount, !slotTaken, ttlSeconds, options.call);
-      if (!allowance) return null;
-      slotTaken = true;
-      let open = true;
-      const held: HeldCall = {
-        async void() {
-          if (!open) return;
-          open = false;
-          account.giveBack(allowance, amount);
-          options.waitUntil(account.afterCall(options.call, options.sleep));
-        },
-        async settle(costMicro: number, usage: AiUsage) {
-          open = false;
-          const balance = account.charge(allowance, amount, {
-            id: holdId,
-            cost_micro: costMicro,
-            request_id: options.call.requestId,
-            at: Date.now(),
-            usage,
-          });
-          options.waitUntil(account.afterCall(options.call, options.sleep));
-          return { charged: costMicro, balance };
-        },
-      };
-      return held;
-    },
-    limits: () => account.limits(),
-    settled: () => account.flush(options.call),
-  };
+  /** Accounts this isolate currently keeps. */
+  get size(): number {
+    return this.accounts.size;
+  }
 }

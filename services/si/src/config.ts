@@ -37,7 +37,7 @@ export function siSettings(env: Env): SiSettings {
     latencyBudgetMs: integer(env.SI_LATENCY_BUDGET_MS, 30_000, "SI_LATENCY_BUDGET_MS", 100, 300_000),
     attemptTimeoutMs: integer(env.SI_ATTEMPT_TIMEOUT_MS, 20_000, "SI_ATTEMPT_TIMEOUT_MS", 50, 300_000),
     streamMaxMs: integer(env.SI_STREAM_MAX_MS, 600_000, "SI_STREAM_MAX_MS", 1_000, 3_000_000),
-    allowanceIdleMs: integer(env.SI_ALLOWANCE_IDLE_MS, 2_000, "SI_ALLOWANCE_IDLE_MS", 0, 15_000),
+    allowanceIdleMs: integer(env.SI_ALLOWANCE_IDLE_MS, 2_000, "SI_ALLOWANCE_IDLE_MS", 0, 8_000),
     allowanceMicro: integer(env.SI_ALLOWANCE_CREDITS, 1, "SI_ALLOWANCE_CREDITS", 0, 1_000) * 1_000_000,
     settleBatchMs: integer(env.SI_SETTLE_BATCH_MS, 20, "SI_SETTLE_BATCH_MS", 0, 1_000),
   };

@@ -1,4 +1,12 @@
-import { type AiUsage, type CallContext, type Identity, isServiceError, type LimitState } from "@cognomega/shared";
+import {
+  type AiUsage,
+  type CallContext,
+  type Identity,
+  isServiceError,
+  type LimitState,
+  ServiceError,
+} from "@cognomega/shared";
+import { type AccountCredits, SettlementFailure } from "./allowances";
 
 /** A call's hold, taken before its provider is contacted. */
 export interface HeldCall {
@@ -13,6 +21,8 @@ export interface HeldCall {
 
 /** Where an ask's holds come from. */
 export interface CreditLine {
+  /** Counts the request against the caller's per-minute limit now, if it is counted (429 over it). */
+  admit(): Promise<void>;
   /**
    * Holds `amount` micro-credits for the call `holdId` for at least `ttlSeconds`, or resolves to
    * null when the balance cannot cover it. The first hold of a counted request also takes its
@@ -21,7 +31,7 @@ export interface CreditLine {
   hold(holdId: string, amount: number, ttlSeconds: number): Promise<HeldCall | null>;
   /** The caller's limits as last seen, for the answer's headers. */
   limits(): LimitState | undefined;
-  /** Resolves once every charge made through this line is written to the ledger. */
+  /** Resolves once every charge made through this line is in the ledger; 503 when it cannot be written. */
   settled(): Promise<void>;
 }
 
@@ -35,6 +45,7 @@ function log(level: string, msg: string, call: CallContext, extra: Record<string
  */
 export function perCallHolds(billing: Env["BILLING"], identity: Identity, call: CallContext): CreditLine {
   return {
+    admit: async () => {},
     async hold(holdId, amount, ttlSeconds) {
       try {
         await billing.reserve(identity, holdId, amount, ttlSeconds, call);
@@ -66,5 +77,104 @@ export function perCallHolds(billing: Env["BILLING"], identity: Identity, call: 
     },
     limits: () => undefined,
     settled: async () => {},
+  };
+}
+
+/** What a line drawing on an account's allowance needs from its request. */
+export interface AllowanceLineOptions {
+  countRequest: boolean;
+  call: CallContext;
+  waitUntil: (promise: Promise<unknown>) => void;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** Counts the request once, from the allowance's slots, and lets its idle watch run. */
+function admitter(account: AccountCredits, options: AllowanceLineOptions, forCalls: boolean) {
+  let counted = !options.countRequest;
+  return {
+    get counted() {
+      return counted;
+    },
+    /** The request's slot was taken with its first hold. */
+    markCounted() {
+      counted = true;
+    },
+    async admit() {
+      if (counted) return;
+      await account.admit(options.call, forCalls);
+      counted = true;
+      options.waitUntil(account.afterCall(options.call, options.sleep));
+    },
+  };
+}
+
+/**
+ * An ask's holds drawn from the account's allowance in this instance. Charges are written after the
+ * answer (`waitUntil`); `settled()` waits for this ask's.
+ */
+export function allowanceLine(account: AccountCredits, options: AllowanceLineOptions): CreditLine {
+  const admission = admitter(account, options, true);
+  const charged: string[] = [];
+  return {
+    admit: () => admission.admit(),
+    async hold(holdId, amount, ttlSeconds) {
+      const slot = !admission.counted;
+      const taken = await account.take(amount, slot, ttlSeconds, options.call);
+      if (!taken) return null;
+      if (slot) admission.markCounted();
+      let open = true;
+      return {
+        async void() {
+          if (!open) return;
+          open = false;
+          account.giveBack(taken.allowance, taken.draw, amount);
+          options.waitUntil(account.afterCall(options.call, options.sleep));
+        },
+        async settle(costMicro: number, usage: AiUsage) {
+          if (!open) throw new Error("this hold was already settled or voided");
+          open = false;
+          const balance = account.charge(taken.allowance, taken.draw, amount, {
+            id: holdId,
+            cost_micro: costMicro,
+            request_id: options.call.requestId,
+            at: Date.now(),
+            usage,
+          });
+          charged.push(holdId);
+          options.waitUntil(account.afterCall(options.call, options.sleep));
+          return { charged: costMicro, balance };
+        },
+      };
+    },
+    limits: () => account.limits(),
+    async settled() {
+      try {
+        await account.written(charged, options.call);
+      } catch (error) {
+        if (!(error instanceof SettlementFailure)) throw error;
+        throw new ServiceError(
+          "upstream_unavailable",
+          "the answer is ready but its charge could not be recorded yet; retry with the same Idempotency-Key",
+        );
+      }
+    },
+  };
+}
+
+/** One ledger hold per call (a stream), after the request took its slot from the allowance. */
+export function admittedPerCallHolds(
+  line: CreditLine,
+  account: AccountCredits,
+  options: AllowanceLineOptions,
+): CreditLine {
+  const admission = admitter(account, options, false);
+  return {
+    ...line,
+    admit: () => admission.admit(),
+    async hold(holdId, amount, ttlSeconds) {
+      await admission.admit();
+      return line.hold(holdId, amount, ttlSeconds);
+    },
+    limits: () => account.limits(),
   };
 }

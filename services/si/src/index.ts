@@ -13,11 +13,11 @@ import {
   type RagResult,
   ServiceError,
 } from "@cognomega/shared";
-import { type AccountCredits, allowanceLine, CreditAllowances } from "./allowances";
+import { type AccountCredits, CreditAllowances } from "./allowances";
 import { type AskDeps, type AskEvent, type CallOutcome, complete, holdTtlSeconds, openStream } from "./ask";
 import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
 import { type SiSettings, siSettings } from "./config";
-import { type CreditLine, perCallHolds } from "./credit-line";
+import { admittedPerCallHolds, allowanceLine, type CreditLine, perCallHolds } from "./credit-line";
 import { ground } from "./grounding";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
@@ -63,31 +63,25 @@ function allowanceAccount(env: Env, identity: Identity, settings: SiSettings): A
 
 /** How long this instance trusts the advisor's thresholds before asking again. */
 const THRESHOLDS_TTL_MS = 60_000;
-let knownThresholds: { at: number; value: Promise<AdviceThresholds | undefined> } | undefined;
+let knownThresholds: { at: number; value: AdviceThresholds } | undefined;
 
-/** The advisor's thresholds, cached per isolate; undefined (ask every time) when they cannot be read. */
-function adviceThresholds(advisor: NonNullable<Env["ADVISOR"]>, call: CallContext) {
+/**
+ * The advisor's thresholds, cached per isolate (a value, not a promise: no request waits on another's
+ * call); undefined (ask for advice every time) when they cannot be read.
+ */
+async function adviceThresholds(
+  advisor: NonNullable<Env["ADVISOR"]>,
+  call: CallContext,
+): Promise<AdviceThresholds | undefined> {
   const now = Date.now();
-  if (!knownThresholds || now - knownThresholds.at >= THRESHOLDS_TTL_MS) {
-    knownThresholds = { at: now, value: advisor.thresholds(call).catch(() => undefined) };
+  if (knownThresholds && now - knownThresholds.at < THRESHOLDS_TTL_MS) return knownThresholds.value;
+  try {
+    const value = await advisor.thresholds(call);
+    knownThresholds = { at: now, value };
+    return value;
+  } catch {
+    return undefined;
   }
-  return knownThresholds.value;
-}
-
-/** One ledger hold per call, after the request took its slot from the allowance. */
-function admittedPerCallHolds(line: CreditLine, account: AccountCredits, call: CallContext): CreditLine {
-  let admitted = false;
-  return {
-    ...line,
-    async hold(holdId, amount, ttlSeconds) {
-      if (!admitted) {
-        await account.admit(call);
-        admitted = true;
-      }
-      return line.hold(holdId, amount, ttlSeconds);
-    },
-    limits: () => account.limits(),
-  };
 }
 
 function requireAdmin(identity: Identity): void {
@@ -155,9 +149,10 @@ export class SiService extends WorkerEntrypoint<Env> {
     const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
     const account = allowanceAccount(this.env, identity, settings);
     const perCall = perCallHolds(this.env.BILLING, identity, call);
+    const options = { countRequest: mode.countRequest, call, waitUntil, sleep };
     let credits: CreditLine;
-    if (!mode.stream) credits = allowanceLine(account, { countRequest: mode.countRequest, call, waitUntil, sleep });
-    else credits = mode.countRequest ? admittedPerCallHolds(perCall, account, call) : perCall;
+    if (!mode.stream) credits = allowanceLine(account, options);
+    else credits = mode.countRequest ? admittedPerCallHolds(perCall, account, options) : perCall;
     return {
       env: this.env,
       identity,
@@ -316,6 +311,8 @@ export class SiService extends WorkerEntrypoint<Env> {
         issues: [{ path: "Idempotency-Key", message: "invalid" }],
       });
     }
+    // Counted before anything that costs: grounding, the idempotency record, a replay.
+    await deps.credits.admit();
     const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
     if (key) {
       const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call);
