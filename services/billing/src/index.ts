@@ -40,7 +40,7 @@ import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKe
 import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
 import { unwrap } from "./result";
 import { signGuestToken } from "./tokens";
-import { listUsage, newestEventAt, recordUsage, recordUsageBatch, type UsageRecord } from "./usage";
+import { listUsage, newestEventAt, recordUsage } from "./usage";
 import { creditsView, entryView, holdView, limitView } from "./views";
 
 // Per isolate: account name → its ledger object's id.
@@ -49,22 +49,6 @@ const LEDGER_ID_CACHE_SIZE = 10_000;
 
 /** Most calls one settlement may charge (an SI instance flushes what piled up while it waited). */
 const MAX_DRAWS_PER_SETTLEMENT = 256;
-
-function usageRecord(identity: Identity, id: string, requestId: string, usage: AiUsage, charged: number): UsageRecord {
-  return {
-    id,
-    account: identity.sub,
-    at: Date.now(),
-    requestId,
-    tokensIn: usage.tokens_in,
-    tokensOut: usage.tokens_out,
-    provider: usage.provider,
-    model: usage.model,
-    creditsMicro: charged,
-    source: "si",
-    estimated: usage.estimated,
-  };
-}
 
 function checkAllowanceId(id: unknown): void {
   if (typeof id !== "string" || !/^[\x21-\x7e]{1,200}$/.test(id))
@@ -252,9 +236,8 @@ export class BillingService extends WorkerEntrypoint<Env> {
     if (!Number.isSafeInteger(actualMicro) || actualMicro < 0)
       throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
     const { entry, shortfall } = unwrap(
-      await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub)),
+      await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub), usage),
     );
-    if (usage) this.writeUsageEvent(identity, holdId, ctx.requestId, usage, -entry.amount);
     return {
       entry: entryView(entry),
       balance_micro: entry.balance_after,
@@ -336,37 +319,8 @@ export class BillingService extends WorkerEntrypoint<Env> {
         throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
     }
     const settlement = unwrap(
-      await this.ledger(identity.sub).settleAllowance(
-        allowanceId,
-        draws.map(({ id, cost_micro, request_id }) => ({ id, cost_micro, request_id })),
-        release,
-        this.ledgerCall(ctx, identity.sub),
-      ),
+      await this.ledger(identity.sub).settleAllowance(allowanceId, draws, release, this.ledgerCall(ctx, identity.sub)),
     );
-    // One KV write for the whole settlement, not one per call, after the answer has gone out.
-    const records: UsageRecord[] = draws.flatMap((draw, index) => {
-      const outcome = settlement.draws[index];
-      if (!draw.usage || !outcome || outcome.replayed) return [];
-      const record = usageRecord(identity, draw.id, draw.request_id, draw.usage, outcome.charged_micro);
-      // The call's own time, when the caller's clock is believable; else the time it was settled.
-      if (typeof draw.at === "number" && Math.abs(draw.at - record.at) < 3_600_000) record.at = draw.at;
-      return [record];
-    });
-    if (records.length > 0) {
-      this.ctx.waitUntil(
-        recordUsageBatch(this.env.KV_BILLING, identity.sub, records, usageTtlSeconds(this.env)).catch((error) =>
-          console.log(
-            JSON.stringify({
-              level: "error",
-              msg: "usage events not written",
-              request_id: ctx.requestId,
-              events: records.length,
-              error: String(error),
-            }),
-          ),
-        ),
-      );
-    }
     return { ...settlement, limits: limitView(settlement.limits) };
   }
 
@@ -487,23 +441,6 @@ export class BillingService extends WorkerEntrypoint<Env> {
     const to = parsed.to ?? Date.now();
     const from = parsed.from ?? to - 86_400_000;
     return listUsage(this.env.KV_BILLING, identity.sub, from, to, parsed.limit ?? 50, parsed.cursor);
-  }
-
-  /**
-   * Writes an AI call's usage event after the reply goes out: the money is already settled, and a
-   * lost event is an analytics gap, never a reason to fail the call.
-   */
-  private writeUsageEvent(identity: Identity, id: string, requestId: string, usage: AiUsage, charged: number): void {
-    const written = recordUsage(
-      this.env.KV_BILLING,
-      usageRecord(identity, id, requestId, usage, charged),
-      usageTtlSeconds(this.env),
-    ).catch((error) =>
-      console.log(
-        JSON.stringify({ level: "error", msg: "usage event not written", request_id: requestId, error: String(error) }),
-      ),
-    );
-    this.ctx.waitUntil(written);
   }
 
   private async currentKeyOrUndefined() {

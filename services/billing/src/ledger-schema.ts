@@ -1,3 +1,5 @@
+import { USAGE_OUTBOX_SCHEMA } from "./usage-outbox";
+
 /**
  * The AccountLedger's SQLite schema. `entries` is append-only: no statement ever updates or
  * deletes a row of it, and `account.balance` always equals the sum of `entries.amount`.
@@ -55,6 +57,7 @@ export const LEDGER_SCHEMA = [
      closed_at INTEGER
    )`,
   "CREATE INDEX IF NOT EXISTS allowances_by_status ON allowances (status, expires_at)",
+  USAGE_OUTBOX_SCHEMA,
   `CREATE TABLE IF NOT EXISTS idempotency (
      key TEXT PRIMARY KEY,
      fingerprint TEXT NOT NULL,

@@ -1,8 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import type { AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettlement } from "@cognomega/shared";
-import { defaultLimits } from "./config";
+import type { AiUsage, AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettlement } from "@cognomega/shared";
+import { defaultLimits, usageTtlSeconds } from "./config";
 import { type AccountRow, type AllowanceRow, type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
 import { attempt, LedgerRefusal, type LedgerResult } from "./result";
+import { type ChargedUsage, carryUsage, queueUsage, USAGE_OUTBOX_DELAY_MS, usagePending } from "./usage-outbox";
 
 /** Who and what caused a ledger call; `now` comes from the caller so tests can move time. */
 export interface LedgerCall {
@@ -320,6 +321,7 @@ export class AccountLedger extends DurableObject<Env> {
     holdId: string,
     actual: number,
     call: LedgerCall,
+    usage?: AiUsage,
   ): LedgerResult<{ hold: HoldRow; entry: EntryRow; shortfall: number }> {
     return this.tx(() => {
       this.expireDue(call.now);
@@ -365,6 +367,7 @@ export class AccountLedger extends DurableObject<Env> {
         },
         account.balance,
       );
+      if (usage) this.queueUsage({ id: holdId, at: call.now, requestId: call.requestId, usage, chargedMicro: charged });
       return { hold: this.hold(holdId) as HoldRow, entry, shortfall: actual - charged };
     });
   }
@@ -570,52 +573,55 @@ export class AccountLedger extends DurableObject<Env> {
    */
   settleAllowance(
     id: string,
-    draws: Pick<AllowanceDraw, "id" | "cost_micro" | "request_id">[],
+    draws: AllowanceDraw[],
     release: { unusedSlots: number } | null,
     call: LedgerCall,
   ): LedgerResult<LedgerAllowanceSettlement> {
     return this.tx(() => {
       this.expireDue(call.now);
-      this.requireAccount();
-      if (!this.allowance(id)) throw new LedgerRefusal("not_found", `no allowance ${id}`);
+      const account = this.requireAccount();
+      const row = this.allowance(id);
+      if (!row) throw new LedgerRefusal("not_found", `no allowance ${id}`);
+      // One pass in memory and one write per entry: a settlement carries many calls, and the object
+      // answers nothing else while it runs.
+      const done = this.settledBefore(draws.map((draw) => `settle:${draw.id}`));
+      const open = row.status === "open";
+      let { balance, reserved } = account;
+      let held = open ? row.held : 0;
+      let total = 0;
       const settled: LedgerAllowanceSettlement["draws"] = [];
-      const day = Math.floor(call.now / DAY_MS);
       for (const draw of draws) {
         const entryId = `settle:${draw.id}`;
-        const previous = this.entry(entryId);
-        if (previous) {
-          settled.push({ id: draw.id, charged_micro: -previous.amount, shortfall_micro: 0, replayed: true });
+        const previous = done.get(entryId);
+        if (previous !== undefined) {
+          settled.push({ id: draw.id, charged_micro: previous, shortfall_micro: 0, replayed: true });
           continue;
         }
-        const row = this.allowance(id) as AllowanceRow;
-        const account = this.requireAccount();
-        const fromHeld = row.status === "open" ? Math.min(draw.cost_micro, row.held) : 0;
-        const charged = fromHeld + Math.min(draw.cost_micro - fromHeld, account.balance - account.reserved);
+        // From the allowance first, then from what no hold or allowance has reserved.
+        const fromHeld = Math.min(draw.cost_micro, held);
+        const charged = fromHeld + Math.min(draw.cost_micro - fromHeld, balance - reserved);
+        held -= fromHeld;
+        reserved -= fromHeld;
+        balance -= charged;
+        total += charged;
         this.sql.exec(
-          "UPDATE allowances SET held = held - ?, charged = charged + ? WHERE id = ?",
-          fromHeld,
-          charged,
-          id,
+          `INSERT INTO entries (id, kind, amount, balance_after, reason, request_id, actor, hold_id, created_at)
+           VALUES (?, 'settle', ?, ?, ?, ?, ?, ?, ?)`,
+          entryId,
+          -charged,
+          balance,
+          charged < draw.cost_micro ? `cost ${draw.cost_micro}, balance covered ${charged}` : null,
+          draw.request_id,
+          call.actor,
+          `allowance:${id}`,
+          call.now,
         );
-        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", fromHeld);
-        this.sql.exec(
-          "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
-          day,
-          charged,
-        );
-        this.appendEntry(
-          {
-            id: entryId,
-            kind: "settle",
-            amount: -charged,
-            reason: charged < draw.cost_micro ? `cost ${draw.cost_micro}, balance covered ${charged}` : null,
-            request_id: draw.request_id,
-            actor: call.actor,
-            hold_id: `allowance:${id}`,
-            created_at: call.now,
-          },
-          account.balance,
-        );
+        done.set(entryId, charged);
+        if (draw.usage) {
+          // The call's own time when it is believable, else the time it was settled.
+          const at = typeof draw.at === "number" && Math.abs(draw.at - call.now) < 3_600_000 ? draw.at : call.now;
+          this.queueUsage({ id: draw.id, at, requestId: draw.request_id, usage: draw.usage, chargedMicro: charged });
+        }
         settled.push({
           id: draw.id,
           charged_micro: charged,
@@ -623,10 +629,13 @@ export class AccountLedger extends DurableObject<Env> {
           replayed: false,
         });
       }
-      const row = this.allowance(id) as AllowanceRow;
-      if (release && row.status === "open") {
-        this.sql.exec("UPDATE allowances SET status = 'released', held = 0, closed_at = ? WHERE id = ?", call.now, id);
-        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", row.held);
+      let status = row.status;
+      let closedAt = row.closed_at;
+      if (release && open) {
+        reserved -= held;
+        held = 0;
+        status = "released";
+        closedAt = call.now;
         const unused = Math.min(Math.max(0, release.unusedSlots), row.slots);
         if (unused > 0)
           this.sql.exec(
@@ -635,8 +644,38 @@ export class AccountLedger extends DurableObject<Env> {
             row.window,
           );
       }
+      this.sql.exec(
+        "UPDATE allowances SET held = ?, charged = charged + ?, status = ?, closed_at = ? WHERE id = ?",
+        open ? held : row.held,
+        total,
+        status,
+        closedAt,
+        id,
+      );
+      this.sql.exec("UPDATE account SET balance = ?, reserved = ? WHERE id = 1", balance, reserved);
+      if (total > 0)
+        this.sql.exec(
+          "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
+          Math.floor(call.now / DAY_MS),
+          total,
+        );
       return { ...this.allowanceState(id, call.now), draws: settled };
     });
+  }
+
+  /** The charges already written under these entry ids. */
+  private settledBefore(entryIds: string[]): Map<string, number> {
+    const found = new Map<string, number>();
+    // SQLite binds at most 100 parameters per statement in Durable Objects.
+    for (let i = 0; i < entryIds.length; i += 100) {
+      const chunk = entryIds.slice(i, i + 100);
+      const rows = this.sql.exec<{ id: string; amount: number }>(
+        `SELECT id, amount FROM entries WHERE id IN (${chunk.map(() => "?").join(",")})`,
+        ...chunk,
+      );
+      for (const row of rows) found.set(row.id, -row.amount);
+    }
+    return found;
   }
 
   /**
@@ -716,8 +755,27 @@ export class AccountLedger extends DurableObject<Env> {
     };
   }
 
-  /** Expires due holds, prunes old idempotency records and closed holds, and re-arms. */
+  /** Records a charged call's usage event next to its charge; the alarm carries it to KV. */
+  private queueUsage(charged: ChargedUsage): void {
+    const account = this.requireAccount();
+    queueUsage(this.sql, account.name, charged);
+    this.scheduleAlarm(Date.now() + USAGE_OUTBOX_DELAY_MS);
+  }
+
+  /**
+   * Carries queued usage events to KV, expires due holds, prunes old idempotency records and closed
+   * holds, and re-arms.
+   */
   override async alarm(): Promise<void> {
+    const account = this.account();
+    if (account) {
+      try {
+        await carryUsage(this.sql, this.env.KV_BILLING, account.name, usageTtlSeconds(this.env));
+      } catch (error) {
+        // Kept in the outbox: the next alarm (set below) tries again.
+        console.log(JSON.stringify({ level: "error", msg: "usage events not carried to KV", error: String(error) }));
+      }
+    }
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       if (!this.account()) return;
@@ -740,7 +798,9 @@ export class AccountLedger extends DurableObject<Env> {
                   + (SELECT COUNT(*) FROM allowances WHERE status != 'open') AS n`,
           )
           .one().n > 0;
-      const next = nextExpiry ?? (leftovers ? now + DAY_MS : null);
+      let next = nextExpiry ?? (leftovers ? now + DAY_MS : null);
+      // Events still queued (KV failed, or they came in meanwhile): carry them shortly.
+      if (usagePending(this.sql)) next = Math.min(next ?? Number.MAX_SAFE_INTEGER, now + USAGE_OUTBOX_DELAY_MS);
       this.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", next);
       if (next !== null) void this.ctx.storage.setAlarm(next);
     });

@@ -1,5 +1,6 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { recordUsage, recordUsageBatch } from "../src/usage";
 import { billing, call, codeOf, ledger, newAccount } from "./helpers";
 
@@ -113,11 +114,12 @@ describe("usage events", () => {
     }));
     const service = billing();
     await service.settleAllowance(user, "usage-al", draws, null, call);
-    await vi.waitFor(async () => {
-      const keys = await env.KV_BILLING.list({ prefix: `usage:${user.sub}:` });
-      expect(keys.keys).toHaveLength(1);
-      expect(keys.keys[0]?.metadata).toMatchObject({ batch: 5, first: started, last: started + 4 });
-    });
+    // The events are queued with the charges and carried to KV by the account's alarm.
+    expect(await env.KV_BILLING.list({ prefix: `usage:${user.sub}:` })).toMatchObject({ keys: [] });
+    expect(await runDurableObjectAlarm(ledger(user.sub))).toBe(true);
+    const keys = await env.KV_BILLING.list({ prefix: `usage:${user.sub}:` });
+    expect(keys.keys).toHaveLength(1);
+    expect(keys.keys[0]?.metadata).toMatchObject({ batch: 5, first: started, last: started + 4 });
     // Pages of two, resuming inside the batch, in time order, each event with its request id.
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -130,7 +132,7 @@ describe("usage events", () => {
     expect(seen).toEqual(draws.map((d) => `${d.request_id}:${d.cost_micro / 1e6}`));
     // Replayed draws write no second event.
     await billing().settleAllowance(user, "usage-al", draws, null, call);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await runDurableObjectAlarm(ledger(user.sub));
     expect((await billing().listUsage(user, { limit: "50" }, call)).events).toHaveLength(5);
   });
 

@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { admin, call, codeOf, guest, jobs } from "./helpers";
 
@@ -97,8 +97,13 @@ describe("running jobs", () => {
     const credits = await env.BILLING.balance(user, call);
     expect(credits.balance).toBeLessThan(5);
     expect(credits.balance).toBe(5 - (done.result as { credits_used: number }).credits_used);
-    const usage = await env.BILLING.listUsage(user, {}, call);
-    expect(usage.events).toMatchObject([{ request_id: "run-request-0001", source: "si" }]);
+    await vi.waitFor(
+      async () => {
+        const usage = await env.BILLING.listUsage(user, {}, call);
+        expect(usage.events).toMatchObject([{ request_id: "run-request-0001", source: "si" }]);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
     // Nothing is due any more.
     expect((await jobs().run(admin, call)).ran.filter((r) => r.id === job.id)).toEqual([]);
   });
@@ -134,8 +139,13 @@ describe("running jobs", () => {
       expect(job.history.filter((h) => h.status === "running")).toHaveLength(1);
     }
     // 50 billed asks, no more: one usage event per job.
-    const usage = await env.BILLING.listUsage(user, { limit: "100" }, call);
-    expect(usage.events).toHaveLength(50);
+    await vi.waitFor(
+      async () => {
+        const usage = await env.BILLING.listUsage(user, { limit: "100" }, call);
+        expect(usage.events).toHaveLength(50);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
   });
 
   it("retries a job whose runner died, once its lease has expired", async () => {

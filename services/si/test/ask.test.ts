@@ -64,19 +64,24 @@ describe("a billed ask", () => {
     expect(seen[0]?.headers.get("Authorization")).toBe("Bearer test-groq-key");
     expect(seen[0]?.body).toMatchObject({ model: "openai/gpt-oss-20b", max_tokens: 64, stream: false });
     expect((seen[0]!.body.messages as { role: string }[]).map((m) => m.role)).toEqual(["system", "user"]);
-    // And the call is a usage event with its request id.
-    const usage = await env.BILLING.listUsage(user, {}, call);
-    expect(usage.events).toMatchObject([
-      {
-        request_id: call.requestId,
-        tokens_in: 100,
-        tokens_out: 50,
-        provider: "groq",
-        model: "groq/gpt-oss-20b",
-        credits: 0.00225,
-        source: "si",
+    // And the call is a usage event with its request id (in listings once the ledger carried it).
+    await vi.waitFor(
+      async () => {
+        const usage = await env.BILLING.listUsage(user, {}, call);
+        expect(usage.events).toMatchObject([
+          {
+            request_id: call.requestId,
+            tokens_in: 100,
+            tokens_out: 50,
+            provider: "groq",
+            model: "groq/gpt-oss-20b",
+            credits: 0.00225,
+            source: "si",
+          },
+        ]);
       },
-    ]);
+      { timeout: 5_000, interval: 100 },
+    );
   });
 
   it("sends max_completion_tokens to OpenAI", async () => {
