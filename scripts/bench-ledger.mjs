@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { auxWorker } from "./aux-workers.mjs";
 import { root } from "./workers.mjs";
 
 const TOTAL = Number(process.env.BENCH_DEBITS ?? 5000);
@@ -64,7 +65,21 @@ const mf = new Miniflare({
   },
   workers: [
     { ...worker("gateway", "cognomega-api"), bindings: { ADMIN_KEY, ALLOWED_ORIGINS: "" } },
-    { ...billing, bindings: { ...billing.bindings, ENVIRONMENT: "development", DEFAULT_RPM: "1000000" } },
+    {
+      ...billing,
+      bindings: {
+        ...billing.bindings,
+        ENVIRONMENT: "development",
+        DEFAULT_RPM: "1000000",
+        GUEST_TOKENS_PER_MINUTE: "1000",
+      },
+    },
+    // The gateway binds every service; the ones a debit does not reach only have to start.
+    auxWorker("services/si"),
+    auxWorker("services/advisor"),
+    auxWorker("services/jobs"),
+    auxWorker("services/uploads"),
+    auxWorker("services/rag"),
     {
       name: "bench-driver",
       modules: true,
