@@ -50,6 +50,29 @@ const LEDGER_ID_CACHE_SIZE = 10_000;
 /** Most calls one settlement may charge (an SI instance flushes what piled up while it waited). */
 const MAX_DRAWS_PER_SETTLEMENT = 256;
 
+/**
+ * Hold and draw ids become ledger entry ids and usage-event keys (`usage:<account>:<day>:<ms>:<id>`,
+ * at most 512 bytes in KV): short, visible ASCII.
+ */
+function checkChargeId(id: unknown, what: string): void {
+  if (typeof id !== "string" || !/^[\x21-\x7e]{1,160}$/.test(id))
+    throw new ServiceError("invalid_input", `${what} is 1-160 visible ASCII characters`);
+}
+
+/** A usage event must fit KV's 1 KiB of metadata: bounded names, whole token counts. */
+function checkUsage(usage: AiUsage): void {
+  const name = (value: unknown) => typeof value === "string" && value.length > 0 && value.length <= 100;
+  const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (
+    !name(usage.provider) ||
+    !name(usage.model) ||
+    !count(usage.tokens_in) ||
+    !count(usage.tokens_out) ||
+    typeof usage.estimated !== "boolean"
+  )
+    throw new ServiceError("invalid_input", "usage needs provider and model (1-100 characters) and whole token counts");
+}
+
 function checkAllowanceId(id: unknown): void {
   if (typeof id !== "string" || !/^[\x21-\x7e]{1,200}$/.test(id))
     throw new ServiceError("invalid_input", "an allowance id is 1-200 visible ASCII characters");
@@ -210,6 +233,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
     ttlSeconds: number,
     ctx: CallContext,
   ): Promise<HoldView & { amount_micro: number }> {
+    checkChargeId(holdId, "a hold id");
     if (!Number.isSafeInteger(maxMicro) || maxMicro <= 0)
       throw new ServiceError("invalid_input", "a reservation must be a positive whole number of micro-credits");
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 3600)
@@ -233,8 +257,10 @@ export class BillingService extends WorkerEntrypoint<Env> {
     ctx: CallContext,
     usage?: AiUsage,
   ): Promise<{ entry: LedgerEntryView; balance_micro: number; charged_micro: number; shortfall_micro: number }> {
+    checkChargeId(holdId, "a hold id");
     if (!Number.isSafeInteger(actualMicro) || actualMicro < 0)
       throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
+    if (usage !== undefined) checkUsage(usage);
     const { entry, shortfall } = unwrap(
       await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub), usage),
     );
@@ -313,10 +339,14 @@ export class BillingService extends WorkerEntrypoint<Env> {
     if (!Array.isArray(draws) || draws.length > MAX_DRAWS_PER_SETTLEMENT)
       throw new ServiceError("invalid_input", `at most ${MAX_DRAWS_PER_SETTLEMENT} draws per settlement`);
     for (const draw of draws) {
-      if (typeof draw.id !== "string" || draw.id.length === 0 || draw.id.length > 512)
-        throw new ServiceError("invalid_input", "a draw id is 1-512 characters");
+      checkChargeId(draw.id, "a draw id");
       if (!Number.isSafeInteger(draw.cost_micro) || draw.cost_micro < 0)
         throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
+      if (typeof draw.request_id !== "string" || draw.request_id.length === 0 || draw.request_id.length > 128)
+        throw new ServiceError("invalid_input", "a draw's request id is 1-128 characters");
+      if (draw.at !== undefined && !Number.isSafeInteger(draw.at))
+        throw new ServiceError("invalid_input", "a draw's time is whole milliseconds");
+      if (draw.usage !== undefined) checkUsage(draw.usage);
     }
     const settlement = unwrap(
       await this.ledger(identity.sub).settleAllowance(allowanceId, draws, release, this.ledgerCall(ctx, identity.sub)),

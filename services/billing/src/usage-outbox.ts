@@ -9,13 +9,16 @@ import { recordUsageBatch, type UsageRecord } from "./usage";
  */
 export const USAGE_OUTBOX_SCHEMA = `CREATE TABLE IF NOT EXISTS usage_outbox (
    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-   event TEXT NOT NULL
+   event TEXT NOT NULL,
+   attempts INTEGER NOT NULL DEFAULT 0
  )`;
 
 /** How long after a charge its usage event is carried to KV (batched with the others by then). */
 export const USAGE_OUTBOX_DELAY_MS = 1_000;
 /** Events carried per KV write. */
 const EVENTS_PER_WRITE = 500;
+/** After this many failed writes an event is carried alone; after twice as many it is dropped (logged whole). */
+const ATTEMPTS_BEFORE_ALONE = 3;
 
 /** One AI call's usage, as the ledger records it next to the charge. */
 export interface ChargedUsage {
@@ -50,25 +53,42 @@ export function usagePending(sql: SqlStorage): boolean {
 }
 
 /**
- * Carries every queued event to KV, oldest first, and removes what was written. A KV failure
- * leaves the rest queued for the next alarm.
+ * Carries every queued event to KV, oldest first, and removes what was written. A failed write
+ * leaves its events queued for the next alarm and throws. An event that keeps failing is carried
+ * alone, so it cannot hold up the others, and in the end dropped with its whole content in the log
+ * (a KV outage lasting that long is an incident either way; the charge itself stands).
  */
 export async function carryUsage(sql: SqlStorage, kv: KVNamespace, account: string, ttlSeconds: number) {
   for (;;) {
-    const rows = sql
-      .exec<{ seq: number; event: string }>(
-        "SELECT seq, event FROM usage_outbox ORDER BY seq LIMIT ?",
+    const head = sql
+      .exec<{ seq: number; event: string; attempts: number }>(
+        "SELECT seq, event, attempts FROM usage_outbox ORDER BY seq LIMIT ?",
         EVENTS_PER_WRITE,
       )
       .toArray();
+    // Events that failed before go one at a time.
+    const first = head[0];
+    const rows = first && first.attempts >= ATTEMPTS_BEFORE_ALONE ? [first] : head;
     const last = rows.at(-1);
     if (!last) return;
-    await recordUsageBatch(
-      kv,
-      account,
-      rows.map((row) => JSON.parse(row.event) as UsageRecord),
-      ttlSeconds,
-    );
+    try {
+      await recordUsageBatch(
+        kv,
+        account,
+        rows.map((row) => JSON.parse(row.event) as UsageRecord),
+        ttlSeconds,
+      );
+    } catch (error) {
+      sql.exec("UPDATE usage_outbox SET attempts = attempts + 1 WHERE seq <= ?", last.seq);
+      if (rows.length === 1 && last.attempts + 1 >= 2 * ATTEMPTS_BEFORE_ALONE) {
+        console.log(
+          JSON.stringify({ level: "error", msg: "usage event dropped", event: last.event, error: String(error) }),
+        );
+        sql.exec("DELETE FROM usage_outbox WHERE seq = ?", last.seq);
+        continue;
+      }
+      throw error;
+    }
     sql.exec("DELETE FROM usage_outbox WHERE seq <= ?", last.seq);
   }
 }

@@ -402,5 +402,15 @@ describe("allowances", () => {
       await codeOf(billing().settleAllowance(user, "al-7", [{ id: "d", cost_micro: -5, request_id: "r" }], null, call)),
     ).toBe("invalid_input");
     expect(await codeOf(billing().settleAllowance(user, "al-missing", [], null, call))).toBe("not_found");
+    // Ids and usage become KV keys and metadata: bounded.
+    const draw = { id: "d", cost_micro: 1, request_id: "r" };
+    for (const bad of [
+      { ...draw, id: "x".repeat(161) },
+      { ...draw, request_id: "r".repeat(129) },
+      { ...draw, usage: { tokens_in: 1, tokens_out: 1, provider: "p", model: "m".repeat(101), estimated: false } },
+      { ...draw, usage: { tokens_in: -1, tokens_out: 1, provider: "p", model: "m", estimated: false } },
+    ]) {
+      expect(await codeOf(billing().settleAllowance(user, "al-missing", [bad], null, call))).toBe("invalid_input");
+    }
   });
 });

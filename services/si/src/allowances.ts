@@ -22,7 +22,9 @@ import {
  * What this trades: an answer no longer waits for the ledger; `balance` in it is the balance after
  * its charge as this instance knows it (exact unless other instances spend concurrently); and, as
  * before, an instance that dies between answering and settling loses that charge for the platform
- * (a window of about `batchMs`) — never the caller's money.
+ * (a window of about `batchMs`, or longer while the ledger is unreachable) — never the caller's
+ * money. An ask under an idempotency key uses ids derived from the key, so running it again
+ * cannot charge it twice.
  */
 
 /** How allowances are sized and kept. */
@@ -94,6 +96,8 @@ export class AccountCredits {
   private readonly pending: PendingDraw[] = [];
   /** Draw ids the ledger refused for good: their charges are logged, never retried. */
   private readonly refused = new Set<string>();
+  /** Draw ids of the settlement being sent. */
+  private readonly sending = new Set<string>();
   /** Ledger calls for the account run one at a time: each answer then covers every earlier charge. */
   private queue: Promise<unknown> = Promise.resolve();
   private flushing: { since: number; done: Promise<void> } | undefined;
@@ -341,7 +345,7 @@ export class AccountCredits {
   async written(ids: string[], call: CallContext): Promise<void> {
     await this.flush(call);
     const waiting = new Set(this.pending.map((p) => p.draw.id));
-    if (ids.some((id) => waiting.has(id) || this.refused.has(id)))
+    if (ids.some((id) => waiting.has(id) || this.sending.has(id) || this.refused.has(id)))
       throw new SettlementFailure("the ledger could not record this call's charge yet");
   }
 
@@ -374,7 +378,10 @@ export class AccountCredits {
   private async settleAll(call: CallContext): Promise<void> {
     for (let next = this.nextSettlement(); next; next = this.nextSettlement()) {
       const { allowance, draws, release } = next;
-      for (const item of draws) this.pending.splice(this.pending.indexOf(item), 1);
+      for (const item of draws) {
+        this.pending.splice(this.pending.indexOf(item), 1);
+        this.sending.add(item.draw.id);
+      }
       let settlement: AllowanceSettlement | undefined;
       let failure: unknown;
       for (const wait of [0, ...SETTLE_BACKOFF_MS]) {
@@ -388,6 +395,7 @@ export class AccountCredits {
           if (refusedForGood(error)) break;
         }
       }
+      for (const item of draws) this.sending.delete(item.draw.id);
       if (!settlement) {
         const permanent = refusedForGood(failure);
         if (permanent) {

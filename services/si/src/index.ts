@@ -88,6 +88,15 @@ function requireAdmin(identity: Identity): void {
   if (!identity.admin) throw new ServiceError("forbidden", "admin only");
 }
 
+/**
+ * Hold and charge ids of an ask under an idempotency key: the same on every run of that ask (the
+ * ledger charges an id once), short whatever the key's length.
+ */
+async function keyedHoldKey(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  return `ask:k:${Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+}
+
 function fingerprint(value: unknown): string {
   return JSON.stringify(value);
 }
@@ -314,6 +323,8 @@ export class SiService extends WorkerEntrypoint<Env> {
     // Counted before anything that costs: grounding, the idempotency record, a replay.
     await deps.credits.admit();
     const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
+    // Ledger holds (streams) cannot reuse ids across runs: a retried stream would meet its own voided hold.
+    if (key && !planInput.stream) planInput.holdKey = await keyedHoldKey(key);
     if (key) {
       const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call);
       if (begun.state === "replay") {

@@ -16,6 +16,11 @@ export interface PlanInput {
   maxTokens?: number;
   temperature?: number;
   stream: boolean;
+  /**
+   * Prefix of the ask's hold and charge ids. An ask under an idempotency key derives it from the
+   * key, so that running it again (after a failure freed the key) cannot charge it twice.
+   */
+  holdKey?: string;
 }
 
 export function planInputFromAsk(body: AskRequest): PlanInput {
@@ -66,7 +71,7 @@ export function buildPlan(
     (!input.stream || m.capabilities.has("stream")) &&
     (!skill.output || m.capabilities.has("json"));
 
-  const base = { messages, maxTokens, tier, holdKey: `ask:${crypto.randomUUID()}`, tokensInEstimate };
+  const base = { messages, maxTokens, tier, holdKey: input.holdKey ?? `ask:${crypto.randomUUID()}`, tokensInEstimate };
   const withTemperature = <T extends object>(plan: T) =>
     input.temperature === undefined ? plan : { ...plan, temperature: input.temperature };
 

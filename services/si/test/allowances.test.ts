@@ -205,7 +205,27 @@ describe("credit allowances", () => {
     // The answer was not stored: the key is free for a retry.
     const again = await env.BILLING.beginOperation(user, "ask:user:unwritten", JSON.stringify(ASK), call);
     expect(again).toEqual({ state: "new" });
+    await env.BILLING.abandonOperation(user, "ask:user:unwritten", call);
     await done();
+  }, 30_000);
+
+  it("charges a keyed ask once when a retry runs it again", async () => {
+    const user = await guest();
+    // The first run's charge cannot be written (every attempt of its settlement fails)...
+    const { billing } = countingBilling(9);
+    fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
+    const first = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "0", SI_SETTLE_BATCH_MS: "0" });
+    const refused = await first.service.ask(ASK, user, "user:twice", callNumbered(0)).catch((error) => error);
+    expect(refused).toMatchObject({ code: "upstream_unavailable" });
+    await first.done();
+    // ...so the client retries under the same key; the ledger now answers and gets both charges.
+    const second = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "0", SI_SETTLE_BATCH_MS: "0" });
+    const answer = body(await second.service.ask(ASK, user, "user:twice", callNumbered(1)));
+    expect(answer.output).toBe("ok");
+    await second.done();
+    // Both runs charged under the key's ids: the ledger took one.
+    expect(await settleEntries(user)).toHaveLength(1);
+    expect(await balanceOf(user)).toMatchObject({ balance: 5 - COST / 1e6, reserved: 0 });
   }, 30_000);
 
   it("reads the ledger's minute on the ledger's clock, so a skewed clock costs no extra grants", async () => {
