@@ -1,7 +1,8 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { recordUsage, recordUsageBatch } from "../src/usage";
+import { carryUsage } from "../src/usage-outbox";
 import { billing, call, codeOf, ledger, newAccount } from "./helpers";
 
 const report = { tokens_in: 10, tokens_out: 20, provider: "openai", model: "gpt-4.1-mini", credits: 0.00003 };
@@ -158,5 +159,85 @@ describe("usage events", () => {
     await recordUsageBatch(env.KV_BILLING, user.sub, [record(8, base + 500), record(9, base + 600)], 3600);
     const rest = await billing().listUsage(user, { limit: "2", cursor: first.cursor! }, call);
     expect(rest.events.map((e) => e.tokens_in)).toEqual([3]);
+  });
+});
+
+describe("usage outbox", () => {
+  const usage = { tokens_in: 1, tokens_out: 1, provider: "groq", model: "groq/gpt-oss-20b", estimated: false };
+
+  /** A KV whose writes fail while `down` says so, recording what it was asked to write. */
+  function flakyKv(down: (key: string) => boolean) {
+    const written: string[] = [];
+    const kv = {
+      async put(key: string) {
+        if (down(key)) throw new Error("KV unavailable");
+        written.push(key);
+      },
+    } as unknown as KVNamespace;
+    return { kv, written };
+  }
+
+  it("keeps events queued while KV fails, then carries them in one write", async () => {
+    const user = await newAccount();
+    await billing().openAllowance(
+      user,
+      { id: "outbox-al", min_micro: 0, want_micro: 1_000_000, want_slots: 0, ttl_seconds: 60 },
+      call,
+    );
+    const draws = [1, 2, 3].map((i) => ({ id: `outbox-${i}`, cost_micro: 10, request_id: `r-${i}`, usage }));
+    await billing().settleAllowance(user, "outbox-al", draws, null, call);
+    let down = true;
+    const { kv, written } = flakyKv(() => down);
+    await runInDurableObject(ledger(user.sub), async (_instance, state) => {
+      // The account's own alarm would carry the events to the real KV meanwhile.
+      await state.storage.deleteAlarm();
+      const sql = state.storage.sql;
+      await expect(carryUsage(sql, kv, user.sub, 3600)).rejects.toThrow("KV unavailable");
+      expect(sql.exec("SELECT COUNT(*) AS n FROM usage_outbox").one().n).toBe(3);
+      down = false;
+      await carryUsage(sql, kv, user.sub, 3600);
+      expect(sql.exec("SELECT COUNT(*) AS n FROM usage_outbox").one().n).toBe(0);
+    });
+    expect(written).toHaveLength(1);
+  });
+
+  it("carries an event that keeps failing alone, and finally drops it without blocking the rest", async () => {
+    const user = await newAccount();
+    await billing().openAllowance(
+      user,
+      { id: "outbox-al2", min_micro: 0, want_micro: 1_000_000, want_slots: 0, ttl_seconds: 60 },
+      call,
+    );
+    // The first event's key is refused for good; the second is fine.
+    await billing().settleAllowance(
+      user,
+      "outbox-al2",
+      [{ id: "poison", cost_micro: 10, request_id: "r-p", usage, at: Date.now() - 1_000 }],
+      null,
+      call,
+    );
+    await billing().settleAllowance(
+      user,
+      "outbox-al2",
+      [{ id: "healthy", cost_micro: 10, request_id: "r-h", usage }],
+      null,
+      call,
+    );
+    const { kv, written } = flakyKv((key) => key.endsWith(":poison") || key.includes("poison"));
+    await runInDurableObject(ledger(user.sub), async (_instance, state) => {
+      // The account's own alarm would carry the events to the real KV meanwhile.
+      await state.storage.deleteAlarm();
+      const sql = state.storage.sql;
+      const left = () => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM usage_outbox").one().n;
+      // A batch holding the poison event fails as a whole three times...
+      for (let i = 0; i < 3; i++) await expect(carryUsage(sql, kv, user.sub, 3600)).rejects.toThrow();
+      expect(left()).toBe(2);
+      // ...then it goes alone (failing three more times) and is dropped; the healthy one is carried.
+      for (let i = 0; i < 2; i++) await expect(carryUsage(sql, kv, user.sub, 3600)).rejects.toThrow();
+      await carryUsage(sql, kv, user.sub, 3600);
+      expect(left()).toBe(0);
+    });
+    expect(written.some((key) => key.endsWith(":healthy"))).toBe(true);
+    expect(written.some((key) => key.includes("poison"))).toBe(false);
   });
 });
