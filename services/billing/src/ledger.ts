@@ -1,16 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
-import type { AiUsage, AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettlement } from "@cognomega/shared";
-import { defaultLimits, usageTtlSeconds } from "./config";
-import { type AccountRow, type AllowanceRow, type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
+import type { AiUsage, AllowanceDraw, AllowanceRequest } from "@cognomega/shared";
+import { AccountStore, DAY_MS, type LedgerCall, type LimitSnapshot, MINUTE_MS } from "./account-store";
+import {
+  type LedgerAllowanceGrant,
+  type LedgerAllowanceSettlement,
+  openAllowance,
+  settleAllowance,
+} from "./allowance-ledger";
+import { usageTtlSeconds } from "./config";
+import { type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
 import { attempt, LedgerRefusal, type LedgerResult } from "./result";
-import { type ChargedUsage, carryUsage, queueUsage, USAGE_OUTBOX_DELAY_MS, usagePending } from "./usage-outbox";
+import { carryUsage, USAGE_OUTBOX_DELAY_MS, usagePending } from "./usage-outbox";
 
-/** Who and what caused a ledger call; `now` comes from the caller so tests can move time. */
-export interface LedgerCall {
-  now: number;
-  requestId: string;
-  actor: string;
-}
+export type { LedgerCall, LimitSnapshot } from "./account-store";
+export type { LedgerAllowanceGrant, LedgerAllowanceSettlement } from "./allowance-ledger";
 
 /** Balance, reservations and open holds of one account, in micro-credits. */
 export interface AccountSnapshot {
@@ -20,18 +23,6 @@ export interface AccountSnapshot {
   holds: HoldRow[];
 }
 
-/** Limits with what is left, in requests and micro-credits (a type alias: it travels as JSON). */
-export type LimitSnapshot = {
-  rpm: { limit: number; remaining: number; resetSeconds: number };
-  daily: { limit: number; remaining: number; resetSeconds: number };
-};
-
-/** Shared allowance shapes, with limits as the ledger keeps them (BillingService makes them public). */
-export type LedgerAllowanceGrant = Omit<AllowanceGrant, "limits"> & { limits: LimitSnapshot };
-export type LedgerAllowanceSettlement = Omit<AllowanceSettlement, "limits"> & { limits: LimitSnapshot };
-
-const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
 /** Idempotency records of multi-step operations are kept at least this long (24 h promised). */
 const IDEMPOTENCY_RETENTION_MS = 2 * DAY_MS;
 /** An in-flight operation older than this is presumed dead and may be taken over. */
@@ -40,150 +31,35 @@ const IN_FLIGHT_TAKEOVER_MS = 10 * 60_000;
 const CLOSED_HOLD_RETENTION_MS = 7 * DAY_MS;
 
 /**
- * At least `min`, at most `want`, and beyond `min` no more than half of `free`: what one allowance
- * may take of credits or request slots, leaving the rest to other instances.
- */
-function shareOf(free: number, want: number, min: number): number {
-  return Math.max(min, Math.min(want, Math.floor(free / 2)));
-}
-
-/**
  * One account's money, in a SQLite-backed Durable Object. Every method runs synchronously inside
  * one `transactionSync`: no `await` splits a read from its write, so concurrent calls are applied
  * one after another and never lose an update, and a refusal rolls the whole call back.
  */
 export class AccountLedger extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly store: AccountStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
+    this.store = new AccountStore(ctx.storage.sql, ctx.storage, env);
+    for (const statement of LEDGER_SCHEMA) this.store.sql.exec(statement);
   }
 
   private tx<T>(operation: () => T): LedgerResult<T> {
     return attempt(() => this.ctx.storage.transactionSync(operation));
   }
 
-  private account(): AccountRow | undefined {
-    return this.sql.exec<AccountRow>("SELECT * FROM account WHERE id = 1").toArray()[0] as AccountRow | undefined;
-  }
-
-  private requireAccount(): AccountRow {
-    const account = this.account();
-    if (!account) throw new LedgerRefusal("not_found", "unknown account: it has never signed in");
-    return account;
-  }
-
-  private openAccount(name: string, now: number): AccountRow {
-    const existing = this.account();
-    if (existing) return existing;
-    this.sql.exec("INSERT INTO account (id, name, balance, reserved, opened_at) VALUES (1, ?, 0, 0, ?)", name, now);
-    return this.requireAccount();
-  }
-
-  /** Releases every open hold and allowance whose time is up. Runs first in every call, and from the alarm. */
-  private expireDue(now: number): void {
-    const { rows, total } = this.sql
-      .exec<{ rows: number; total: number }>(
-        `SELECT (SELECT COUNT(*) FROM holds WHERE status = 'open' AND expires_at <= ?1)
-              + (SELECT COUNT(*) FROM allowances WHERE status = 'open' AND expires_at <= ?1) AS rows,
-                (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE status = 'open' AND expires_at <= ?1)
-              + (SELECT COALESCE(SUM(held), 0) FROM allowances WHERE status = 'open' AND expires_at <= ?1) AS total`,
-        now,
-      )
-      .one();
-    if (rows === 0) return;
-    this.sql.exec(
-      "UPDATE holds SET status = 'expired', closed_at = ? WHERE status = 'open' AND expires_at <= ?",
-      now,
-      now,
-    );
-    this.sql.exec(
-      "UPDATE allowances SET status = 'expired', held = 0, closed_at = ? WHERE status = 'open' AND expires_at <= ?",
-      now,
-      now,
-    );
-    if (total > 0) this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", total);
-  }
-
-  private appendEntry(entry: Omit<EntryRow, "seq" | "balance_after">, balance: number): EntryRow {
-    const balanceAfter = balance + entry.amount;
-    if (balanceAfter < 0) throw new LedgerRefusal("insufficient_credits", "the balance cannot go below zero");
-    this.sql.exec(
-      `INSERT INTO entries (id, kind, amount, balance_after, reason, request_id, actor, hold_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      entry.id,
-      entry.kind,
-      entry.amount,
-      balanceAfter,
-      entry.reason,
-      entry.request_id,
-      entry.actor,
-      entry.hold_id,
-      entry.created_at,
-    );
-    this.sql.exec("UPDATE account SET balance = ? WHERE id = 1", balanceAfter);
-    return this.entry(entry.id) as EntryRow;
-  }
-
-  private entry(id: string): EntryRow | undefined {
-    return this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id = ?", id).toArray()[0] as EntryRow | undefined;
-  }
-
-  private hold(id: string): HoldRow | undefined {
-    return this.sql.exec<HoldRow>("SELECT * FROM holds WHERE id = ?", id).toArray()[0] as HoldRow | undefined;
-  }
-
-  private spentOn(day: number): number {
-    return (
-      this.sql.exec<{ spent: number }>("SELECT spent FROM daily_spend WHERE day = ?", day).toArray()[0]?.spent ?? 0
-    );
-  }
-
-  private limitSnapshot(account: AccountRow, now: number, used?: number): LimitSnapshot {
-    const defaults = defaultLimits(this.env);
-    const rpmLimit = account.rpm_limit ?? defaults.rpm;
-    const window = Math.floor(now / MINUTE_MS);
-    const row = this.sql
-      .exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1")
-      .toArray()[0];
-    const count = used ?? (row && row.window === window ? row.count : 0);
-    const dailyLimit = account.daily_limit ?? defaults.dailyMicro;
-    const day = Math.floor(now / DAY_MS);
-    return {
-      rpm: {
-        limit: rpmLimit,
-        remaining: Math.max(0, rpmLimit - count),
-        resetSeconds: Math.ceil(((window + 1) * MINUTE_MS - now) / 1000),
-      },
-      daily: {
-        limit: dailyLimit,
-        remaining: Math.max(0, dailyLimit - this.spentOn(day) - account.reserved),
-        resetSeconds: Math.ceil(((day + 1) * DAY_MS - now) / 1000),
-      },
-    };
-  }
-
-  private scheduleAlarm(at: number): void {
-    const account = this.requireAccount();
-    if (account.next_alarm !== null && account.next_alarm <= at) return;
-    this.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", at);
-    void this.ctx.storage.setAlarm(at);
-  }
-
   /** Opens the account if it is new. */
   open(name: string, now: number): LedgerResult<AccountSnapshot> {
     return this.tx(() => {
-      this.openAccount(name, now);
+      this.store.openAccount(name, now);
       return this.snapshotNow(now);
     });
   }
 
   private snapshotNow(now: number): AccountSnapshot {
-    this.expireDue(now);
-    const account = this.requireAccount();
-    const holds = this.sql
+    this.store.expireDue(now);
+    const account = this.store.requireAccount();
+    const holds = this.store.sql
       .exec<HoldRow>(
         `SELECT * FROM (
            SELECT id, amount, status, created_at, expires_at, request_id, settled, closed_at
@@ -209,11 +85,11 @@ export class AccountLedger extends DurableObject<Env> {
     call: LedgerCall,
   ): LedgerResult<{ granted: boolean; entry: EntryRow | null }> {
     return this.tx(() => {
-      const account = this.openAccount(name, call.now);
-      const existing = this.entry("grant:starter");
+      const account = this.store.openAccount(name, call.now);
+      const existing = this.store.entry("grant:starter");
       if (existing) return { granted: false, entry: existing };
       if (amount === 0) return { granted: false, entry: null };
-      const entry = this.appendEntry(
+      const entry = this.store.appendEntry(
         {
           id: "grant:starter",
           kind: "grant",
@@ -237,10 +113,10 @@ export class AccountLedger extends DurableObject<Env> {
    */
   adjust(key: string, delta: number, reason: string, call: LedgerCall): LedgerResult<EntryRow> {
     return this.tx(() => {
-      this.expireDue(call.now);
-      const account = this.requireAccount();
+      this.store.expireDue(call.now);
+      const account = this.store.requireAccount();
       const id = `adjust:${key}`;
-      const previous = this.entry(id);
+      const previous = this.store.entry(id);
       if (previous) {
         if (previous.amount === delta && previous.reason === reason) return previous;
         throw new LedgerRefusal("idempotency_mismatch", "this Idempotency-Key was used with a different request");
@@ -250,7 +126,7 @@ export class AccountLedger extends DurableObject<Env> {
           available: account.balance - account.reserved,
         });
       }
-      return this.appendEntry(
+      return this.store.appendEntry(
         {
           id,
           kind: "adjust",
@@ -273,9 +149,9 @@ export class AccountLedger extends DurableObject<Env> {
    */
   reserve(holdId: string, amount: number, ttlMs: number, call: LedgerCall): LedgerResult<HoldRow> {
     return this.tx(() => {
-      this.expireDue(call.now);
-      const account = this.requireAccount();
-      const previous = this.hold(holdId);
+      this.store.expireDue(call.now);
+      const account = this.store.requireAccount();
+      const previous = this.store.hold(holdId);
       if (previous) {
         if (previous.amount === amount) return previous;
         throw new LedgerRefusal("idempotency_mismatch", "this hold id was used with a different amount");
@@ -287,7 +163,7 @@ export class AccountLedger extends DurableObject<Env> {
           needed: amount,
         });
       }
-      const limits = this.limitSnapshot(account, call.now);
+      const limits = this.store.limitSnapshot(account, call.now);
       if (amount > limits.daily.remaining) {
         throw new LedgerRefusal("rate_limited", "the daily credit budget would be exceeded", {
           retry_after: limits.daily.resetSeconds,
@@ -295,7 +171,7 @@ export class AccountLedger extends DurableObject<Env> {
         });
       }
       const expiresAt = call.now + ttlMs;
-      this.sql.exec(
+      this.store.sql.exec(
         "INSERT INTO holds (id, amount, status, created_at, expires_at, request_id) VALUES (?, ?, 'open', ?, ?, ?)",
         holdId,
         amount,
@@ -303,9 +179,9 @@ export class AccountLedger extends DurableObject<Env> {
         expiresAt,
         call.requestId,
       );
-      this.sql.exec("UPDATE account SET reserved = reserved + ? WHERE id = 1", amount);
-      this.scheduleAlarm(expiresAt);
-      return this.hold(holdId) as HoldRow;
+      this.store.sql.exec("UPDATE account SET reserved = reserved + ? WHERE id = 1", amount);
+      this.store.scheduleAlarm(expiresAt);
+      return this.store.hold(holdId) as HoldRow;
     });
   }
 
@@ -324,29 +200,30 @@ export class AccountLedger extends DurableObject<Env> {
     usage?: AiUsage,
   ): LedgerResult<{ hold: HoldRow; entry: EntryRow; shortfall: number }> {
     return this.tx(() => {
-      this.expireDue(call.now);
-      const account = this.requireAccount();
-      const hold = this.hold(holdId);
+      this.store.expireDue(call.now);
+      const account = this.store.requireAccount();
+      const hold = this.store.hold(holdId);
       if (!hold) throw new LedgerRefusal("not_found", `no hold ${holdId}`);
       const entryId = `settle:${holdId}`;
       if (hold.status === "settled") {
         if (hold.settled !== actual)
           throw new LedgerRefusal("idempotency_mismatch", "this hold was settled with a different amount");
-        const entry = this.entry(entryId) as EntryRow;
+        const entry = this.store.entry(entryId) as EntryRow;
         return { hold, entry, shortfall: actual + entry.amount };
       }
       if (hold.status === "voided") throw new LedgerRefusal("conflict", "this hold was voided");
-      if (hold.status === "open") this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
-      const released = this.requireAccount();
+      if (hold.status === "open")
+        this.store.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
+      const released = this.store.requireAccount();
       const charged = Math.min(actual, released.balance - released.reserved);
-      this.sql.exec(
+      this.store.sql.exec(
         "UPDATE holds SET status = 'settled', settled = ?, closed_at = ? WHERE id = ?",
         actual,
         call.now,
         holdId,
       );
       const day = Math.floor(call.now / DAY_MS);
-      this.sql.exec(
+      this.store.sql.exec(
         "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
         day,
         charged,
@@ -354,7 +231,7 @@ export class AccountLedger extends DurableObject<Env> {
       const notes: string[] = [];
       if (hold.status === "expired") notes.push("settled after the hold expired");
       if (charged < actual) notes.push(`cost ${actual}, balance covered ${charged}`);
-      const entry = this.appendEntry(
+      const entry = this.store.appendEntry(
         {
           id: entryId,
           kind: "settle",
@@ -367,32 +244,33 @@ export class AccountLedger extends DurableObject<Env> {
         },
         account.balance,
       );
-      if (usage) this.queueUsage({ id: holdId, at: call.now, requestId: call.requestId, usage, chargedMicro: charged });
-      return { hold: this.hold(holdId) as HoldRow, entry, shortfall: actual - charged };
+      if (usage)
+        this.store.queueUsage({ id: holdId, at: call.now, requestId: call.requestId, usage, chargedMicro: charged });
+      return { hold: this.store.hold(holdId) as HoldRow, entry, shortfall: actual - charged };
     });
   }
 
   /** Releases a hold without charging. Voiding twice, or an expired hold, is a no-op. */
   release(holdId: string, call: LedgerCall): LedgerResult<HoldRow> {
     return this.tx(() => {
-      this.expireDue(call.now);
-      this.requireAccount();
-      const hold = this.hold(holdId);
+      this.store.expireDue(call.now);
+      this.store.requireAccount();
+      const hold = this.store.hold(holdId);
       if (!hold) throw new LedgerRefusal("not_found", `no hold ${holdId}`);
       if (hold.status === "settled") throw new LedgerRefusal("conflict", "this hold was already settled");
       if (hold.status === "open") {
-        this.sql.exec("UPDATE holds SET status = 'voided', closed_at = ? WHERE id = ?", call.now, holdId);
-        this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
+        this.store.sql.exec("UPDATE holds SET status = 'voided', closed_at = ? WHERE id = ?", call.now, holdId);
+        this.store.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
       }
-      return this.hold(holdId) as HoldRow;
+      return this.store.hold(holdId) as HoldRow;
     });
   }
 
   /** Entries newest first, `limit` at a time, before the sequence number `before`. */
   history(before: number | null, limit: number): LedgerResult<{ entries: EntryRow[]; next: number | null }> {
     return this.tx(() => {
-      this.requireAccount();
-      const entries = this.sql
+      this.store.requireAccount();
+      const entries = this.store.sql
         .exec<EntryRow>(
           "SELECT * FROM entries WHERE seq < ? ORDER BY seq DESC LIMIT ?",
           before ?? Number.MAX_SAFE_INTEGER,
@@ -411,16 +289,16 @@ export class AccountLedger extends DurableObject<Env> {
    */
   admit(name: string, now: number, rpmOverride?: number): LedgerResult<LimitSnapshot> {
     return this.tx(() => {
-      this.expireDue(now);
-      const opened = this.openAccount(name, now);
+      this.store.expireDue(now);
+      const opened = this.store.openAccount(name, now);
       // A caller-supplied limit (e.g. guest tokens per client address) wins over the account's.
       const account = rpmOverride === undefined ? opened : { ...opened, rpm_limit: rpmOverride };
       const window = Math.floor(now / MINUTE_MS);
-      const row = this.sql
+      const row = this.store.sql
         .exec<{ window: number; count: number }>("SELECT window, count FROM rate_window WHERE id = 1")
         .toArray()[0];
       const count = row && row.window === window ? row.count : 0;
-      const limits = this.limitSnapshot(account, now, count);
+      const limits = this.store.limitSnapshot(account, now, count);
       if (count >= limits.rpm.limit) {
         throw new LedgerRefusal("rate_limited", `over ${limits.rpm.limit} requests per minute`, {
           retry_after: limits.rpm.resetSeconds,
@@ -428,25 +306,16 @@ export class AccountLedger extends DurableObject<Env> {
           limits,
         });
       }
-      this.countRequests(window, 1);
-      return this.limitSnapshot(account, now, count + 1);
+      this.store.countRequests(window, 1);
+      return this.store.limitSnapshot(account, now, count + 1);
     });
-  }
-
-  /** Counts `n` requests in the minute `window` (a new minute starts from zero). */
-  private countRequests(window: number, n: number): void {
-    this.sql.exec(
-      "INSERT INTO rate_window (id, window, count) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET window = excluded.window, count = CASE WHEN window = excluded.window THEN count + ?2 ELSE ?2 END",
-      window,
-      n,
-    );
   }
 
   /** The account's limits and what is left of them, without counting a request. */
   limits(now: number): LedgerResult<LimitSnapshot> {
     return this.tx(() => {
-      this.expireDue(now);
-      return this.limitSnapshot(this.requireAccount(), now);
+      this.store.expireDue(now);
+      return this.store.limitSnapshot(this.store.requireAccount(), now);
     });
   }
 
@@ -457,35 +326,11 @@ export class AccountLedger extends DurableObject<Env> {
     now: number,
   ): LedgerResult<LimitSnapshot> {
     return this.tx(() => {
-      this.requireAccount();
-      if (rpm !== undefined) this.sql.exec("UPDATE account SET rpm_limit = ? WHERE id = 1", rpm);
-      if (dailyMicro !== undefined) this.sql.exec("UPDATE account SET daily_limit = ? WHERE id = 1", dailyMicro);
-      return this.limitSnapshot(this.requireAccount(), now);
+      this.store.requireAccount();
+      if (rpm !== undefined) this.store.sql.exec("UPDATE account SET rpm_limit = ? WHERE id = 1", rpm);
+      if (dailyMicro !== undefined) this.store.sql.exec("UPDATE account SET daily_limit = ? WHERE id = 1", dailyMicro);
+      return this.store.limitSnapshot(this.store.requireAccount(), now);
     });
-  }
-
-  private allowance(id: string): AllowanceRow | undefined {
-    return this.sql.exec<AllowanceRow>("SELECT * FROM allowances WHERE id = ?", id).toArray()[0] as
-      | AllowanceRow
-      | undefined;
-  }
-
-  private allowanceState(id: string, now: number) {
-    const row = this.allowance(id) as AllowanceRow;
-    const account = this.requireAccount();
-    const seq = this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM entries").one().s ?? 0;
-    return {
-      id,
-      held_micro: row.held,
-      charged_micro: row.charged,
-      window: row.window,
-      slots: row.slots,
-      expires_at: row.expires_at,
-      balance_micro: account.balance,
-      entry_seq: seq,
-      limits: this.limitSnapshot(account, now),
-      now,
-    };
   }
 
   /**
@@ -496,80 +341,15 @@ export class AccountLedger extends DurableObject<Env> {
    * never takes everything. Slots are likewise granted up to half of what is left this minute.
    */
   openAllowance(name: string, request: AllowanceRequest, call: LedgerCall): LedgerResult<LedgerAllowanceGrant> {
-    return this.tx(() => {
-      this.expireDue(call.now);
-      const account = this.openAccount(name, call.now);
-      const existing = this.allowance(request.id);
-      if (existing && existing.status !== "open")
-        throw new LedgerRefusal("conflict", "this allowance is closed; open a new one");
-      const limits = this.limitSnapshot(account, call.now);
-      const window = Math.floor(call.now / MINUTE_MS);
-      let grantedSlots = 0;
-      if (request.want_slots > 0) {
-        if (limits.rpm.remaining <= 0) {
-          throw new LedgerRefusal("rate_limited", `over ${limits.rpm.limit} requests per minute`, {
-            retry_after: limits.rpm.resetSeconds,
-            limit: "rpm",
-            limits,
-          });
-        }
-        grantedSlots = shareOf(limits.rpm.remaining, Math.max(1, request.want_slots), 1);
-        this.countRequests(window, grantedSlots);
-      }
-      const available = account.balance - account.reserved;
-      if (request.min_micro > available) {
-        throw new LedgerRefusal("insufficient_credits", "not enough available credits to reserve", {
-          available,
-          needed: request.min_micro,
-        });
-      }
-      if (request.min_micro > limits.daily.remaining) {
-        throw new LedgerRefusal("rate_limited", "the daily credit budget would be exceeded", {
-          retry_after: limits.daily.resetSeconds,
-          limit: "daily_credits",
-        });
-      }
-      const free = Math.min(available, limits.daily.remaining);
-      const grantedMicro = Math.min(free, shareOf(free, request.want_micro, request.min_micro));
-      const expiresAt = Math.max(existing?.expires_at ?? 0, call.now + request.ttl_seconds * 1000);
-      if (existing) {
-        const slots = existing.window === window ? existing.slots + grantedSlots : grantedSlots;
-        this.sql.exec(
-          "UPDATE allowances SET held = held + ?, window = ?, slots = ?, expires_at = ? WHERE id = ?",
-          grantedMicro,
-          window,
-          slots,
-          expiresAt,
-          request.id,
-        );
-      } else {
-        this.sql.exec(
-          `INSERT INTO allowances (id, held, charged, status, window, slots, created_at, expires_at)
-           VALUES (?, ?, 0, 'open', ?, ?, ?, ?)`,
-          request.id,
-          grantedMicro,
-          window,
-          grantedSlots,
-          call.now,
-          expiresAt,
-        );
-      }
-      this.sql.exec("UPDATE account SET reserved = reserved + ? WHERE id = 1", grantedMicro);
-      this.scheduleAlarm(expiresAt);
-      return {
-        ...this.allowanceState(request.id, call.now),
-        granted_micro: grantedMicro,
-        granted_slots: grantedSlots,
-      };
-    });
+    return this.tx(() => openAllowance(this.store, name, request, call));
   }
 
   /**
    * Charges calls held against an allowance, each as its own `settle` entry (id `settle:<draw id>`,
-   * so a draw settled twice is charged once). A cost is taken from the allowance first and any
-   * excess from the free balance, never below zero; a closed allowance charges from the free
-   * balance only. With `release`, the allowance closes: its credits are freed and its unused slots
-   * of the current minute returned.
+   * so a draw settled twice is charged once) with its usage event queued beside it. A cost is taken
+   * from the allowance first and any excess from the free balance, never below zero; a closed
+   * allowance charges from the free balance only. With `release`, the allowance closes: its credits
+   * are freed and its unused slots of the current minute returned.
    */
   settleAllowance(
     id: string,
@@ -577,105 +357,7 @@ export class AccountLedger extends DurableObject<Env> {
     release: { unusedSlots: number } | null,
     call: LedgerCall,
   ): LedgerResult<LedgerAllowanceSettlement> {
-    return this.tx(() => {
-      this.expireDue(call.now);
-      const account = this.requireAccount();
-      const row = this.allowance(id);
-      if (!row) throw new LedgerRefusal("not_found", `no allowance ${id}`);
-      // One pass in memory and one write per entry: a settlement carries many calls, and the object
-      // answers nothing else while it runs.
-      const done = this.settledBefore(draws.map((draw) => `settle:${draw.id}`));
-      const open = row.status === "open";
-      let { balance, reserved } = account;
-      let held = open ? row.held : 0;
-      let total = 0;
-      const settled: LedgerAllowanceSettlement["draws"] = [];
-      for (const draw of draws) {
-        const entryId = `settle:${draw.id}`;
-        const previous = done.get(entryId);
-        if (previous !== undefined) {
-          settled.push({ id: draw.id, charged_micro: previous, shortfall_micro: 0, replayed: true });
-          continue;
-        }
-        // From the allowance first, then from what no hold or allowance has reserved.
-        const fromHeld = Math.min(draw.cost_micro, held);
-        const charged = fromHeld + Math.min(draw.cost_micro - fromHeld, balance - reserved);
-        held -= fromHeld;
-        reserved -= fromHeld;
-        balance -= charged;
-        total += charged;
-        this.sql.exec(
-          `INSERT INTO entries (id, kind, amount, balance_after, reason, request_id, actor, hold_id, created_at)
-           VALUES (?, 'settle', ?, ?, ?, ?, ?, ?, ?)`,
-          entryId,
-          -charged,
-          balance,
-          charged < draw.cost_micro ? `cost ${draw.cost_micro}, balance covered ${charged}` : null,
-          draw.request_id,
-          call.actor,
-          `allowance:${id}`,
-          call.now,
-        );
-        done.set(entryId, charged);
-        if (draw.usage) {
-          // The call's own time when it is believable, else the time it was settled.
-          const at = typeof draw.at === "number" && Math.abs(draw.at - call.now) < 3_600_000 ? draw.at : call.now;
-          this.queueUsage({ id: draw.id, at, requestId: draw.request_id, usage: draw.usage, chargedMicro: charged });
-        }
-        settled.push({
-          id: draw.id,
-          charged_micro: charged,
-          shortfall_micro: draw.cost_micro - charged,
-          replayed: false,
-        });
-      }
-      let status = row.status;
-      let closedAt = row.closed_at;
-      if (release && open) {
-        reserved -= held;
-        held = 0;
-        status = "released";
-        closedAt = call.now;
-        const unused = Math.min(Math.max(0, release.unusedSlots), row.slots);
-        if (unused > 0)
-          this.sql.exec(
-            "UPDATE rate_window SET count = MAX(0, count - ?) WHERE id = 1 AND window = ?",
-            unused,
-            row.window,
-          );
-      }
-      this.sql.exec(
-        "UPDATE allowances SET held = ?, charged = charged + ?, status = ?, closed_at = ? WHERE id = ?",
-        open ? held : row.held,
-        total,
-        status,
-        closedAt,
-        id,
-      );
-      this.sql.exec("UPDATE account SET balance = ?, reserved = ? WHERE id = 1", balance, reserved);
-      if (total > 0)
-        this.sql.exec(
-          "INSERT INTO daily_spend (day, spent) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET spent = spent + excluded.spent",
-          Math.floor(call.now / DAY_MS),
-          total,
-        );
-      return { ...this.allowanceState(id, call.now), draws: settled };
-    });
-  }
-
-  /** The charges already written under these entry ids. */
-  private settledBefore(entryIds: string[]): Map<string, number> {
-    const found = new Map<string, number>();
-    // SQLite binds at most 100 parameters per statement in Durable Objects.
-    for (let i = 0; i < entryIds.length; i += 100) {
-      const chunk = entryIds.slice(i, i + 100);
-      const rows = this.sql.exec<{ id: string; amount: number }>(
-        `SELECT id, amount FROM entries WHERE id IN (${chunk.map(() => "?").join(",")})`,
-        ...chunk,
-      );
-      for (const row of rows) found.set(row.id, -row.amount);
-    }
-    return found;
+    return this.tx(() => settleAllowance(this.store, id, draws, release, call));
   }
 
   /**
@@ -690,7 +372,7 @@ export class AccountLedger extends DurableObject<Env> {
     now: number,
   ): LedgerResult<{ state: "new" } | { state: "replay"; response: string }> {
     return this.tx(() => {
-      const row = this.sql
+      const row = this.store.sql
         .exec<{ fingerprint: string; state: string; response: string | null; created_at: number }>(
           "SELECT fingerprint, state, response, created_at FROM idempotency WHERE key = ?",
           key,
@@ -705,45 +387,45 @@ export class AccountLedger extends DurableObject<Env> {
           if (now - row.created_at < IN_FLIGHT_TAKEOVER_MS) {
             throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
           }
-          this.sql.exec("UPDATE idempotency SET created_at = ? WHERE key = ?", now, key);
+          this.store.sql.exec("UPDATE idempotency SET created_at = ? WHERE key = ?", now, key);
           return { state: "new" as const };
         }
         return { state: "replay" as const, response: row.response ?? "null" };
       }
-      this.openAccount(name, now);
-      this.sql.exec(
+      this.store.openAccount(name, now);
+      this.store.sql.exec(
         "INSERT INTO idempotency (key, fingerprint, state, created_at) VALUES (?, ?, 'in_flight', ?)",
         key,
         fingerprint,
         now,
       );
-      this.scheduleAlarm(now + IDEMPOTENCY_RETENTION_MS);
+      this.store.scheduleAlarm(now + IDEMPOTENCY_RETENTION_MS);
       return { state: "new" as const };
     });
   }
 
   /** Records the answer of a finished operation so replays return it. */
   completeIdempotent(key: string, response: string): void {
-    this.sql.exec("UPDATE idempotency SET state = 'done', response = ? WHERE key = ?", response, key);
+    this.store.sql.exec("UPDATE idempotency SET state = 'done', response = ? WHERE key = ?", response, key);
   }
 
   /** Forgets a failed attempt so the client may retry it with the same key. */
   abandonIdempotent(key: string): void {
-    this.sql.exec("DELETE FROM idempotency WHERE key = ? AND state = 'in_flight'", key);
+    this.store.sql.exec("DELETE FROM idempotency WHERE key = ? AND state = 'in_flight'", key);
   }
 
   /** The invariants, as stored: tests and operators check them. */
   audit(): { balance: number; entriesSum: number; reserved: number; openHolds: number; negativeBalances: number } {
-    const account = this.account();
-    const entriesSum = this.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM entries").one().s ?? 0;
+    const account = this.store.account();
+    const entriesSum = this.store.sql.exec<{ s: number | null }>("SELECT SUM(amount) AS s FROM entries").one().s ?? 0;
     const openHolds =
-      this.sql
+      this.store.sql
         .exec<{ s: number }>(
           `SELECT (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE status = 'open')
                 + (SELECT COALESCE(SUM(held), 0) FROM allowances WHERE status = 'open') AS s`,
         )
         .one().s ?? 0;
-    const negativeBalances = this.sql
+    const negativeBalances = this.store.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE balance_after < 0")
       .one().n;
     return {
@@ -755,22 +437,15 @@ export class AccountLedger extends DurableObject<Env> {
     };
   }
 
-  /** Records a charged call's usage event next to its charge; the alarm carries it to KV. */
-  private queueUsage(charged: ChargedUsage): void {
-    const account = this.requireAccount();
-    queueUsage(this.sql, account.name, charged);
-    this.scheduleAlarm(Date.now() + USAGE_OUTBOX_DELAY_MS);
-  }
-
   /**
    * Carries queued usage events to KV, expires due holds, prunes old idempotency records and closed
    * holds, and re-arms.
    */
   override async alarm(): Promise<void> {
-    const account = this.account();
+    const account = this.store.account();
     if (account) {
       try {
-        await carryUsage(this.sql, this.env.KV_BILLING, account.name, usageTtlSeconds(this.env));
+        await carryUsage(this.store.sql, this.env.KV_BILLING, account.name, usageTtlSeconds(this.env));
       } catch (error) {
         // Kept in the outbox: the next alarm (set below) tries again.
         console.log(JSON.stringify({ level: "error", msg: "usage events not carried to KV", error: String(error) }));
@@ -778,21 +453,24 @@ export class AccountLedger extends DurableObject<Env> {
     }
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      if (!this.account()) return;
-      this.expireDue(now);
-      this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
-      this.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
-      this.sql.exec("DELETE FROM allowances WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
-      this.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
+      if (!this.store.account()) return;
+      this.store.expireDue(now);
+      this.store.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
+      this.store.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
+      this.store.sql.exec(
+        "DELETE FROM allowances WHERE status != 'open' AND closed_at < ?",
+        now - CLOSED_HOLD_RETENTION_MS,
+      );
+      this.store.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
       // Wake for the next expiry, or daily while there is anything left to prune.
-      const nextExpiry = this.sql
+      const nextExpiry = this.store.sql
         .exec<{ t: number | null }>(
           `SELECT MIN(t) AS t FROM (SELECT MIN(expires_at) AS t FROM holds WHERE status = 'open'
                                     UNION ALL SELECT MIN(expires_at) FROM allowances WHERE status = 'open')`,
         )
         .one().t;
       const leftovers =
-        this.sql
+        this.store.sql
           .exec<{ n: number }>(
             `SELECT (SELECT COUNT(*) FROM idempotency) + (SELECT COUNT(*) FROM holds WHERE status != 'open')
                   + (SELECT COUNT(*) FROM allowances WHERE status != 'open') AS n`,
@@ -800,8 +478,8 @@ export class AccountLedger extends DurableObject<Env> {
           .one().n > 0;
       let next = nextExpiry ?? (leftovers ? now + DAY_MS : null);
       // Events still queued (KV failed, or they came in meanwhile): carry them shortly.
-      if (usagePending(this.sql)) next = Math.min(next ?? Number.MAX_SAFE_INTEGER, now + USAGE_OUTBOX_DELAY_MS);
-      this.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", next);
+      if (usagePending(this.store.sql)) next = Math.min(next ?? Number.MAX_SAFE_INTEGER, now + USAGE_OUTBOX_DELAY_MS);
+      this.store.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", next);
       if (next !== null) void this.ctx.storage.setAlarm(next);
     });
   }
