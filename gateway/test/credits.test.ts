@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ADMIN_KEY, expectProblem, gateway, guestToken } from "./helpers";
+import { ADMIN_KEY, as, expectProblem, gateway, guestToken } from "./helpers";
 
 const adminJson = { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" };
 
@@ -10,13 +10,6 @@ function adjust(body: unknown, key?: string): Promise<Response> {
     method: "POST",
     headers,
     body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-}
-
-function as(token: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return gateway(path, {
-    ...init,
-    headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` },
   });
 }
 

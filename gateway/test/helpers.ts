@@ -79,10 +79,19 @@ export function validClaims(overrides: JWTPayload = {}): JWTPayload {
   };
 }
 
+/** A request through the gateway as the token's user: JSON unless `init` says otherwise. */
+export function as(token: string, path: string, init: RequestInit = {}): Promise<Response> {
+  return gateway(path, {
+    ...init,
+    headers: {
+      "Content-Type": "application/json",
+      ...(init.headers as Record<string, string>),
+      Authorization: `Bearer ${token}`,
+    },
+  });
+}
+
 /** GET /api/me with a bearer token. */
 export function me(token: string, init: RequestInit = {}): Promise<Response> {
-  return gateway("/api/me", {
-    ...init,
-    headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` },
-  });
+  return as(token, "/api/me", init);
 }

@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ADMIN_KEY, expectProblem, gateway, guestToken } from "./helpers";
+import { ADMIN_KEY, as, expectProblem, gateway, guestToken } from "./helpers";
 
-function as(token: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return gateway(path, {
-    ...init,
-    headers: {
-      "Content-Type": "application/json",
-      ...(init.headers as Record<string, string>),
-      Authorization: `Bearer ${token}`,
-    },
-  });
-}
 const admin = { "X-Admin-Key": ADMIN_KEY };
 
 describe("jobs through the gateway", () => {

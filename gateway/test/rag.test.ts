@@ -1,16 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ADMIN_KEY, expectProblem, gateway, guestToken } from "./helpers";
-
-function as(token: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return gateway(path, {
-    ...init,
-    headers: {
-      "Content-Type": "application/json",
-      ...(init.headers as Record<string, string>),
-      Authorization: `Bearer ${token}`,
-    },
-  });
-}
+import { ADMIN_KEY, as, expectProblem, gateway, guestToken } from "./helpers";
 
 describe("retrieval through the gateway", () => {
   it("ingests, queries, lists and deletes the caller's documents", async () => {

@@ -1,14 +1,10 @@
 import OpenAI from "openai";
 import { describe, expect, it, vi } from "vitest";
 import { readEvents } from "../../test-support/sse-events";
-import { ADMIN_KEY, BASE, expectProblem, gateway, guestToken } from "./helpers";
+import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken } from "./helpers";
 
 function ask(token: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return gateway("/api/si/ask", {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
+  return as(token, "/api/si/ask", { method: "POST", headers, body: JSON.stringify(body) });
 }
 
 /**
@@ -18,9 +14,7 @@ function ask(token: string, body: unknown, headers: Record<string, string> = {})
 async function expectLedgerBalance(token: string, balance: number): Promise<void> {
   await vi.waitFor(
     async () => {
-      const credits = (await (
-        await gateway("/api/credits", { headers: { Authorization: `Bearer ${token}` } })
-      ).json()) as { balance: number };
+      const credits = (await (await as(token, "/api/credits")).json()) as { balance: number };
       expect(credits.balance).toBe(balance);
     },
     { timeout: 3_000, interval: 10 },

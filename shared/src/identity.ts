@@ -1,3 +1,4 @@
+import { ServiceError } from "./errors";
 /**
  * Where the gateway learned who the caller is.
  * - `jwt`: a verified RS256 guest token.
@@ -41,4 +42,9 @@ export function normalizeEmail(value: string): string | undefined {
 /** The account key for an email identity. */
 export function emailAccount(email: string): string {
   return `email:${email}`;
+}
+
+/** Throws `forbidden` unless the caller is an admin (a request with a valid admin key). */
+export function requireAdmin(identity: Identity): void {
+  if (!identity.admin) throw new ServiceError("forbidden", "admin only");
 }

@@ -22,6 +22,7 @@ import {
   type PublishedKeyInfo,
   PublishKeyRequest,
   parseInput,
+  requireAdmin,
   ServiceError,
   type TokenVerificationConfig,
   type UsageEvent,
@@ -37,7 +38,7 @@ import {
   usageTtlSeconds,
 } from "./config";
 import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
-import type { AccountLedger, LedgerCall, LimitSnapshot } from "./ledger";
+import type { LedgerCall, LimitSnapshot } from "./ledger";
 import { unwrap } from "./result";
 import { signGuestToken } from "./tokens";
 import { listUsage, newestEventAt, recordUsage } from "./usage";
@@ -51,7 +52,7 @@ const LEDGER_ID_CACHE_SIZE = 10_000;
 const MAX_DRAWS_PER_SETTLEMENT = 256;
 
 /**
- * Hold and draw ids become ledger entry ids and usage-event keys (`usage:<account>:<day>:<ms>:<id>`,
+ * Hold, draw and allowance ids become ledger entry ids and usage-event keys (`usage:<account>:<day>:<ms>:<id>`,
  * at most 512 bytes in KV): short, visible ASCII.
  */
 function checkChargeId(id: unknown, what: string): void {
@@ -71,15 +72,6 @@ function checkUsage(usage: AiUsage): void {
     typeof usage.estimated !== "boolean"
   )
     throw new ServiceError("invalid_input", "usage needs provider and model (1-100 characters) and whole token counts");
-}
-
-function checkAllowanceId(id: unknown): void {
-  if (typeof id !== "string" || !/^[\x21-\x7e]{1,200}$/.test(id))
-    throw new ServiceError("invalid_input", "an allowance id is 1-200 visible ASCII characters");
-}
-
-function requireAdmin(identity: Identity): void {
-  if (!identity.admin) throw new ServiceError("forbidden", "admin only");
 }
 
 /**
@@ -153,7 +145,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
 
   // ---- credits -------------------------------------------------------------------------------
 
-  private ledger(account: string): DurableObjectStub<AccountLedger> {
+  private ledger(account: string) {
     // Naming an object hashes its name; busy accounts are named over and over, so remember ids.
     let id = ledgerIds.get(account);
     if (!id) {
@@ -302,7 +294,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
    * 402 when even `min_micro` is not free, 429 over the per-minute or daily limit.
    */
   async openAllowance(identity: Identity, request: AllowanceRequest, ctx: CallContext): Promise<AllowanceGrant> {
-    checkAllowanceId(request.id);
+    checkChargeId(request.id, "an allowance id");
     for (const [name, value] of [
       ["min_micro", request.min_micro],
       ["want_micro", request.want_micro],
@@ -335,7 +327,7 @@ export class BillingService extends WorkerEntrypoint<Env> {
     release: { unusedSlots: number } | null,
     ctx: CallContext,
   ): Promise<AllowanceSettlement> {
-    checkAllowanceId(allowanceId);
+    checkChargeId(allowanceId, "an allowance id");
     if (!Array.isArray(draws) || draws.length > MAX_DRAWS_PER_SETTLEMENT)
       throw new ServiceError("invalid_input", `at most ${MAX_DRAWS_PER_SETTLEMENT} draws per settlement`);
     for (const draw of draws) {

@@ -172,12 +172,12 @@ describe("reserve, settle, void", () => {
   it("releases an expired hold by itself, and still charges a late settle the balance covers", async () => {
     const user = await newAccount();
     const t0 = Date.now();
-    const stub = ledger(user.sub);
-    expect((await stub.reserve("late", 1_000_000, 1_000, at(t0))).ok).toBe(true);
-    expect((await stub.reserve("gone", 4_000_000, 1_000, at(t0))).ok).toBe(true);
-    const later = await stub.snapshot(t0 + 1_001);
+    const account = ledger(user.sub);
+    expect((await account.reserve("late", 1_000_000, 1_000, at(t0))).ok).toBe(true);
+    expect((await account.reserve("gone", 4_000_000, 1_000, at(t0))).ok).toBe(true);
+    const later = await account.snapshot(t0 + 1_001);
     expect(later.ok && later.value).toMatchObject({ reserved: 0, holds: [] });
-    const settled = await stub.settle("late", 600_000, at(t0 + 2_000));
+    const settled = await account.settle("late", 600_000, at(t0 + 2_000));
     expect(settled.ok && settled.value.entry).toMatchObject({
       amount: -600_000,
       reason: "settled after the hold expired",
@@ -188,11 +188,11 @@ describe("reserve, settle, void", () => {
   it("never lets a late settle take credits that other holds reserved", async () => {
     const user = await newAccount();
     const t0 = Date.now();
-    const stub = ledger(user.sub);
-    await stub.reserve("expiring", 1_000_000, 1_000, at(t0));
+    const account = ledger(user.sub);
+    await account.reserve("expiring", 1_000_000, 1_000, at(t0));
     // Once "expiring" has released its credit, another call reserves almost everything.
-    expect((await stub.reserve("other", 4_500_000, 60_000, at(t0 + 1_500))).ok).toBe(true);
-    const late = await stub.settle("expiring", 1_000_000, at(t0 + 2_000));
+    expect((await account.reserve("other", 4_500_000, 60_000, at(t0 + 1_500))).ok).toBe(true);
+    const late = await account.settle("expiring", 1_000_000, at(t0 + 2_000));
     // Only the half credit nobody else holds is charged; the rest is reported short.
     expect(late.ok && { charged: -late.value.entry.amount, shortfall: late.value.shortfall }).toEqual({
       charged: 500_000,
@@ -203,12 +203,12 @@ describe("reserve, settle, void", () => {
 
   it("expires holds from the alarm too", async () => {
     const user = await newAccount();
-    const stub = ledger(user.sub);
-    await stub.reserve("alarm-hold", 1_000_000, 1_000, at(Date.now() - 5_000));
+    const account = ledger(user.sub);
+    await account.reserve("alarm-hold", 1_000_000, 1_000, at(Date.now() - 5_000));
     // The alarm was set for the hold's expiry (already past): run it if workerd has not yet.
-    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(account);
     // audit() reads the stored rows without expiring anything itself.
-    expect((await stub.audit()).reserved).toBe(0);
+    expect((await account.audit()).reserved).toBe(0);
     await expectInvariants(user.sub);
   });
 
@@ -277,11 +277,11 @@ describe("limits", () => {
   it("starts a new window each minute", async () => {
     const user = await newAccount();
     await billing().setLimits(user.sub, { rpm: 1 }, admin, call);
-    const stub = ledger(user.sub);
+    const account = ledger(user.sub);
     const minute = Math.floor(Date.now() / 60_000) * 60_000;
-    expect((await stub.admit(user.sub, minute + 1)).ok).toBe(true);
-    expect((await stub.admit(user.sub, minute + 2)).ok).toBe(false);
-    expect((await stub.admit(user.sub, minute + 60_000)).ok).toBe(true);
+    expect((await account.admit(user.sub, minute + 1)).ok).toBe(true);
+    expect((await account.admit(user.sub, minute + 2)).ok).toBe(false);
+    expect((await account.admit(user.sub, minute + 60_000)).ok).toBe(true);
   });
 
   it("holds the daily credit budget across reservations", async () => {

@@ -41,12 +41,12 @@ describe("usage events", () => {
 
   it("takes over an in-flight record whose worker died, after ten minutes", async () => {
     const user = await newAccount();
-    const stub = ledger(user.sub);
+    const account = ledger(user.sub);
     const now = Date.now();
-    expect((await stub.beginIdempotent(user.sub, "op:dead", "f", now - 11 * 60_000)).ok).toBe(true);
-    const retried = await stub.beginIdempotent(user.sub, "op:dead", "f", now);
+    expect((await account.beginIdempotent(user.sub, "op:dead", "f", now - 11 * 60_000)).ok).toBe(true);
+    const retried = await account.beginIdempotent(user.sub, "op:dead", "f", now);
     expect(retried.ok && retried.value).toEqual({ state: "new" });
-    const meanwhile = await stub.beginIdempotent(user.sub, "op:dead", "f", now + 1_000);
+    const meanwhile = await account.beginIdempotent(user.sub, "op:dead", "f", now + 1_000);
     expect(meanwhile.ok ? "ok" : meanwhile.code).toBe("conflict");
   });
 

@@ -7,6 +7,7 @@ import {
   type JobRunReport,
   type JobView,
   parseInput,
+  requireAdmin,
   ServiceError,
   UpdateJobRequest,
 } from "@cognomega/shared";
@@ -210,7 +211,7 @@ export class JobsService extends WorkerEntrypoint<Env> {
     call: CallContext,
     options: { now?: number; runner?: string; limit?: number } = {},
   ): Promise<{ ran: JobRunReport[] }> {
-    if (!identity.admin) throw new ServiceError("forbidden", "admin only");
+    requireAdmin(identity);
     const settings = jobSettings(this.env);
     const ran = await runDue(
       this.env,
@@ -228,7 +229,7 @@ export class JobsService extends WorkerEntrypoint<Env> {
 
   /** Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. */
   async cleanup(identity: Identity, call: CallContext): Promise<Record<string, number | boolean>> {
-    if (!identity.admin) throw new ServiceError("forbidden", "admin only");
+    requireAdmin(identity);
     return this.cleanupNow(call);
   }
 

@@ -10,7 +10,6 @@ import {
   ServiceError,
 } from "@cognomega/shared";
 import { chunkText } from "./chunker";
-import type { TenantIndex } from "./index-do";
 import { embed, hybrid, namespaceOf, reciprocalRankFusion, vectorId } from "./vectors";
 
 /** Most chunks one document may become (about 6 MB of text). */
@@ -32,7 +31,7 @@ export class RagService extends WorkerEntrypoint<Env> {
     return { service: "rag", ok: true };
   }
 
-  private index(identity: Identity): DurableObjectStub<TenantIndex> {
+  private index(identity: Identity) {
     return this.env.TENANT_INDEX.get(this.env.TENANT_INDEX.idFromName(identity.sub));
   }
 

@@ -11,6 +11,7 @@ import {
   type ProviderId,
   parseInput,
   type RagResult,
+  requireAdmin,
   ServiceError,
 } from "@cognomega/shared";
 import { type AccountCredits, CreditAllowances } from "./allowances";
@@ -84,10 +85,6 @@ async function adviceThresholds(
   }
 }
 
-function requireAdmin(identity: Identity): void {
-  if (!identity.admin) throw new ServiceError("forbidden", "admin only");
-}
-
 /**
  * Hold and charge ids of an ask under an idempotency key: the same on every run of that ask (the
  * ledger charges an id once), short whatever the key's length.
@@ -158,10 +155,11 @@ export class SiService extends WorkerEntrypoint<Env> {
     const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
     const account = allowanceAccount(this.env, identity, settings);
     const perCall = perCallHolds(this.env.BILLING, identity, call);
-    const options = { countRequest: mode.countRequest, call, waitUntil, sleep };
+    // An operator's own calls are never counted against a per-minute limit.
+    const options = { countRequest: mode.countRequest && !identity.admin, call, waitUntil, sleep };
     let credits: CreditLine;
     if (!mode.stream) credits = allowanceLine(account, options);
-    else credits = mode.countRequest ? admittedPerCallHolds(perCall, account, options) : perCall;
+    else credits = options.countRequest ? admittedPerCallHolds(perCall, account, options) : perCall;
     return {
       env: this.env,
       identity,
@@ -312,7 +310,7 @@ export class SiService extends WorkerEntrypoint<Env> {
     const planInput = planInputFromAsk(body);
     const deps = this.deps(identity, call, {
       stream: planInput.stream,
-      countRequest: options.countRequest === true && !identity.admin,
+      countRequest: options.countRequest === true,
     });
     const models = await this.models();
     if (idempotencyKey !== null && !/^[\x21-\x7e]{1,300}$/.test(idempotencyKey)) {
@@ -414,7 +412,7 @@ export class SiService extends WorkerEntrypoint<Env> {
     const { plan: planInput, includeUsage } = fromChatCompletion(input);
     const deps = this.deps(identity, call, {
       stream: planInput.stream,
-      countRequest: options.countRequest === true && !identity.admin,
+      countRequest: options.countRequest === true,
     });
     const models = await this.models();
     const created = Math.floor(Date.now() / 1000);

@@ -18,7 +18,7 @@ function body(answer: JsonAnswer<AskResult> | StreamedAnswer): AskResult {
 
 /**
  * The real billing binding, counting allowance calls; settlements can be made to fail first. Every
- * method is wrapped, never `bind`-ed: on an RPC stub `.bind` would itself be a remote call.
+ * method is wrapped, never `bind`-ed: on an RPC binding `.bind` would itself be a remote call.
  */
 function countingBilling(settleFailures = 0) {
   const counts = { openAllowance: 0, settleAllowance: 0 };
