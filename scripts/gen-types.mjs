@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run types`: regenerates every worker's worker-configuration.d.ts (the Env interface).
+// `npm run types`: regenerates every worker's worker-configuration.d.ts (its own Env interface, e.g. SiEnv).
 import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { typesFlags } from "./types-args.mjs";
+import { ownEnv, typesFlags } from "./types-args.mjs";
 import { root, workerDirs } from "./workers.mjs";
 
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -14,6 +15,8 @@ for (const dir of workerDirs()) {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
   if (result.status === 0) {
+    const file = join(root, dir, "worker-configuration.d.ts");
+    writeFileSync(file, ownEnv(readFileSync(file, "utf8"), dir));
     console.log(`types: wrote ${dir}/worker-configuration.d.ts`);
   } else {
     failed = true;

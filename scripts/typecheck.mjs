@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { typesFlags } from "./types-args.mjs";
+import { ownEnv, typesFlags } from "./types-args.mjs";
 import { root, workerDirs } from "./workers.mjs";
 
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -37,9 +37,12 @@ for (const dir of workerDirs()) {
       continue;
     }
     // The header records the command; make it the one `npm run types` runs, without the scratch path.
-    const expected = readFileSync(join(cwd, scratch), "utf8").replace(
-      /running `[^`]*`/,
-      `running \`wrangler types ${typesFlags(dir).join(" ")}\``,
+    const expected = ownEnv(
+      readFileSync(join(cwd, scratch), "utf8").replace(
+        /running `[^`]*`/,
+        `running \`wrangler types ${typesFlags(dir).join(" ")}\``,
+      ),
+      dir,
     );
     const committed = join(cwd, "worker-configuration.d.ts");
     if (!existsSync(committed) || readFileSync(committed, "utf8") !== expected)

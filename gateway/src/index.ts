@@ -101,4 +101,4 @@ export default {
     });
     return response;
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<GatewayEnv>;

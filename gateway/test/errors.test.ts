@@ -99,7 +99,7 @@ describe("errors as problem+json", () => {
   it("answers an unexpected exception with a 500 problem that reveals no internals", async () => {
     const exploding = {
       issueGuestToken: () => Promise.reject(new TypeError("db password hunter2 at /srv/billing/src/keys.ts:42")),
-    } as unknown as Env["BILLING"];
+    } as unknown as GatewayEnv["BILLING"];
     const response = await gatewayWith({ BILLING: exploding }, "/auth/guest", { method: "POST" });
     const text = await response.clone().text();
     await expectProblem(response, 500, "internal");

@@ -19,7 +19,7 @@ export function gateway(path: string, init?: RequestInit): Promise<Response> {
  * The gateway's handler with some bindings replaced: for settings (TRUST_EMAIL_IDENTITY, a missing
  * ADMIN_KEY) and for an internal service failing in ways the real one cannot be made to.
  */
-export async function gatewayWith(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<Response> {
+export async function gatewayWith(overrides: Partial<GatewayEnv>, path: string, init?: RequestInit): Promise<Response> {
   const ctx = createExecutionContext();
   const request = new Request(`${BASE}${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
   const response = await worker.fetch(request, { ...env, ...overrides }, ctx);

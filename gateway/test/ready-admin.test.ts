@@ -12,7 +12,7 @@ describe("GET /ready", () => {
   });
 
   it("is 503 naming the service whose health RPC fails", async () => {
-    const failing = { health: () => Promise.reject(new Error("boom")) } as unknown as Env["BILLING"];
+    const failing = { health: () => Promise.reject(new Error("boom")) } as unknown as GatewayEnv["BILLING"];
     const body = await expectProblem(await gatewayWith({ BILLING: failing }, "/ready"), 503, "upstream_unavailable");
     expect(body.failed).toEqual(["billing"]);
     expect(body.services).toEqual({

@@ -26,7 +26,7 @@ function configuredKeyDigests(current: string, previous: string): Promise<ArrayB
  * Both sides are hashed first so the comparison is constant-time and length-independent, and
  * every configured key is compared so timing does not tell which one matched.
  */
-export async function checkAdmin(request: Request, env: Env): Promise<AdminCheck> {
+export async function checkAdmin(request: Request, env: GatewayEnv): Promise<AdminCheck> {
   const provided = request.headers.get("X-Admin-Key") ?? request.headers.get("X-Admin-Token");
   const current = env.ADMIN_KEY?.trim() ?? "";
   if (!current) return provided === null ? "missing" : "unconfigured";
@@ -43,7 +43,7 @@ export async function checkAdmin(request: Request, env: Env): Promise<AdminCheck
 }
 
 /** Throws the right problem unless the admin check passed. */
-export function assertAdmin(check: AdminCheck, env: Env): void {
+export function assertAdmin(check: AdminCheck, env: GatewayEnv): void {
   if (check === "valid") return;
   if (!env.ADMIN_KEY?.trim())
     throw new ServiceError("not_configured", "admin routes are disabled: ADMIN_KEY is not set");

@@ -10,7 +10,7 @@ import { VerificationKeyCache } from "./key-cache";
 const verificationKeys = new VerificationKeyCache();
 const verifiedTokens = new VerifiedTokens();
 
-function jwksCacheTtlMs(env: Env): number {
+function jwksCacheTtlMs(env: GatewayEnv): number {
   const seconds = Number(env.JWKS_CACHE_TTL_SECONDS);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 60_000;
 }
@@ -30,7 +30,7 @@ export class RequestContext {
 
   constructor(
     readonly request: Request,
-    readonly env: Env,
+    readonly env: GatewayEnv,
     readonly exec: ExecutionContext,
     readonly url: URL,
     readonly requestId: string,

@@ -2,7 +2,7 @@ import { emailAccount, type Identity, normalizeEmail, ServiceError } from "@cogn
 import type { JWTPayload } from "jose";
 
 /** True when `TRUST_EMAIL_IDENTITY` explicitly enables unauthenticated email claims (legacy/dev). */
-export function trustsEmailIdentity(env: Env): boolean {
+export function trustsEmailIdentity(env: GatewayEnv): boolean {
   return ["1", "true", "yes", "on"].includes((env.TRUST_EMAIL_IDENTITY ?? "").trim().toLowerCase());
 }
 

@@ -6,7 +6,7 @@ import type { GatewayRouter } from "../http/router";
 const HEALTH_TIMEOUT_MS = 3000;
 
 /** Every internal service the gateway is bound to, by the name `/ready` reports. */
-function boundServices(env: Env): Record<string, { health(): Promise<unknown> }> {
+function boundServices(env: GatewayEnv): Record<string, { health(): Promise<unknown> }> {
   return { billing: env.BILLING, si: env.SI, jobs: env.JOBS, uploads: env.UPLOADS, rag: env.RAG, advisor: env.ADVISOR };
 }
 

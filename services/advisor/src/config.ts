@@ -19,7 +19,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = { costMicro: 10_000, latencyMs: 4_
  * but unreadable one (blank included) is a deployment mistake and fails as `not_configured` rather
  * than silently advising on every call or on none.
  */
-export function thresholds(env: Env): Thresholds {
+export function thresholds(env: AdvisorEnv): Thresholds {
   return {
     costMicro: costThresholdMicro(env.ADVISOR_COST_CREDITS),
     latencyMs: latencyThresholdMs(env.ADVISOR_LATENCY_MS),

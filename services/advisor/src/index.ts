@@ -16,7 +16,7 @@ import { AdviceRequestSchema } from "./schema";
  * thresholds in the worker's vars, so it can run on every answer without adding a round trip to
  * storage or a provider.
  */
-export class AdvisorService extends WorkerEntrypoint<Env> {
+export class AdvisorService extends WorkerEntrypoint<AdvisorEnv> {
   /** Liveness for the gateway's `/ready`. Nothing to probe: the worker has no bindings. */
   async health(): Promise<{ service: "advisor"; ok: true }> {
     return { service: "advisor", ok: true };
@@ -54,4 +54,4 @@ export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<AdvisorEnv>;

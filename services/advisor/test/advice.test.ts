@@ -8,7 +8,7 @@ import { AdvisorService } from "../src/index";
 
 const call = { requestId: "advisor-test-0001" };
 
-function advisor(overrides: Partial<Env> = {}): AdvisorService {
+function advisor(overrides: Partial<AdvisorEnv> = {}): AdvisorService {
   return new AdvisorService(createExecutionContext(), { ...env, ...overrides });
 }
 

@@ -31,7 +31,7 @@ export class AccountStore {
   constructor(
     readonly sql: SqlStorage,
     private readonly storage: DurableObjectStorage,
-    private readonly env: Env,
+    private readonly env: BillingEnv,
   ) {}
 
   account(): AccountRow | undefined {

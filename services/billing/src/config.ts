@@ -13,7 +13,7 @@ export interface TokenSettings {
   ttlSeconds: number;
 }
 
-export function tokenSettings(env: Env): TokenSettings {
+export function tokenSettings(env: BillingEnv): TokenSettings {
   const ttl = env.GUEST_TOKEN_TTL_SECONDS ?? "3600";
   const ttlSeconds = Number(ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < MIN_TOKEN_TTL_SECONDS || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
@@ -28,7 +28,7 @@ export function tokenSettings(env: Env): TokenSettings {
 }
 
 /** True where a missing signing secret may be replaced by a generated development key. */
-export function isDevelopment(env: Env): boolean {
+export function isDevelopment(env: BillingEnv): boolean {
   return env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
 }
 
@@ -46,7 +46,7 @@ function positiveInteger(value: string | undefined, fallback: number, name: stri
   return parsed;
 }
 
-export function defaultLimits(env: Env): DefaultLimits {
+export function defaultLimits(env: BillingEnv): DefaultLimits {
   return {
     rpm: positiveInteger(env.DEFAULT_RPM, 120, "DEFAULT_RPM"),
     dailyMicro: positiveInteger(env.DEFAULT_DAILY_CREDITS, 100, "DEFAULT_DAILY_CREDITS") * 1_000_000,
@@ -54,7 +54,7 @@ export function defaultLimits(env: Env): DefaultLimits {
 }
 
 /** Starter credits for a new guest account (`GUEST_CREDITS`, default 5), in micro-credits. */
-export function guestCreditsMicro(env: Env): number {
+export function guestCreditsMicro(env: BillingEnv): number {
   const value = env.GUEST_CREDITS ?? "5";
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 1_000_000) {
@@ -64,11 +64,11 @@ export function guestCreditsMicro(env: Env): number {
 }
 
 /** Days a usage event is kept in KV (`USAGE_TTL_DAYS`, default 35). */
-export function usageTtlSeconds(env: Env): number {
+export function usageTtlSeconds(env: BillingEnv): number {
   return positiveInteger(env.USAGE_TTL_DAYS, 35, "USAGE_TTL_DAYS") * 86_400;
 }
 
 /** Guest tokens one client address may get per minute (`GUEST_TOKENS_PER_MINUTE`, default 10). */
-export function guestTokensPerMinute(env: Env): number {
+export function guestTokensPerMinute(env: BillingEnv): number {
   return positiveInteger(env.GUEST_TOKENS_PER_MINUTE, 10, "GUEST_TOKENS_PER_MINUTE");
 }

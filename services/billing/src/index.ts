@@ -78,7 +78,7 @@ function checkUsage(usage: AiUsage): void {
  * Tokens, JWKS and (later) the credits ledger. Reached only over the gateway's service binding;
  * every method takes the caller's request context as its last argument.
  */
-export class BillingService extends WorkerEntrypoint<Env> {
+export class BillingService extends WorkerEntrypoint<BillingEnv> {
   /** Liveness for the gateway's `/ready`: proves the worker runs and its KV answers. */
   async health(): Promise<{ service: "billing"; ok: true }> {
     await this.env.KEYS.get("jwks");
@@ -487,4 +487,4 @@ export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<BillingEnv>;

@@ -73,7 +73,7 @@ async function loadDevelopmentKey(keys: KVNamespace): Promise<SigningKey> {
  * The current signing key: the `PRIVATE_KEY_PEM` + `KID` secrets, or in development a key pair
  * generated once and kept in KV. Production without secrets fails with `not_configured`.
  */
-export function signingKey(env: Env): Promise<SigningKey> {
+export function signingKey(env: BillingEnv): Promise<SigningKey> {
   const pem = env.PRIVATE_KEY_PEM?.trim();
   const kid = env.KID?.trim();
   const source = pem && kid ? `${kid}\n${pem}` : pem || kid ? "partial" : "development";

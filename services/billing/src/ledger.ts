@@ -35,10 +35,10 @@ const CLOSED_HOLD_RETENTION_MS = 7 * DAY_MS;
  * one `transactionSync`: no `await` splits a read from its write, so concurrent calls are applied
  * one after another and never lose an update, and a refusal rolls the whole call back.
  */
-export class AccountLedger extends DurableObject<Env> {
+export class AccountLedger extends DurableObject<BillingEnv> {
   private readonly store: AccountStore;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: BillingEnv) {
     super(ctx, env);
     this.store = new AccountStore(ctx.storage.sql, ctx.storage, env);
     for (const statement of LEDGER_SCHEMA) this.store.sql.exec(statement);

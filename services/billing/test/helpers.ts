@@ -10,7 +10,7 @@ export const admin: Identity = { sub: "admin", source: "admin", admin: true };
 export const call = { requestId: "billing-test-request" };
 
 /** The service as its own entrypoint, over the real Durable Objects and KV of this test run. */
-export function billing(overrides: Partial<Env> = {}): BillingService {
+export function billing(overrides: Partial<BillingEnv> = {}): BillingService {
   return new BillingService(createExecutionContext(), { ...env, ...overrides });
 }
 

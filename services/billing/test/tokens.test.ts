@@ -7,7 +7,7 @@ import { BillingService } from "../src/index";
 
 const call = { requestId: "test-request-0001" };
 
-function billing(overrides: Partial<Env> = {}): BillingService {
+function billing(overrides: Partial<BillingEnv> = {}): BillingService {
   return new BillingService(createExecutionContext(), { ...env, ...overrides });
 }
 

@@ -15,7 +15,7 @@ function positive(value: string | undefined, fallback: number, name: string): nu
   return parsed;
 }
 
-export function jobSettings(env: Env): JobSettings {
+export function jobSettings(env: JobsEnv): JobSettings {
   return {
     ttlSeconds: positive(env.JOBS_TTL_DAYS, 14, "JOBS_TTL_DAYS") * 86_400,
     backoffBaseMs: positive(env.JOBS_BACKOFF_BASE_SECONDS, 30, "JOBS_BACKOFF_BASE_SECONDS") * 1000,

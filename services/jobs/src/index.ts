@@ -50,7 +50,7 @@ async function sha256Hex(text: string): Promise<string> {
  * KV-indexed jobs and their runner. Rows live in KV (`job:<id>`, with owner and due-time index
  * keys); who may run a job, and how many times it has started, live in its {@link JobLease}.
  */
-export class JobsService extends WorkerEntrypoint<Env> {
+export class JobsService extends WorkerEntrypoint<JobsEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "jobs"; ok: true }> {
     return { service: "jobs", ok: true };
@@ -302,4 +302,4 @@ export default {
   async scheduled(controller, env, ctx): Promise<void> {
     await new JobsService(ctx, env).runScheduled(controller);
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<JobsEnv>;

@@ -11,7 +11,7 @@ import type { JobRow } from "./store";
 
 /** What a kind needs to run: the worker's env and the job. */
 export interface KindContext {
-  env: Env;
+  env: JobsEnv;
   job: JobRow;
   call: CallContext;
   /** Prunes stale jobs (given by the service, which owns the job store). */

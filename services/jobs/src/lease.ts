@@ -14,10 +14,10 @@ type LeaseRow = { holder: string | null; until: number; attempts: number; outcom
  * lease that outlives its runner expires, attempts are counted here, and a finished (or cancelled)
  * job can never be leased again, whatever a stale KV read says.
  */
-export class JobLease extends DurableObject<Env> {
+export class JobLease extends DurableObject<JobsEnv> {
   private readonly sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: JobsEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(

@@ -44,7 +44,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * runners never run a job twice and a runner that dies leaves a lease that simply expires.
  */
 export async function runDue(
-  env: Env,
+  env: JobsEnv,
   settings: JobSettings,
   options: RunOptions,
   cleanup: () => Promise<Record<string, number | boolean>>,
@@ -101,7 +101,7 @@ export async function runDue(
 }
 
 async function execute(
-  env: Env,
+  env: JobsEnv,
   settings: JobSettings,
   options: RunOptions,
   started: JobRow,

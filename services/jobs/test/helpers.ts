@@ -6,7 +6,7 @@ import { JobsService } from "../src/index";
 export const call = { requestId: "jobs-test-request" };
 export const admin: Identity = { sub: "admin", source: "admin", admin: true };
 
-export function jobs(overrides: Partial<Env> = {}): JobsService {
+export function jobs(overrides: Partial<JobsEnv> = {}): JobsService {
   return new JobsService(createExecutionContext(), { ...env, ...overrides });
 }
 

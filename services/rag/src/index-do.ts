@@ -16,10 +16,10 @@ export function ftsQuery(query: string): string | undefined {
  * One tenant's documents: chunks in SQLite with an FTS5 index (porter stemming), ranked by BM25.
  * One object per tenant keeps tenants apart by construction and a re-ingest atomic.
  */
-export class TenantIndex extends DurableObject<Env> {
+export class TenantIndex extends DurableObject<RagEnv> {
   private readonly sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: RagEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(

@@ -25,7 +25,7 @@ function log(fields: Record<string, unknown>): void {
  * Ingestion and retrieval over each tenant's documents. BM25 over SQLite FTS5 always; with the AI
  * binding and a Vectorize index, embeddings too, fused with BM25 by reciprocal rank.
  */
-export class RagService extends WorkerEntrypoint<Env> {
+export class RagService extends WorkerEntrypoint<RagEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "rag"; ok: true }> {
     return { service: "rag", ok: true };
@@ -192,4 +192,4 @@ export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<RagEnv>;

@@ -10,7 +10,7 @@ async function sha(text: string): Promise<string> {
 }
 
 /** Embeddings and Vectorize are used only when both are bound (production); BM25 works alone. */
-export function hybrid(env: Env): { ai: Ai; index: VectorizeIndex } | undefined {
+export function hybrid(env: RagEnv): { ai: Ai; index: VectorizeIndex } | undefined {
   return env.AI && env.VECTORIZE ? { ai: env.AI, index: env.VECTORIZE } : undefined;
 }
 

@@ -14,13 +14,13 @@ const tenant = (name: string): Identity => ({
 });
 
 /** BM25 only: the offline path, with no AI binding or Vectorize index. */
-function rag(overrides: Partial<Env> = {}): RagService {
+function rag(overrides: Partial<RagEnv> = {}): RagService {
   return new RagService(createExecutionContext(), {
     ...env,
     AI: undefined,
     VECTORIZE: undefined,
     ...overrides,
-  } as unknown as Env);
+  } as unknown as RagEnv);
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -243,7 +243,7 @@ describe("hybrid retrieval (AI and Vectorize doubles)", () => {
         return { count: matches.length, matches };
       },
     };
-    return { stored, overrides: { AI, VECTORIZE } as unknown as Partial<Env> };
+    return { stored, overrides: { AI, VECTORIZE } as unknown as Partial<RagEnv> };
   }
 
   it("embeds chunks per tenant namespace, fuses with BM25, and cleans vectors up", async () => {
@@ -272,7 +272,7 @@ describe("hybrid retrieval (AI and Vectorize doubles)", () => {
     const broken = {
       ...overrides,
       AI: { run: async () => Promise.reject(new Error("3040: capacity")) },
-    } as unknown as Partial<Env>;
+    } as unknown as Partial<RagEnv>;
     const user = tenant("fallback");
     expect((await rag(broken).ingest(user, CORPUS[0] as (typeof CORPUS)[number], call)).embedded).toBe(false);
     const { mode, results } = await rag(broken).query(user, { query: "tomato", k: 1 }, call);

@@ -41,7 +41,7 @@ export interface AllowanceSettings {
   callTtlSeconds: number;
 }
 
-type Billing = Pick<Env["BILLING"], "openAllowance" | "settleAllowance">;
+type Billing = Pick<SiEnv["BILLING"], "openAllowance" | "settleAllowance">;
 
 const MINUTE_MS = 60_000;
 /** How long an allowance lives beyond the calls drawn on it: it is renewed about this often. */

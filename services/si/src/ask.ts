@@ -25,7 +25,7 @@ const MAX_MODELS_CALLED = 4;
 
 /** Everything an ask needs from its surroundings; tests swap the clock and the sleeper. */
 export interface AskDeps {
-  env: Env;
+  env: SiEnv;
   identity: Identity;
   call: CallContext;
   providers: Record<ProviderId, Provider>;

@@ -26,7 +26,7 @@ function integer(value: string | undefined, fallback: number, name: string, min:
   return parsed;
 }
 
-export function siSettings(env: Env): SiSettings {
+export function siSettings(env: SiEnv): SiSettings {
   const policy = (env.SI_DEFAULT_POLICY ?? "balanced") as RoutingPolicy;
   if (!ROUTING_POLICIES.includes(policy))
     throw new ServiceError("not_configured", "SI_DEFAULT_POLICY must be cheapest, fastest or balanced");

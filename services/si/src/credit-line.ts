@@ -43,7 +43,7 @@ function log(level: string, msg: string, call: CallContext, extra: Record<string
  * One ledger hold per call, reserved and settled by RPC while the caller waits: for streams, whose
  * holds must outlive a long answer (an allowance would keep that much reserved for that long).
  */
-export function perCallHolds(billing: Env["BILLING"], identity: Identity, call: CallContext): CreditLine {
+export function perCallHolds(billing: SiEnv["BILLING"], identity: Identity, call: CallContext): CreditLine {
   return {
     admit: async () => {},
     async hold(holdId, amount, ttlSeconds) {

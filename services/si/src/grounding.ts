@@ -8,7 +8,7 @@ const CHUNK_CONTEXT_CHARS = 1500;
  * the conversation as a system message that asks for [chunk id] citations.
  */
 export async function ground(
-  rag: Env["RAG"],
+  rag: SiEnv["RAG"],
   identity: Identity,
   messages: ChatMessage[],
   k: number,

@@ -52,7 +52,7 @@ export interface AskOptions {
 // Per isolate: every account's credit allowance held by this instance.
 const allowances = new CreditAllowances();
 
-function allowanceAccount(env: Env, identity: Identity, settings: SiSettings): AccountCredits {
+function allowanceAccount(env: SiEnv, identity: Identity, settings: SiSettings): AccountCredits {
   return allowances.account(env.BILLING, identity, {
     targetMicro: settings.allowanceMicro,
     slotsAhead: 64,
@@ -71,7 +71,7 @@ let knownThresholds: { at: number; value: AdviceThresholds } | undefined;
  * call); undefined (ask for advice every time) when they cannot be read.
  */
 async function adviceThresholds(
-  advisor: NonNullable<Env["ADVISOR"]>,
+  advisor: NonNullable<SiEnv["ADVISOR"]>,
   call: CallContext,
 ): Promise<AdviceThresholds | undefined> {
   const now = Date.now();
@@ -138,7 +138,7 @@ function byteStream(
  * Skills and the model router. Every call is billed through BillingService: a hold for the worst
  * case before any provider is called, settled at the actual cost after.
  */
-export class SiService extends WorkerEntrypoint<Env> {
+export class SiService extends WorkerEntrypoint<SiEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "si"; ok: true }> {
     return { service: "si", ok: true };
@@ -572,4 +572,4 @@ export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<SiEnv>;

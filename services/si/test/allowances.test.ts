@@ -43,7 +43,7 @@ function countingBilling(settleFailures = 0) {
     beginOperation: (...args: Parameters<typeof real.beginOperation>) => real.beginOperation(...args),
     completeOperation: (...args: Parameters<typeof real.completeOperation>) => real.completeOperation(...args),
     abandonOperation: (...args: Parameters<typeof real.abandonOperation>) => real.abandonOperation(...args),
-  } as unknown as Env["BILLING"];
+  } as unknown as SiEnv["BILLING"];
   return { billing, counts };
 }
 
@@ -258,7 +258,7 @@ describe("credit allowances", () => {
       settleAllowance: async () => {
         throw new Error("not used");
       },
-    } as unknown as Env["BILLING"];
+    } as unknown as SiEnv["BILLING"];
     let clock = local;
     const account = new AccountCredits(
       billing,

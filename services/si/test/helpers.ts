@@ -8,7 +8,7 @@ export const call = { requestId: "si-test-request" };
 export const admin: Identity = { sub: "admin", source: "admin", admin: true };
 
 /** The service as its own entrypoint; `overrides` replace bindings (an AI double, settings). */
-export function si(overrides: Partial<Env> = {}): { service: SiService; done: () => Promise<void> } {
+export function si(overrides: Partial<SiEnv> = {}): { service: SiService; done: () => Promise<void> } {
   const ctx = createExecutionContext();
   return { service: new SiService(ctx, { ...env, ...overrides }), done: () => waitOnExecutionContext(ctx) };
 }

@@ -12,7 +12,7 @@ const HEX = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.to
 // Types a browser would render or run: always downloaded, never shown inline.
 const RENDERABLE = new Set(["text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"]);
 
-function settings(env: Env): { maxBytes: number; allowed: Set<string> } {
+function settings(env: UploadsEnv): { maxBytes: number; allowed: Set<string> } {
   const maxBytes = Number(env.UPLOAD_MAX_BYTES ?? 26_214_400);
   if (!Number.isInteger(maxBytes) || maxBytes <= 0)
     throw new ServiceError("not_configured", "UPLOAD_MAX_BYTES must be a positive integer");
@@ -42,7 +42,7 @@ function viewOf(object: R2Object): UploadView {
  * (`uploads/<owner-hash>/<uuid>`), so names never become paths and one owner can never reach
  * another's objects.
  */
-export class UploadsService extends WorkerEntrypoint<Env> {
+export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "uploads"; ok: true }> {
     return { service: "uploads", ok: true };
@@ -245,4 +245,4 @@ export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<UploadsEnv>;

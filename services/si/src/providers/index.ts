@@ -4,7 +4,7 @@ import type { Provider } from "./types";
 import { WorkersAiProvider } from "./workers-ai";
 
 /** Every provider, built from this worker's env (keys, base URLs, the AI binding). */
-export function providers(env: Env): Record<ProviderId, Provider> {
+export function providers(env: SiEnv): Record<ProviderId, Provider> {
   return {
     "workers-ai": new WorkersAiProvider(env.AI),
     groq: new OpenAiCompatibleProvider({
