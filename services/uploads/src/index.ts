@@ -14,7 +14,8 @@ const HEX = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.to
 const RENDERABLE = new Set(["text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"]);
 
 function positive(value: string | undefined, fallback: number, name: string): number {
-  const parsed = value === undefined || value.trim() === "" ? fallback : Number(value);
+  // Unset takes the default; set but empty is a mistake, like any other non-number.
+  const parsed = value === undefined ? fallback : Number(value);
   if (!Number.isSafeInteger(parsed) || parsed <= 0)
     throw new ServiceError("not_configured", `${name} must be a positive integer`);
   return parsed;
