@@ -132,6 +132,17 @@ describe("embedding charges", () => {
     expect(await env.BILLING.balance(user, call)).toMatchObject({ reserved: 0 });
   });
 
+  it("releases the hold of an ingest refused for a quota, embedding nothing", async () => {
+    const user = await guest();
+    const { overrides, calls } = doubles();
+    const limited = () => rag({ ...overrides, RAG_QUOTA_DOCS: "1" } as Partial<Env>);
+    await limited().ingest(user, { id: "a", text: "the only document" }, call);
+    expect(await codeOf(limited().ingest(user, { id: "b", text: "one too many" }, call))).toBe("quota_exceeded");
+    expect(calls()).toBe(1);
+    expect((await history(user)).filter((e) => e.kind === "settle")).toHaveLength(1);
+    expect(await env.BILLING.balance(user, call)).toMatchObject({ reserved: 0, holds: [] });
+  });
+
   it("charges nothing offline (no AI binding): BM25 alone", async () => {
     const user = await guest();
     const offline = rag({ AI: undefined, VECTORIZE: undefined } as unknown as Partial<Env>);
