@@ -29,7 +29,11 @@ export default workerProject(import.meta.url, "gateway", {
     },
     { dir: "services/advisor" },
     { dir: "services/jobs" },
-    { dir: "services/uploads", bindings: { UPLOAD_MAX_BYTES: "262144" } },
-    { dir: "services/rag" },
+    // Small quotas, so the quota tests reach them; no other test keeps more per tenant.
+    {
+      dir: "services/uploads",
+      bindings: { UPLOAD_MAX_BYTES: "262144", UPLOAD_QUOTA_BYTES: "400000", UPLOAD_QUOTA_FILES: "3" },
+    },
+    { dir: "services/rag", bindings: { RAG_QUOTA_DOCS: "3" } },
   ],
 });

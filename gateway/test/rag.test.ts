@@ -89,6 +89,37 @@ describe("retrieval through the gateway", () => {
     expect(answer.sources).toEqual([expect.objectContaining({ chunk_id: "faq#0" })]);
   });
 
+  it("403s quota_exceeded past the tenant's documents, inline and in a rag.ingest job", async () => {
+    const { token } = await guestToken();
+    const ingest = (id: string, text: string) =>
+      as(token, "/api/rag/ingest", { method: "POST", body: JSON.stringify({ id, text }) });
+    for (const id of ["a", "b", "c"]) expect((await ingest(id, `document ${id}`)).status).toBe(200);
+    const over = await expectProblem(await ingest("d", "document d"), 403, "quota_exceeded");
+    expect(over).toMatchObject({ quota: "rag_docs", limit: 3, used: 3, requested: 1 });
+    // Re-ingesting a document replaces it: no new place is taken.
+    expect((await ingest("a", "document a, revised")).status).toBe(200);
+    // A large ingest runs as a job, and its job fails on the quota at once, without retrying.
+    const upload = await gateway("/api/upload/direct", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "text/markdown" },
+      body: "The deflector dish. ".repeat(6000),
+    });
+    const { key } = (await upload.json()) as { key: string };
+    const queued = await as(token, "/api/rag/ingest", {
+      method: "POST",
+      body: JSON.stringify({ id: "manual", upload_key: key }),
+    });
+    const { job } = (await queued.json()) as { job: { id: string } };
+    await gateway("/api/jobs/run", { method: "POST", headers: { "X-Admin-Key": ADMIN_KEY } });
+    const ran = (await (await as(token, `/api/jobs/${job.id}`)).json()) as { status: string; last_error: string };
+    expect(ran).toMatchObject({ status: "failed", last_error: expect.stringContaining("quota_exceeded") });
+    // Deleting a document frees its place.
+    await as(token, "/api/rag/docs/b", { method: "DELETE" });
+    expect((await ingest("d", "document d")).status).toBe(200);
+    const docs = (await (await as(token, "/api/rag/docs")).json()) as { docs: { id: string }[] };
+    expect(docs.docs.map((d) => d.id).sort()).toEqual(["a", "c", "d"]);
+  });
+
   it("refuses bad input", async () => {
     const { token } = await guestToken();
     await expectProblem(

@@ -98,4 +98,30 @@ describe("uploads through the gateway", () => {
     ).json()) as { uploads: unknown[] };
     expect(listed.uploads).toEqual([]);
   });
+
+  it("403s quota_exceeded past the tenant's upload count or bytes, and a delete frees room", async () => {
+    const { token } = await guestToken();
+    const keys: string[] = [];
+    for (const text of ["one", "two", "three"]) {
+      const response = await upload(token, text);
+      expect(response.status).toBe(201);
+      keys.push(((await response.json()) as { key: string }).key);
+    }
+    const over = await expectProblem(await upload(token, "four"), 403, "quota_exceeded");
+    expect(over).toMatchObject({ quota: "upload_files", limit: 3, used: 3, requested: 1 });
+    await gateway(`/api/uploads/${encodeURIComponent(keys[0] as string)}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect((await upload(token, "four")).status).toBe(201);
+
+    const other = await guestToken();
+    expect((await upload(other.token, new Uint8Array(250_000))).status).toBe(201);
+    const bytes = await expectProblem(await upload(other.token, new Uint8Array(200_000)), 403, "quota_exceeded");
+    expect(bytes).toMatchObject({ quota: "upload_bytes", limit: 400_000, used: 250_000, requested: 200_000 });
+    const listed = (await (
+      await gateway("/api/uploads", { headers: { Authorization: `Bearer ${other.token}` } })
+    ).json()) as { uploads: unknown[] };
+    expect(listed.uploads).toHaveLength(1);
+  });
 });

@@ -36,6 +36,39 @@ export function formatCredits(micro: number): string {
   return String(microToCredits(micro));
 }
 
+/** `CREDITS_PER_USD` when unset: 100 credits per US dollar, so one credit is one cent. */
+export const DEFAULT_CREDITS_PER_USD = 100;
+
+/**
+ * Reads `CREDITS_PER_USD` (a whole number from 1 to 1,000,000; unset or blank: the default). Every
+ * worker that prices provider usage reads it through here, so they convert dollars alike. Undefined
+ * for a value out of range, which the caller reports as its own misconfiguration.
+ */
+export function parseCreditsPerUsd(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === "") return DEFAULT_CREDITS_PER_USD;
+  const parsed = Number(value);
+  return Number.isInteger(parsed) && parsed >= 1 && parsed <= 1_000_000 ? parsed : undefined;
+}
+
+/**
+ * A provider price in US dollars per million tokens as micro-credits per million tokens: exact,
+ * through the price's decimal text (micro-USD × credits per USD). Undefined for a price with more
+ * than 6 decimals or out of range.
+ */
+export function usdPerMToMicroPerM(usdPerM: number | string, creditsPerUsd: number): number | undefined {
+  const microUsd = creditsToMicro(usdPerM);
+  if (microUsd === undefined || microUsd < 0) return undefined;
+  const micro = microUsd * creditsPerUsd;
+  return Number.isSafeInteger(micro) ? micro : undefined;
+}
+
+/** Cost in micro-credits of a number of tokens at a price per million (micro-credits), rounded up. */
+export function tokenCost(tokens: number, pricePerM: number): number {
+  // BigInt: tokens × price can pass 2^53 for long prompts on expensive models.
+  const product = BigInt(tokens) * BigInt(pricePerM);
+  return Number((product + 999_999n) / 1_000_000n);
+}
+
 /** A credit amount in a request body: a number with at most 6 decimals, within ±MAX_CREDITS. */
 export const CreditAmount = v.pipe(
   v.number("must be a number of credits"),

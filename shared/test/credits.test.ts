@@ -1,7 +1,16 @@
 import fc from "fast-check";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { AdjustRequest, creditsToMicro, formatCredits, MAX_CREDITS, microToCredits } from "../src/index";
+import {
+  AdjustRequest,
+  creditsToMicro,
+  formatCredits,
+  MAX_CREDITS,
+  microToCredits,
+  parseCreditsPerUsd,
+  tokenCost,
+  usdPerMToMicroPerM,
+} from "../src/index";
 
 describe("credit amounts", () => {
   it("converts decimal credits to integer micro-credits exactly", () => {
@@ -54,5 +63,22 @@ describe("credit amounts", () => {
       reason: "refund",
     });
     expect(v.safeParse(AdjustRequest, { account: "guest:x1", delta: 0, reason: "x" }).success).toBe(false);
+  });
+});
+
+describe("provider prices in micro-credits", () => {
+  it("converts US dollars per million tokens exactly, with one CREDITS_PER_USD rule", () => {
+    expect(parseCreditsPerUsd(undefined)).toBe(100);
+    expect(parseCreditsPerUsd(" ")).toBe(100);
+    expect(parseCreditsPerUsd("250")).toBe(250);
+    for (const bad of ["0", "1.5", "-3", "1000001", "ten"]) expect(parseCreditsPerUsd(bad)).toBeUndefined();
+    // bge-base-en-v1.5: $0.067 per M at 100 credits per USD is 6.7 micro-credits per token.
+    expect(usdPerMToMicroPerM(0.067, 100)).toBe(6_700_000);
+    expect(usdPerMToMicroPerM("0.067", 100)).toBe(6_700_000);
+    expect(usdPerMToMicroPerM(0.1234567, 100)).toBeUndefined();
+    expect(usdPerMToMicroPerM(-1, 100)).toBeUndefined();
+    expect(tokenCost(9, 6_700_000)).toBe(61); // 60.3, rounded up
+    expect(tokenCost(1_000_000, 6_700_000)).toBe(6_700_000);
+    expect(tokenCost(0, 6_700_000)).toBe(0);
   });
 });

@@ -2,6 +2,11 @@ import { DurableObject } from "cloudflare:workers";
 import type { RagDoc, RagResult } from "@cognomega/shared";
 import type { Chunk } from "./chunker";
 
+/** What a replace did: the chunk ids the document had before and has now. */
+export type ReplaceResult = { previous: string[]; chunkIds: string[] };
+/** A replace refused for a quota: its limit, what the other documents use and what this one needs. */
+export type QuotaRefusal = { quota: "rag_docs" | "rag_chunks"; limit: number; used: number; requested: number };
+
 type DocRow = { id: string; title: string; source: string; chars: number; chunks: number; updated_at: number };
 
 /** FTS5 would read operators and quotes in a raw query: search for its words instead, any of them. */
@@ -40,7 +45,12 @@ export class TenantIndex extends DurableObject<RagEnv> {
     );
   }
 
-  /** Replaces a document's chunks in one transaction; returns the chunk ids it had before. */
+  /**
+   * Replaces a document's chunks in one transaction; returns the chunk ids it had before. The
+   * tenant's quotas are checked in the same transaction, counting the document's old chunks as
+   * freed, so concurrent ingests cannot pass them together and a re-ingest counts the difference.
+   * Over a quota nothing changes and the refusal is returned, not thrown across the object's edge.
+   */
   replace(
     docId: string,
     title: string,
@@ -48,8 +58,25 @@ export class TenantIndex extends DurableObject<RagEnv> {
     chars: number,
     chunks: Chunk[],
     now: number,
-  ): { previous: string[]; chunkIds: string[] } {
+    quota: { docs: number; chunks: number },
+  ): ({ ok: true } & ReplaceResult) | ({ ok: false } & QuotaRefusal) {
     return this.ctx.storage.transactionSync(() => {
+      const others = this.sql
+        .exec<{ docs: number; chunks: number }>(
+          "SELECT COUNT(*) AS docs, COALESCE(SUM(chunks), 0) AS chunks FROM docs WHERE id != ?",
+          docId,
+        )
+        .one();
+      if (others.docs + 1 > quota.docs)
+        return { ok: false as const, quota: "rag_docs" as const, limit: quota.docs, used: others.docs, requested: 1 };
+      if (others.chunks + chunks.length > quota.chunks)
+        return {
+          ok: false as const,
+          quota: "rag_chunks" as const,
+          limit: quota.chunks,
+          used: others.chunks,
+          requested: chunks.length,
+        };
       const previous = this.sql
         .exec<{ chunk_id: string }>("SELECT chunk_id FROM chunks WHERE doc_id = ?", docId)
         .toArray()
@@ -77,7 +104,7 @@ export class TenantIndex extends DurableObject<RagEnv> {
         chunks.length,
         now,
       );
-      return { previous, chunkIds };
+      return { ok: true as const, previous, chunkIds };
     });
   }
 

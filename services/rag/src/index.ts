@@ -10,7 +10,10 @@ import {
   ServiceError,
 } from "@cognomega/shared";
 import { chunkText } from "./chunker";
-import { embed, hybrid, namespaceOf, reciprocalRankFusion, vectorId } from "./vectors";
+import { ragSettings } from "./config";
+import type { QuotaRefusal, ReplaceResult } from "./index-do";
+import { EmbeddingCharge } from "./metering";
+import { EmbeddingFailure, embed, hybrid, namespaceOf, reciprocalRankFusion, vectorId } from "./vectors";
 
 /** Most chunks one document may become (about 6 MB of text). */
 const MAX_CHUNKS = 5000;
@@ -63,21 +66,45 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
       throw new ServiceError("payload_too_large", `the document makes more than ${MAX_CHUNKS} chunks`, {
         limit: MAX_CHUNKS,
       });
-    const { previous, chunkIds } = await this.index(identity).replace(
-      body.id,
-      title || body.id,
-      source,
-      text.length,
-      chunks,
-      Date.now(),
-    );
-    const embedded = await this.embedChunks(
-      identity,
-      previous,
-      chunkIds,
-      chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)),
-      call,
-    );
+    const settings = ragSettings(this.env);
+    const texts = chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text));
+    const vector = hybrid(this.env);
+    // The worst case is held before anything is written or embedded: short of credits, nothing happens.
+    const charge = vector
+      ? await EmbeddingCharge.hold(this.env.BILLING, identity, texts, settings.embeddingPricePerM, call)
+      : undefined;
+    let replaced: ({ ok: true } & ReplaceResult) | ({ ok: false } & QuotaRefusal);
+    try {
+      replaced = await this.index(identity).replace(
+        body.id,
+        title || body.id,
+        source,
+        text.length,
+        chunks,
+        Date.now(),
+        {
+          docs: settings.quotaDocs,
+          chunks: settings.quotaChunks,
+        },
+      );
+    } catch (error) {
+      await charge?.void();
+      throw error;
+    }
+    if (!replaced.ok) {
+      await charge?.void();
+      const { quota, limit, used, requested } = replaced;
+      throw new ServiceError(
+        "quota_exceeded",
+        quota === "rag_docs"
+          ? `a tenant may keep at most ${limit} documents; delete one first`
+          : `a tenant may keep at most ${limit} chunks over all documents; ${used} are used and this document makes ${requested}`,
+        { quota, limit, used, requested },
+      );
+    }
+    const { previous, chunkIds } = replaced;
+    const embedded =
+      vector && charge ? await this.embedChunks(identity, vector, charge, previous, chunkIds, texts, call) : false;
     return {
       id: body.id,
       title: title || body.id,
@@ -88,21 +115,35 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     };
   }
 
+  /**
+   * Embeds a document's chunks into Vectorize and settles their charge. A failure leaves BM25 with
+   * the document; only what was embedded before it is charged.
+   */
   private async embedChunks(
     identity: Identity,
+    vector: NonNullable<ReturnType<typeof hybrid>>,
+    charge: EmbeddingCharge,
     previous: string[],
     chunkIds: string[],
     texts: string[],
     call: CallContext,
   ): Promise<boolean> {
-    const vector = hybrid(this.env);
-    if (!vector) return false;
+    let values: number[][];
     try {
-      const namespace = await namespaceOf(identity.sub);
       const stale = previous.filter((id) => !chunkIds.includes(id));
       if (stale.length > 0)
         await vector.index.deleteByIds(await Promise.all(stale.map((id) => vectorId(identity.sub, id))));
-      const values = await embed(vector.ai, texts);
+      values = await embed(vector.ai, texts);
+    } catch (error) {
+      // BM25 already has the document; embeddings are an improvement, not a condition.
+      await charge.settle(texts.slice(0, error instanceof EmbeddingFailure ? error.embedded : 0));
+      log({ level: "warn", msg: "embedding failed; BM25 only", request_id: call.requestId, error: String(error) });
+      return false;
+    }
+    // Embedded means paid for, whether or not Vectorize then keeps the vectors.
+    await charge.settle(texts);
+    try {
+      const namespace = await namespaceOf(identity.sub);
       const vectors = await Promise.all(
         chunkIds.map(async (chunkId, i) => ({
           id: await vectorId(identity.sub, chunkId),
@@ -114,8 +155,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
       for (let i = 0; i < vectors.length; i += 1000) await vector.index.upsert(vectors.slice(i, i + 1000));
       return true;
     } catch (error) {
-      // BM25 already has the document; embeddings are an improvement, not a condition.
-      log({ level: "warn", msg: "embedding failed; BM25 only", request_id: call.requestId, error: String(error) });
+      log({ level: "warn", msg: "vector upsert failed; BM25 only", request_id: call.requestId, error: String(error) });
       return false;
     }
   }
@@ -131,9 +171,29 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     const lexical = await index.search(query, Math.max(k, 20));
     const vector = hybrid(this.env);
     if (!vector) return { results: lexical.slice(0, k), mode: "bm25" };
+    const charge = await EmbeddingCharge.hold(
+      this.env.BILLING,
+      identity,
+      [query],
+      ragSettings(this.env).embeddingPricePerM,
+      call,
+    );
+    let embedding: number[] | undefined;
+    try {
+      [embedding] = await embed(vector.ai, [query]);
+    } catch (error) {
+      await charge.settle(error instanceof EmbeddingFailure && error.embedded > 0 ? [query] : []);
+      log({
+        level: "warn",
+        msg: "query embedding failed; BM25 only",
+        request_id: call.requestId,
+        error: String(error),
+      });
+      return { results: lexical.slice(0, k), mode: "bm25" };
+    }
+    await charge.settle([query]);
     let semantic: string[];
     try {
-      const [embedding] = await embed(vector.ai, [query]);
       const found = await vector.index.query(embedding as number[], {
         topK: Math.min(Math.max(k, 20), 50),
         namespace: await namespaceOf(identity.sub),

@@ -2,7 +2,8 @@
 export const EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
 /** Reciprocal-rank-fusion constant: damps the weight of top ranks so neither list dominates. */
 export const RRF_K = 60;
-const BATCH = 100;
+/** Texts per embedding call (the model takes at most 100). */
+export const EMBEDDING_BATCH = 100;
 
 const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 async function sha(text: string): Promise<string> {
@@ -23,13 +24,72 @@ export async function vectorId(tenant: string, chunkId: string): Promise<string>
   return (await sha(`rag-chunk\n${tenant}\n${chunkId}`)).slice(0, 48);
 }
 
+/** The embedding model reads at most this many tokens of a text ([CLS] and [SEP] included). */
+export const EMBEDDING_MAX_TOKENS = 512;
+
+/**
+ * The most tokens a text can cost: WordPiece never makes more tokens than characters, plus [CLS]
+ * and [SEP], and the model reads no more than EMBEDDING_MAX_TOKENS. Holds are taken at this bound.
+ */
+export function embeddingTokenBound(text: string): number {
+  return Math.min(EMBEDDING_MAX_TOKENS, text.length + 2);
+}
+
+// BERT's pre-tokenizer: runs of letters and digits are words, every other non-space character is a
+// token of its own. One match per piece, no backtracking.
+const WORDPIECE = /[\p{L}\p{N}\p{M}]+|[^\s\p{L}\p{N}\p{M}]/gu;
+/** A word of up to this many characters is one WordPiece token; longer ones split about every 3. */
+const WORD_FREE_CHARS = 6;
+const CHARS_PER_EXTRA_TOKEN = 3;
+const CJK = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}]/u;
+
+/**
+ * Estimated bge (BERT WordPiece, uncased) tokens of a text, since the model reports no usage: one
+ * per punctuation or symbol character, one per common word and one more per 3 characters beyond 6
+ * (rare words and ids split into short pieces), one per CJK character (BERT splits them apart),
+ * plus [CLS] and [SEP]. Never more than {@link embeddingTokenBound}, the hold.
+ */
+export function estimateEmbeddingTokens(text: string): number {
+  let tokens = 2;
+  const bound = embeddingTokenBound(text);
+  WORDPIECE.lastIndex = 0;
+  for (let m = WORDPIECE.exec(text); m !== null && tokens < bound; m = WORDPIECE.exec(text)) {
+    const piece = m[0];
+    if (piece.length === 1 || !CJK.test(piece))
+      tokens += 1 + Math.ceil(Math.max(0, piece.length - WORD_FREE_CHARS) / CHARS_PER_EXTRA_TOKEN);
+    else tokens += piece.length;
+  }
+  return Math.min(tokens, bound);
+}
+
+/** An embedding call that failed after `embedded` of its texts had been embedded (and paid for). */
+export class EmbeddingFailure extends Error {
+  constructor(
+    readonly embedded: number,
+    override readonly cause: unknown,
+  ) {
+    super(`embedding failed after ${embedded} texts: ${String(cause)}`);
+  }
+}
+
+/** Embeds texts in batches of 100; a failure says how many were embedded before it. */
 export async function embed(ai: Ai, texts: string[]): Promise<number[][]> {
   const vectors: number[][] = [];
-  for (let i = 0; i < texts.length; i += BATCH) {
-    const output = (await (ai.run as (model: string, input: unknown) => Promise<unknown>)(EMBEDDING_MODEL, {
-      text: texts.slice(i, i + BATCH),
-    })) as { data?: number[][] };
-    if (!Array.isArray(output.data)) throw new Error("the embedding model returned no vectors");
+  for (let i = 0; i < texts.length; i += EMBEDDING_BATCH) {
+    let output: { data?: number[][] };
+    try {
+      output = (await (ai.run as (model: string, input: unknown) => Promise<unknown>)(EMBEDDING_MODEL, {
+        text: texts.slice(i, i + EMBEDDING_BATCH),
+      })) as { data?: number[][] };
+    } catch (error) {
+      throw new EmbeddingFailure(vectors.length, error);
+    }
+    // The call ran (and is billed) even if its answer is unusable.
+    if (!Array.isArray(output.data))
+      throw new EmbeddingFailure(
+        Math.min(texts.length, i + EMBEDDING_BATCH),
+        "the embedding model returned no vectors",
+      );
     vectors.push(...output.data);
   }
   return vectors;

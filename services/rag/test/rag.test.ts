@@ -13,6 +13,12 @@ const tenant = (name: string): Identity => ({
   admin: false,
 });
 
+/** A tenant with a ledger account (5 starter credits): embeddings are charged to it. */
+async function guest(): Promise<Identity> {
+  const { sub } = await env.BILLING.issueGuestToken({}, call);
+  return { sub, source: "jwt", admin: false };
+}
+
 /** BM25 only: the offline path, with no AI binding or Vectorize index. */
 function rag(overrides: Partial<RagEnv> = {}): RagService {
   return new RagService(createExecutionContext(), {
@@ -248,14 +254,14 @@ describe("hybrid retrieval (AI and Vectorize doubles)", () => {
 
   it("embeds chunks per tenant namespace, fuses with BM25, and cleans vectors up", async () => {
     const { stored, overrides } = doubles();
-    const user = tenant("hybrid");
+    const user = await guest();
     for (const doc of CORPUS) expect((await rag(overrides).ingest(user, doc, call)).embedded).toBe(true);
     expect(stored.size).toBe(CORPUS.reduce((n, d) => n + chunkText(d.text).length, 0));
     const { results, mode } = await rag(overrides).query(user, { query: "water the tomato plants", k: 3 }, call);
     expect(mode).toBe("hybrid");
     expect(results[0]?.doc_id).toBe("tomatoes");
     // Another tenant's namespace sees nothing.
-    expect((await rag(overrides).query(tenant("other"), { query: "tomato", k: 3 }, call)).results).toEqual([]);
+    expect((await rag(overrides).query(await guest(), { query: "tomato", k: 3 }, call)).results).toEqual([]);
     // Re-ingesting with fewer chunks and removing a doc delete their vectors.
     await rag(overrides).ingest(user, { id: "tomatoes", text: "Short now." }, call);
     await rag(overrides).remove(user, "pasta", call);
@@ -273,7 +279,7 @@ describe("hybrid retrieval (AI and Vectorize doubles)", () => {
       ...overrides,
       AI: { run: async () => Promise.reject(new Error("3040: capacity")) },
     } as unknown as Partial<RagEnv>;
-    const user = tenant("fallback");
+    const user = await guest();
     expect((await rag(broken).ingest(user, CORPUS[0] as (typeof CORPUS)[number], call)).embedded).toBe(false);
     const { mode, results } = await rag(broken).query(user, { query: "tomato", k: 1 }, call);
     expect(mode).toBe("bm25");

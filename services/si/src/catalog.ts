@@ -6,6 +6,8 @@ import {
   ServiceError,
   TIERS,
   type Tier,
+  tokenCost,
+  usdPerMToMicroPerM,
 } from "@cognomega/shared";
 import * as v from "valibot";
 
@@ -135,8 +137,8 @@ export function toModels(entries: CatalogEntry[], creditsPerUsd: number): Catalo
       provider: entry.provider,
       providerModel: entry.provider_model,
       // micro-USD per M × credits per USD = micro-credits per M: exact integers.
-      priceInPerM: (creditsToMicro(entry.price_in_usd_per_m) as number) * creditsPerUsd,
-      priceOutPerM: (creditsToMicro(entry.price_out_usd_per_m) as number) * creditsPerUsd,
+      priceInPerM: usdPerMToMicroPerM(entry.price_in_usd_per_m, creditsPerUsd) as number,
+      priceOutPerM: usdPerMToMicroPerM(entry.price_out_usd_per_m, creditsPerUsd) as number,
       contextWindow: entry.context_window,
       tier: entry.tier,
       capabilities: new Set(entry.capabilities),
@@ -188,12 +190,7 @@ export async function catalogEntries(
   return { source: "override", models: JSON.parse(stored) as CatalogEntry[] };
 }
 
-/** Cost in micro-credits of a number of tokens at a price per million, rounded up. */
-export function tokenCost(tokens: number, pricePerM: number): number {
-  // BigInt: tokens × price can pass 2^53 for long prompts on expensive models.
-  const product = BigInt(tokens) * BigInt(pricePerM);
-  return Number((product + 999_999n) / 1_000_000n);
-}
+export { tokenCost };
 
 /** The cost of a call in micro-credits: input and output each rounded up. */
 export function callCost(model: CatalogModel, tokensIn: number, tokensOut: number): number {

@@ -1,4 +1,4 @@
-import { ROUTING_POLICIES, type RoutingPolicy, ServiceError } from "@cognomega/shared";
+import { parseCreditsPerUsd, ROUTING_POLICIES, type RoutingPolicy, ServiceError } from "@cognomega/shared";
 
 /** SI settings read from the worker's vars, validated where they are used. */
 export interface SiSettings {
@@ -30,8 +30,11 @@ export function siSettings(env: SiEnv): SiSettings {
   const policy = (env.SI_DEFAULT_POLICY ?? "balanced") as RoutingPolicy;
   if (!ROUTING_POLICIES.includes(policy))
     throw new ServiceError("not_configured", "SI_DEFAULT_POLICY must be cheapest, fastest or balanced");
+  const creditsPerUsd = parseCreditsPerUsd(env.CREDITS_PER_USD);
+  if (creditsPerUsd === undefined)
+    throw new ServiceError("not_configured", "CREDITS_PER_USD must be an integer from 1 to 1000000");
   return {
-    creditsPerUsd: integer(env.CREDITS_PER_USD, 100, "CREDITS_PER_USD", 1, 1_000_000),
+    creditsPerUsd,
     defaultPolicy: policy,
     defaultMaxTokens: integer(env.SI_DEFAULT_MAX_TOKENS, 512, "SI_DEFAULT_MAX_TOKENS", 1, 16_384),
     latencyBudgetMs: integer(env.SI_LATENCY_BUDGET_MS, 30_000, "SI_LATENCY_BUDGET_MS", 100, 300_000),

@@ -7,22 +7,33 @@ import {
   type UploadView,
 } from "@cognomega/shared";
 import { contentDisposition, ownerPrefix, sanitizeFilename, uuidv7 } from "./names";
+import type { UploadLimits } from "./quota";
 
 const HEX = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 // Types a browser would render or run: always downloaded, never shown inline.
 const RENDERABLE = new Set(["text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"]);
 
-function settings(env: UploadsEnv): { maxBytes: number; allowed: Set<string> } {
-  const maxBytes = Number(env.UPLOAD_MAX_BYTES ?? 26_214_400);
-  if (!Number.isInteger(maxBytes) || maxBytes <= 0)
-    throw new ServiceError("not_configured", "UPLOAD_MAX_BYTES must be a positive integer");
+function positive(value: string | undefined, fallback: number, name: string): number {
+  // Unset takes the default; set but empty is a mistake, like any other non-number.
+  const parsed = value === undefined ? fallback : Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed <= 0)
+    throw new ServiceError("not_configured", `${name} must be a positive integer`);
+  return parsed;
+}
+
+function settings(env: UploadsEnv): { maxBytes: number; allowed: Set<string>; quota: UploadLimits } {
+  const maxBytes = positive(env.UPLOAD_MAX_BYTES, 26_214_400, "UPLOAD_MAX_BYTES");
+  const quota = {
+    bytes: positive(env.UPLOAD_QUOTA_BYTES, 268_435_456, "UPLOAD_QUOTA_BYTES"),
+    files: positive(env.UPLOAD_QUOTA_FILES, 500, "UPLOAD_QUOTA_FILES"),
+  };
   const allowed = new Set(
     (env.UPLOAD_ALLOWED_TYPES ?? "")
       .split(",")
       .map((t) => t.trim().toLowerCase())
       .filter(Boolean),
   );
-  return { maxBytes, allowed };
+  return { maxBytes, allowed, quota };
 }
 
 function viewOf(object: R2Object): UploadView {
@@ -48,11 +59,16 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
     return { service: "uploads", ok: true };
   }
 
+  private quota(identity: Identity) {
+    return this.env.UPLOAD_QUOTA.get(this.env.UPLOAD_QUOTA.idFromName(identity.sub));
+  }
+
   /**
    * Stores `body`. `Content-Length` is required (411) and bounded (413, refused before a byte is
    * read); the type must be on the allow-list (415); a body longer or shorter than declared is
-   * refused and nothing is kept. The object gets its SHA-256, uploader, route, request id and
-   * original name as custom metadata.
+   * refused and nothing is kept. The tenant's quota (bytes and files) is reserved at the declared
+   * size before the body is read (403 `quota_exceeded` over it) and released if the upload fails.
+   * The object gets its SHA-256, uploader, route, request id and original name as custom metadata.
    */
   async upload(
     body: ReadableStream<Uint8Array> | null,
@@ -60,7 +76,7 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
     identity: Identity,
     call: CallContext,
   ): Promise<UploadView> {
-    const { maxBytes, allowed } = settings(this.env);
+    const { maxBytes, allowed, quota } = settings(this.env);
     const refuse = async (error: ServiceError): Promise<never> => {
       await body?.cancel().catch(() => {});
       throw error;
@@ -88,7 +104,52 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
     const id = uuidv7();
     const key = `${await ownerPrefix(identity.sub)}${id}`;
     const staging = `staging/${id}`;
+    const tenantQuota = this.quota(identity);
+    const reserved = await tenantQuota.reserve(id, declared, quota, Date.now()).catch(async (error: unknown) => {
+      await body.cancel().catch(() => {});
+      throw error;
+    });
+    if (!reserved.ok) {
+      const { quota: which, limit, used, requested } = reserved;
+      return refuse(
+        new ServiceError(
+          "quota_exceeded",
+          which === "upload_files"
+            ? `a tenant may keep at most ${limit} uploads; delete one first`
+            : `a tenant may keep at most ${limit} bytes of uploads; ${used} are taken and this one is ${requested}`,
+          { quota: which, limit, used, requested },
+        ),
+      );
+    }
+    try {
+      const view = await this.store(body, declared, type, filename, key, staging, meta, identity, call);
+      try {
+        await tenantQuota.commit(id, key, declared);
+      } catch (error) {
+        // An object the quota does not count must not stay.
+        await this.env.R2_UPLOADS.delete(key);
+        throw error;
+      }
+      return view;
+    } catch (error) {
+      // Should the release fail too, the reservation stops counting after RESERVATION_TTL_MS.
+      await tenantQuota.release(id).catch(() => {});
+      throw error;
+    }
+  }
 
+  /** Streams the body into R2 under `key`, through a staging object; nothing is kept on failure. */
+  private async store(
+    body: ReadableStream<Uint8Array>,
+    declared: number,
+    type: string,
+    filename: string,
+    key: string,
+    staging: string,
+    meta: UploadRequestMeta,
+    identity: Identity,
+    call: CallContext,
+  ): Promise<UploadView> {
     // Pass 1: stream into a staging object while hashing. R2 needs a known length, and the hash
     // is only known at the end, while custom metadata must be set when the object is written.
     // One explicit pump keeps backpressure and every failure in one place.
@@ -203,11 +264,14 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
     };
   }
 
-  /** Deletes one of the caller's uploads. */
+  /** Deletes one of the caller's uploads, freeing its share of the quota. */
   async remove(identity: Identity, key: string, _call: CallContext): Promise<{ deleted: string }> {
     const full = await this.ownedKey(identity, key);
-    if (!(await this.env.R2_UPLOADS.head(full))) throw new ServiceError("not_found", "no such upload");
-    await this.env.R2_UPLOADS.delete(full);
+    const exists = (await this.env.R2_UPLOADS.head(full)) !== null;
+    if (exists) await this.env.R2_UPLOADS.delete(full);
+    // Also when the object is already gone: a delete whose quota update failed is healed by its retry.
+    await this.quota(identity).remove(full);
+    if (!exists) throw new ServiceError("not_found", "no such upload");
     return { deleted: full };
   }
 
@@ -239,6 +303,8 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
     return { text: await object.text(), filename: view.filename, content_type: view.content_type };
   }
 }
+
+export { UploadQuota } from "./quota";
 
 /** Internal workers have no HTTP surface. */
 export default {
