@@ -325,9 +325,11 @@ export class SiService extends WorkerEntrypoint<Env> {
         leaseSeconds: operationLeaseSeconds(deps.settings, planInput.stream),
       });
       if (begun.state === "new") {
-        // Charges are named by the operation's record, never by the client's key: every run of this
-        // ask is charged once, and the key reused after its record is gone is billed anew.
-        planInput.holdKey = `ask:k:${begun.nonce}`;
+        // An answer is charged whole or not at all: named by the operation's record (never by the
+        // client's key), every run of this ask is charged once, and the key reused after its record
+        // is gone is billed anew. A stream keeps a charge of its own per run: a run cut short was
+        // charged for what it sent, and the run that retries it must be charged for its own.
+        if (!planInput.stream) planInput.holdKey = `ask:k:${begun.nonce}`;
       } else {
         const result = JSON.parse(begun.response) as AskResult;
         if (!planInput.stream) return { body: result, meter: meterOf(result) };

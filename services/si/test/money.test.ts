@@ -3,7 +3,7 @@ import { AskRequest, type AskResult, type Identity, MODEL_ID_MAX_LENGTH, parseIn
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";
-import { admin, balanceOf, call, completion, failure, fakeProviders, guest, si, streamOf } from "./helpers";
+import { admin, balanceOf, call, completion, failure, fakeProviders, guest, readEvents, si, streamOf } from "./helpers";
 
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
@@ -185,6 +185,34 @@ describe("an answer without the provider's usage", () => {
     expect(result.usage.tokens_in).toBeGreaterThanOrEqual(PADDED_TOKENS_IN);
     const charges = await settleEntries(user);
     expect(-(charges[0]?.amount ?? 0) * 1_000_000).toBeGreaterThanOrEqual(PADDED_TOKENS_IN * 7.5);
+  });
+});
+
+describe("a keyed stream retried after it was cut", () => {
+  it("charges the retry too: what was cut off was paid for, the new run is a new charge", async () => {
+    const user = await guest();
+    let run = 0;
+    fakeProviders(() => {
+      run += 1;
+      return run === 1
+        ? streamOf(["part"], { cut: true })
+        : streamOf(["the ", "whole ", "answer"], { usage: { prompt_tokens: 10, completion_tokens: 300 } });
+    });
+    const input = { prompt: "tell me", model: "groq/gpt-oss-20b", stream: true };
+    const first = si();
+    const cut = await first.service.ask(input, user, "cut-stream", call);
+    if (!("stream" in cut)) throw new Error("expected a stream");
+    expect((await readEvents(cut.stream)).at(-1)?.event).toBe("error");
+    await first.done();
+    const paidForCut = (await balanceOf(user)).balance;
+    const second = si();
+    const whole = await second.service.ask(input, user, "cut-stream", call);
+    if (!("stream" in whole)) throw new Error("expected a stream");
+    expect((await readEvents(whole.stream)).at(-1)).toMatchObject({ event: "done", data: { credits_used: 0.009075 } });
+    await second.done();
+    // 10 × 7.5 + 300 × 30 = 9,075 micro-credits for the whole answer, on top of the cut one.
+    expect(await settleEntries(user)).toHaveLength(2);
+    expect((await balanceOf(user)).balance).toBeCloseTo(paidForCut - 0.009075, 6);
   });
 });
 
