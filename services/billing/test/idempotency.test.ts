@@ -1,5 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { migrateLedger } from "../src/ledger-schema";
 import { at, billing, call, codeOf, expectInvariants, ledger, newAccount } from "./helpers";
 
 const DAY_MS = 86_400_000;
@@ -68,6 +69,34 @@ describe("operation records and their nonce", () => {
       }
     });
     expect(production).toMatchObject({ ok: false, code: "forbidden" });
+  });
+});
+
+describe("a ledger made before records had a nonce", () => {
+  it("gains the columns, and an old in-flight record gets a nonce and the old ten-minute window", async () => {
+    const user = await newAccount();
+    const account = ledger(user.sub);
+    const now = Date.now();
+    await runInDurableObject(account, async (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE idempotency");
+      sql.exec(
+        "CREATE TABLE idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL)",
+      );
+      sql.exec("INSERT INTO idempotency VALUES ('op:legacy', 'f', 'in_flight', NULL, ?)", now);
+      migrateLedger(sql);
+      migrateLedger(sql);
+      const columns = sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('idempotency')")
+        .toArray()
+        .map((row) => row.name);
+      expect(columns).toEqual(expect.arrayContaining(["nonce", "lease_until"]));
+    });
+    const early = await account.beginIdempotent(user.sub, "op:legacy", "f", now + 5 * 60_000);
+    expect(early.ok ? "ok" : early.code).toBe("conflict");
+    expect(await nonceOf(account.beginIdempotent(user.sub, "op:legacy", "f", now + 11 * 60_000))).toMatch(
+      /^[0-9a-f-]{36}$/,
+    );
   });
 });
 
