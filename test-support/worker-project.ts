@@ -23,7 +23,7 @@ export interface AuxWorker {
 export function workerProject(
   configUrl: string,
   name: string,
-  options: { bindings?: Record<string, unknown>; aux?: AuxWorker[] } = {},
+  options: { bindings?: Record<string, unknown>; aux?: AuxWorker[]; miniflare?: Partial<WorkerOptions> } = {},
 ) {
   const here = (path: string) => fileURLToPath(new URL(path, configUrl));
   const aux = options.aux ?? [];
@@ -34,6 +34,7 @@ export function workerProject(
         wrangler: { configPath: here("./wrangler.jsonc") },
         remoteBindings: false,
         miniflare: {
+          ...options.miniflare,
           bindings: (options.bindings ?? {}) as Record<string, Json>,
           workers: aux.map((worker) => auxWorker(worker.dir, worker.bindings, worker.options)),
         },

@@ -114,6 +114,32 @@ describe("POST /api/si/ask through the gateway", () => {
     }
   });
 
+  it("refuses a catalog model id longer than billing can record a charge for", async () => {
+    const admin = { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" };
+    const entry = {
+      id: `groq/${"m".repeat(96)}`,
+      provider: "groq",
+      provider_model: "openai/gpt-oss-20b",
+      price_in_usd_per_m: 0.075,
+      price_out_usd_per_m: 0.3,
+      context_window: 131072,
+      tier: "small",
+      capabilities: ["chat"],
+    };
+    try {
+      await expectProblem(
+        await gateway("/api/admin/catalog", { method: "PUT", headers: admin, body: JSON.stringify([entry]) }),
+        400,
+        "invalid_input",
+      );
+      expect(
+        ((await (await gateway("/api/admin/catalog", { headers: admin })).json()) as { source: string }).source,
+      ).toBe("default");
+    } finally {
+      await gateway("/api/admin/catalog", { method: "DELETE", headers: admin });
+    }
+  });
+
   it("streams server-sent events ending with usage and credits", async () => {
     const { token } = await guestToken();
     const response = await ask(token, { prompt: "stream me", model: "groq/gpt-oss-20b", stream: true });

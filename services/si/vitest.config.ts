@@ -14,6 +14,11 @@ export default workerProject(import.meta.url, "si", {
     SI_ATTEMPT_TIMEOUT_MS: "1000",
     SI_ALLOWANCE_IDLE_MS: "0",
   },
+  // Tests reach the billing worker's ledger objects directly only to move their clock (see
+  // AccountLedger.pruneAsOf); SI itself talks to billing over BILLING alone.
+  miniflare: {
+    durableObjects: { TEST_ACCOUNT_LEDGER: { className: "AccountLedger", scriptName: "cognomega-billing" } },
+  },
   aux: [
     {
       dir: "services/billing",

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { MODEL_ID_MAX_LENGTH } from "./usage";
 
 /** How the router ranks candidate models. */
 export const ROUTING_POLICIES = ["cheapest", "fastest", "balanced"] as const;
@@ -29,7 +30,7 @@ export const AskRequest = v.pipe(
     prompt: v.optional(v.pipe(v.string(), v.minLength(1, "prompt must not be empty"), v.maxLength(MAX_PROMPT_CHARS))),
     messages: v.optional(v.pipe(v.array(ChatMessage), v.minLength(1, "messages must not be empty"), v.maxLength(256))),
     skill: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,63}$/, "skill must be a skill name"))),
-    model: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+    model: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MODEL_ID_MAX_LENGTH))),
     policy: v.optional(v.picklist(ROUTING_POLICIES, "policy must be cheapest, fastest or balanced")),
     max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_OUTPUT_TOKENS))),
     temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),

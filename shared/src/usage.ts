@@ -1,6 +1,12 @@
 import * as v from "valibot";
 import { CreditAmount } from "./credits";
 
+/**
+ * The longest model id anywhere: catalog ids, an ask naming its model, usage events. One limit, so a
+ * model the catalog accepts is always one billing can record a charge and usage event for.
+ */
+export const MODEL_ID_MAX_LENGTH = 100;
+
 const TOKENS = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000_000));
 
 /** Body of `POST /api/billing/usage`: what the client reports; time and request id are the server's. */
@@ -8,7 +14,12 @@ export const UsageReport = v.strictObject({
   tokens_in: TOKENS,
   tokens_out: TOKENS,
   provider: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "provider must be 1-64 of [a-z0-9._-]")),
-  model: v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[\x21-\x7e]+$/, "model must be visible ASCII")),
+  model: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(MODEL_ID_MAX_LENGTH),
+    v.regex(/^[\x21-\x7e]+$/, "model must be visible ASCII"),
+  ),
   credits: v.optional(v.pipe(CreditAmount, v.minValue(0, "must not be negative"))),
 });
 export type UsageReport = v.InferOutput<typeof UsageReport>;

@@ -17,6 +17,7 @@ import {
   type LedgerEntryView,
   type LimitState,
   LimitsRequest,
+  MODEL_ID_MAX_LENGTH,
   PageQuery,
   type PublicJwk,
   type PublishedKeyInfo,
@@ -38,7 +39,7 @@ import {
   usageTtlSeconds,
 } from "./config";
 import { ensurePublished, listPublishedKeys, publishedJwks, publishKey, retireKey, signingKey } from "./keys";
-import type { LedgerCall, LimitSnapshot } from "./ledger";
+import { type LedgerCall, type LimitSnapshot, MAX_IN_FLIGHT_LEASE_MS } from "./ledger";
 import { unwrap } from "./result";
 import { signGuestToken } from "./tokens";
 import { listUsage, newestEventAt, recordUsage } from "./usage";
@@ -62,16 +63,19 @@ function checkChargeId(id: unknown, what: string): void {
 
 /** A usage event must fit KV's 1 KiB of metadata: bounded names, whole token counts. */
 function checkUsage(usage: AiUsage): void {
-  const name = (value: unknown) => typeof value === "string" && value.length > 0 && value.length <= 100;
+  const name = (value: unknown, max: number) => typeof value === "string" && value.length > 0 && value.length <= max;
   const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
   if (
-    !name(usage.provider) ||
-    !name(usage.model) ||
+    !name(usage.provider, 100) ||
+    !name(usage.model, MODEL_ID_MAX_LENGTH) ||
     !count(usage.tokens_in) ||
     !count(usage.tokens_out) ||
     typeof usage.estimated !== "boolean"
   )
-    throw new ServiceError("invalid_input", "usage needs provider and model (1-100 characters) and whole token counts");
+    throw new ServiceError(
+      "invalid_input",
+      `usage needs a provider (1-100 characters), a model (1-${MODEL_ID_MAX_LENGTH}) and whole token counts`,
+    );
 }
 
 /**
@@ -240,7 +244,9 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
    * Charges the actual cost (micro-credits) against a hold and releases the rest. A cost above the
    * hold is charged from the available balance as far as it goes, never below zero: `charged_micro`
    * says what was charged and `shortfall_micro` what the balance could not cover. With `usage`, the
-   * call is also written as a usage event (source `si`) at the charged cost.
+   * call is also written as a usage event (source `si`) at the charged cost. With `chargeId`, the
+   * charge is named by it rather than by the hold: one charge per operation, whichever of its holds
+   * settles it (a second is released without charging).
    */
   async settle(
     identity: Identity,
@@ -248,13 +254,15 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
     actualMicro: number,
     ctx: CallContext,
     usage?: AiUsage,
+    chargeId?: string,
   ): Promise<{ entry: LedgerEntryView; balance_micro: number; charged_micro: number; shortfall_micro: number }> {
     checkChargeId(holdId, "a hold id");
+    if (chargeId !== undefined) checkChargeId(chargeId, "a charge id");
     if (!Number.isSafeInteger(actualMicro) || actualMicro < 0)
       throw new ServiceError("invalid_input", "a cost must be a whole number of micro-credits ≥ 0");
     if (usage !== undefined) checkUsage(usage);
     const { entry, shortfall } = unwrap(
-      await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub), usage),
+      await this.ledger(identity.sub).settle(holdId, actualMicro, this.ledgerCall(ctx, identity.sub), usage, chargeId),
     );
     return {
       entry: entryView(entry),
@@ -266,16 +274,34 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
 
   /**
    * Starts an operation that spans several calls (an AI ask) under the caller's idempotency key:
-   * `new`, or `replay` with the stored answer; `conflict` while the first is in flight and
-   * `idempotency_mismatch` for a different request under the same key.
+   * `new` with the `nonce` its charge ids must derive from (never from the key: a key reused after
+   * its record was pruned is a new operation and must be billed), or `replay` with the stored answer;
+   * `conflict` while the first is in flight and `idempotency_mismatch` for a different request under
+   * the same key. `leaseSeconds` (at least ten minutes are kept) is the longest the operation may run:
+   * until then an attempt in flight is never taken over.
    */
   async beginOperation(
     identity: Identity,
     key: string,
     fingerprint: string,
     _ctx: CallContext,
-  ): Promise<{ state: "new" } | { state: "replay"; response: string }> {
-    return unwrap(await this.ledger(identity.sub).beginIdempotent(identity.sub, key, fingerprint, Date.now()));
+    options: { leaseSeconds?: number } = {},
+  ): Promise<{ state: "new"; nonce: string } | { state: "replay"; response: string }> {
+    const { leaseSeconds } = options;
+    if (
+      leaseSeconds !== undefined &&
+      !(Number.isInteger(leaseSeconds) && leaseSeconds >= 1 && leaseSeconds * 1000 <= MAX_IN_FLIGHT_LEASE_MS)
+    )
+      throw new ServiceError("invalid_input", `a lease is 1 to ${MAX_IN_FLIGHT_LEASE_MS / 1000} seconds`);
+    return unwrap(
+      await this.ledger(identity.sub).beginIdempotent(
+        identity.sub,
+        key,
+        fingerprint,
+        Date.now(),
+        leaseSeconds === undefined ? undefined : leaseSeconds * 1000,
+      ),
+    );
   }
 
   /** Stores an operation's answer so a retry with the same key replays it. */

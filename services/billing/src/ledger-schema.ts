@@ -58,14 +58,34 @@ export const LEDGER_SCHEMA = [
    )`,
   "CREATE INDEX IF NOT EXISTS allowances_by_status ON allowances (status, expires_at)",
   USAGE_OUTBOX_SCHEMA,
+  // An operation under a client's idempotency key. `nonce` is made with the record and names the
+  // operation's charges: a key reused once its record is gone gets a new nonce, so it is billed anew.
+  // `state` is in_flight, done or abandoned (kept, nonce and all, for the retry that may come);
+  // an in_flight attempt may be taken over only after `lease_until`.
   `CREATE TABLE IF NOT EXISTS idempotency (
      key TEXT PRIMARY KEY,
      fingerprint TEXT NOT NULL,
      state TEXT NOT NULL,
      response TEXT,
-     created_at INTEGER NOT NULL
+     created_at INTEGER NOT NULL,
+     nonce TEXT,
+     lease_until INTEGER
    )`,
 ];
+
+/** Brings a ledger made by an older schema up to this one (each step runs once). */
+export function migrateLedger(sql: SqlStorage): void {
+  const columns = new Set(
+    sql
+      .exec<{ name: string }>("SELECT name FROM pragma_table_info('idempotency')")
+      .toArray()
+      .map((row) => row.name),
+  );
+  // Records from before carry no nonce or lease: they get a nonce when next begun, and the old
+  // ten-minute takeover window (see beginIdempotent).
+  if (!columns.has("nonce")) sql.exec("ALTER TABLE idempotency ADD COLUMN nonce TEXT");
+  if (!columns.has("lease_until")) sql.exec("ALTER TABLE idempotency ADD COLUMN lease_until INTEGER");
+}
 
 // A type alias, not an interface: SqlStorage rows must be assignable to an index signature.
 export type AccountRow = {

@@ -8,7 +8,7 @@ import {
   settleAllowance,
 } from "./allowance-ledger";
 import { usageTtlSeconds } from "./config";
-import { type EntryRow, type HoldRow, LEDGER_SCHEMA } from "./ledger-schema";
+import { type EntryRow, type HoldRow, LEDGER_SCHEMA, migrateLedger } from "./ledger-schema";
 import { attempt, LedgerRefusal, type LedgerResult } from "./result";
 import { carryUsage, USAGE_OUTBOX_DELAY_MS, usagePending } from "./usage-outbox";
 
@@ -25,8 +25,13 @@ export interface AccountSnapshot {
 
 /** Idempotency records of multi-step operations are kept at least this long (24 h promised). */
 const IDEMPOTENCY_RETENTION_MS = 2 * DAY_MS;
-/** An in-flight operation older than this is presumed dead and may be taken over. */
-const IN_FLIGHT_TAKEOVER_MS = 10 * 60_000;
+/**
+ * An in-flight operation is presumed dead, and may be taken over, once its lease is up: the caller
+ * asks for one as long as the longest call the operation makes, never shorter than this.
+ */
+const MIN_IN_FLIGHT_LEASE_MS = 10 * 60_000;
+/** The longest lease an operation may ask for (a stream's hold lives at most an hour). */
+export const MAX_IN_FLIGHT_LEASE_MS = 2 * 3_600_000;
 /** Closed holds are kept this long for support questions, then pruned. */
 const CLOSED_HOLD_RETENTION_MS = 7 * DAY_MS;
 
@@ -42,6 +47,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
     super(ctx, env);
     this.store = new AccountStore(ctx.storage.sql, ctx.storage, env);
     for (const statement of LEDGER_SCHEMA) this.store.sql.exec(statement);
+    migrateLedger(this.store.sql);
   }
 
   private tx<T>(operation: () => T): LedgerResult<T> {
@@ -192,28 +198,45 @@ export class AccountLedger extends DurableObject<BillingEnv> {
    * entry records what was charged, the answer says what fell short. The same applies to a hold
    * that expired before its call ended. Settling again with the same amount replays; with another
    * amount it is `idempotency_mismatch`.
+   *
+   * The charge is the entry `settle:<chargeId>` (the hold's id unless given): an operation whose
+   * calls take several holds over its attempts (a retried stream) names one charge, and a hold
+   * settled under a charge already made is released without charging again.
    */
   settle(
     holdId: string,
     actual: number,
     call: LedgerCall,
     usage?: AiUsage,
+    chargeId: string = holdId,
   ): LedgerResult<{ hold: HoldRow; entry: EntryRow; shortfall: number }> {
     return this.tx(() => {
       this.store.expireDue(call.now);
       const account = this.store.requireAccount();
       const hold = this.store.hold(holdId);
       if (!hold) throw new LedgerRefusal("not_found", `no hold ${holdId}`);
-      const entryId = `settle:${holdId}`;
+      const entryId = `settle:${chargeId}`;
       if (hold.status === "settled") {
         if (hold.settled !== actual)
           throw new LedgerRefusal("idempotency_mismatch", "this hold was settled with a different amount");
-        const entry = this.store.entry(entryId) as EntryRow;
-        return { hold, entry, shortfall: actual + entry.amount };
+        const entry = this.store.entry(entryId);
+        if (!entry) throw new LedgerRefusal("idempotency_mismatch", "this hold was settled under another charge");
+        return { hold, entry, shortfall: Math.max(0, actual + entry.amount) };
       }
       if (hold.status === "voided") throw new LedgerRefusal("conflict", "this hold was voided");
       if (hold.status === "open")
         this.store.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", hold.amount);
+      const made = this.store.entry(entryId);
+      if (made) {
+        // An earlier attempt of the same operation was charged: this one is not charged again.
+        this.store.sql.exec(
+          "UPDATE holds SET status = 'settled', settled = ?, closed_at = ? WHERE id = ?",
+          actual,
+          call.now,
+          holdId,
+        );
+        return { hold: this.store.hold(holdId) as HoldRow, entry: made, shortfall: 0 };
+      }
       const released = this.store.requireAccount();
       const charged = Math.min(actual, released.balance - released.reserved);
       this.store.sql.exec(
@@ -245,7 +268,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
         account.balance,
       );
       if (usage)
-        this.store.queueUsage({ id: holdId, at: call.now, requestId: call.requestId, usage, chargedMicro: charged });
+        this.store.queueUsage({ id: chargeId, at: call.now, requestId: call.requestId, usage, chargedMicro: charged });
       return { hold: this.store.hold(holdId) as HoldRow, entry, shortfall: actual - charged };
     });
   }
@@ -361,46 +384,77 @@ export class AccountLedger extends DurableObject<BillingEnv> {
   }
 
   /**
-   * Starts a multi-step operation under an idempotency key: `new` (go ahead), `replay` with the
-   * first answer, or a refusal: `conflict` while the first attempt is still in flight,
-   * `idempotency_mismatch` for a different request under the same key.
+   * Starts a multi-step operation under an idempotency key: `new` (go ahead) with the nonce that
+   * names its charges, `replay` with the first answer, or a refusal: `conflict` while the first
+   * attempt is still in flight (within its lease of `leaseMs`), `idempotency_mismatch` for a
+   * different request under the same key. The nonce lives as long as the record: a retry after a
+   * failed or dead attempt gets the same one (a charge it made is not made twice), a key reused once
+   * the record is past retention gets a new one (a new operation, billed as one).
    */
   beginIdempotent(
     name: string,
     key: string,
     fingerprint: string,
     now: number,
-  ): LedgerResult<{ state: "new" } | { state: "replay"; response: string }> {
+    leaseMs = MIN_IN_FLIGHT_LEASE_MS,
+  ): LedgerResult<{ state: "new"; nonce: string } | { state: "replay"; response: string }> {
     return this.tx(() => {
-      const row = this.store.sql
-        .exec<{ fingerprint: string; state: string; response: string | null; created_at: number }>(
-          "SELECT fingerprint, state, response, created_at FROM idempotency WHERE key = ?",
-          key,
-        )
+      const leaseUntil = now + Math.min(MAX_IN_FLIGHT_LEASE_MS, Math.max(MIN_IN_FLIGHT_LEASE_MS, leaseMs));
+      let row = this.store.sql
+        .exec<{
+          fingerprint: string;
+          state: string;
+          response: string | null;
+          created_at: number;
+          nonce: string | null;
+          lease_until: number | null;
+        }>("SELECT fingerprint, state, response, created_at, nonce, lease_until FROM idempotency WHERE key = ?", key)
         .toArray()[0];
+      // Past retention a record is gone, whether or not the alarm has pruned it yet.
+      if (row && row.created_at < now - IDEMPOTENCY_RETENTION_MS) {
+        this.store.sql.exec("DELETE FROM idempotency WHERE key = ?", key);
+        row = undefined;
+      }
+      const restart = (nonce: string) => {
+        this.store.sql.exec(
+          "UPDATE idempotency SET fingerprint = ?, state = 'in_flight', response = NULL, created_at = ?, nonce = ?, lease_until = ? WHERE key = ?",
+          fingerprint,
+          now,
+          nonce,
+          leaseUntil,
+          key,
+        );
+        return { state: "new" as const, nonce };
+      };
       if (row) {
+        if (row.state === "abandoned") {
+          // The same request retried keeps the nonce; another request under the key is a new operation.
+          return restart(row.fingerprint === fingerprint && row.nonce ? row.nonce : crypto.randomUUID());
+        }
         if (row.fingerprint !== fingerprint) {
           throw new LedgerRefusal("idempotency_mismatch", "this Idempotency-Key was used with a different request");
         }
         if (row.state === "in_flight") {
-          // An attempt whose worker died never completes or abandons: after a while it is taken over.
-          if (now - row.created_at < IN_FLIGHT_TAKEOVER_MS) {
+          // An attempt whose worker died never completes or abandons: once its lease is up it is taken over.
+          if (now < (row.lease_until ?? row.created_at + MIN_IN_FLIGHT_LEASE_MS)) {
             throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
           }
-          this.store.sql.exec("UPDATE idempotency SET created_at = ? WHERE key = ?", now, key);
-          return { state: "new" as const };
+          return restart(row.nonce ?? crypto.randomUUID());
         }
         return { state: "replay" as const, response: row.response ?? "null" };
       }
       this.store.openAccount(name, now);
+      const nonce = crypto.randomUUID();
       this.store.sql.exec(
-        "INSERT INTO idempotency (key, fingerprint, state, created_at) VALUES (?, ?, 'in_flight', ?)",
+        "INSERT INTO idempotency (key, fingerprint, state, created_at, nonce, lease_until) VALUES (?, ?, 'in_flight', ?, ?, ?)",
         key,
         fingerprint,
         now,
+        nonce,
+        leaseUntil,
       );
       this.store.scheduleAlarm(now + IDEMPOTENCY_RETENTION_MS);
-      return { state: "new" as const };
+      return { state: "new" as const, nonce };
     });
   }
 
@@ -409,9 +463,12 @@ export class AccountLedger extends DurableObject<BillingEnv> {
     this.store.sql.exec("UPDATE idempotency SET state = 'done', response = ? WHERE key = ?", response, key);
   }
 
-  /** Forgets a failed attempt so the client may retry it with the same key. */
+  /**
+   * Marks a failed attempt so the client may retry it with the same key. The record (and its nonce)
+   * stays until retention ends: a charge of the failed attempt may still be on its way to the ledger.
+   */
   abandonIdempotent(key: string): void {
-    this.store.sql.exec("DELETE FROM idempotency WHERE key = ? AND state = 'in_flight'", key);
+    this.store.sql.exec("UPDATE idempotency SET state = 'abandoned' WHERE key = ? AND state = 'in_flight'", key);
   }
 
   /** The invariants, as stored: tests and operators check them. */
@@ -437,6 +494,30 @@ export class AccountLedger extends DurableObject<BillingEnv> {
     };
   }
 
+  /** Expires due holds and deletes what is past its retention at `now`. */
+  private prune(now: number): void {
+    this.store.expireDue(now);
+    this.store.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
+    this.store.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
+    this.store.sql.exec(
+      "DELETE FROM allowances WHERE status != 'open' AND closed_at < ?",
+      now - CLOSED_HOLD_RETENTION_MS,
+    );
+    this.store.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
+  }
+
+  /**
+   * Test seam: prunes as the alarm would at `now`, so a test can move past the retention periods.
+   * Refused unless ENVIRONMENT is `test`: elsewhere pruning runs only from the alarm, on the real clock.
+   */
+  pruneAsOf(now: number): LedgerResult<null> {
+    return this.tx(() => {
+      if (this.env.ENVIRONMENT !== "test") throw new LedgerRefusal("forbidden", "pruneAsOf is for tests only");
+      if (this.store.account()) this.prune(now);
+      return null;
+    });
+  }
+
   /**
    * Carries queued usage events to KV, expires due holds, prunes old idempotency records and closed
    * holds, and re-arms.
@@ -454,14 +535,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       if (!this.store.account()) return;
-      this.store.expireDue(now);
-      this.store.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
-      this.store.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
-      this.store.sql.exec(
-        "DELETE FROM allowances WHERE status != 'open' AND closed_at < ?",
-        now - CLOSED_HOLD_RETENTION_MS,
-      );
-      this.store.sql.exec("DELETE FROM daily_spend WHERE day < ?", Math.floor(now / DAY_MS) - 2);
+      this.prune(now);
       // Wake for the next expiry, or daily while there is anything left to prune.
       const nextExpiry = this.store.sql
         .exec<{ t: number | null }>(

@@ -43,9 +43,14 @@ describe("usage events", () => {
     const user = await newAccount();
     const account = ledger(user.sub);
     const now = Date.now();
-    expect((await account.beginIdempotent(user.sub, "op:dead", "f", now - 11 * 60_000)).ok).toBe(true);
+    const dead = await account.beginIdempotent(user.sub, "op:dead", "f", now - 11 * 60_000);
+    expect(dead.ok).toBe(true);
     const retried = await account.beginIdempotent(user.sub, "op:dead", "f", now);
-    expect(retried.ok && retried.value).toEqual({ state: "new" });
+    // The same operation: its charges keep their names.
+    expect(retried.ok && retried.value).toEqual({
+      state: "new",
+      nonce: dead.ok && "nonce" in dead.value && dead.value.nonce,
+    });
     const meanwhile = await account.beginIdempotent(user.sub, "op:dead", "f", now + 1_000);
     expect(meanwhile.ok ? "ok" : meanwhile.code).toBe("conflict");
   });

@@ -53,7 +53,10 @@ export interface AskPlan {
   policy: RoutingPolicy | "pinned";
   tier: Tier;
   candidates: CatalogModel[];
-  /** Prefix of this ask's hold ids (one hold per model tried). */
+  /**
+   * The ask's charge id: one per ask (and one for its repair call), whichever candidate serves it,
+   * so that a retried ask is charged once even when another model answers it.
+   */
   holdKey: string;
   tokensInEstimate: number;
 }
@@ -92,6 +95,16 @@ function promptByteBound(messages: ChatMessage[]): number {
   let bytes = 0;
   for (const message of messages) bytes += encoder.encode(message.content).length;
   return Math.ceil(bytes / 3) + 4 * messages.length;
+}
+
+/**
+ * How long an ask under an idempotency key may run, for its in-flight lease at the ledger: a retry
+ * may not take it over before. A stream runs up to its cap after the latency budget; a call with a
+ * skill may make a repair call after the first; and the answer waits for its charge to be written.
+ */
+export function operationLeaseSeconds(settings: SiSettings, stream: boolean): number {
+  const callsMs = stream ? settings.latencyBudgetMs + settings.streamMaxMs : 2 * settings.latencyBudgetMs;
+  return Math.ceil(callsMs / 1000) + 120;
 }
 
 /** A hold outlives the call it covers: the latency budget, plus the stream cap for streams. */
@@ -184,9 +197,17 @@ function settle(
   });
 }
 
-function usageFrom(reported: ProviderUsage | undefined, plan: AskPlan, output: string) {
+/**
+ * Input tokens charged when the provider reported none: a provider bills the whole prompt once it
+ * accepted it, and the estimate can under-count it several times over, so at least the hold's bound.
+ */
+function estimatedTokensIn(plan: AskPlan, model: CatalogModel): number {
+  return Math.max(plan.tokensInEstimate, reserveTokensIn(plan, model));
+}
+
+function usageFrom(reported: ProviderUsage | undefined, plan: AskPlan, model: CatalogModel, output: string) {
   if (reported) return { tokens_in: reported.tokensIn, tokens_out: reported.tokensOut, estimated: false };
-  return { tokens_in: plan.tokensInEstimate, tokens_out: estimateTokens(output), estimated: true };
+  return { tokens_in: estimatedTokensIn(plan, model), tokens_out: estimateTokens(output), estimated: true };
 }
 
 function noAnswer(attempts: RouteAttempt[], needed: number | undefined): ServiceError {
@@ -256,7 +277,7 @@ async function* heldCandidates(
   tally: { needed?: number },
 ): AsyncGenerator<{ model: CatalogModel; held: HeldCall }> {
   let called = 0;
-  for (const [index, model] of plan.candidates.entries()) {
+  for (const model of plan.candidates) {
     if (called >= MAX_MODELS_CALLED || deadline - deps.now() < MIN_ATTEMPT_MS) return;
     if (deps.state.circuit(model.id, deps.now()) === "open") {
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_circuit_open" });
@@ -264,11 +285,7 @@ async function* heldCandidates(
     }
     const reserved = callCost(model, reserveTokensIn(plan, model), plan.maxTokens);
     // A free model still takes a hold (of one micro-credit): every call is tracked the same way.
-    const held = await deps.credits.hold(
-      `${plan.holdKey}:${index}`,
-      Math.max(1, reserved),
-      holdTtlSeconds(deps.settings, stream),
-    );
+    const held = await deps.credits.hold(plan.holdKey, Math.max(1, reserved), holdTtlSeconds(deps.settings, stream));
     if (!held) {
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_insufficient_credits" });
       tally.needed = Math.min(tally.needed ?? reserved, reserved);
@@ -298,7 +315,7 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
       if (failure.kind === "client_error") throw new ServiceError("invalid_input", failure.message, { attempts });
       continue;
     }
-    const usage = usageFrom(answer.reply.usage, plan, answer.reply.text);
+    const usage = usageFrom(answer.reply.usage, plan, model, answer.reply.text);
     deps.onAnswered?.({
       model,
       usage,
@@ -420,7 +437,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
       complete && reported
         ? { tokens_in: reported.tokensIn, tokens_out: reported.tokensOut, estimated: false }
         : {
-            tokens_in: reported?.tokensIn ?? plan.tokensInEstimate,
+            tokens_in: reported?.tokensIn ?? estimatedTokensIn(plan, model),
             tokens_out: estimateTokens(delivered),
             estimated: true,
           };

@@ -1,5 +1,6 @@
 import {
   creditsToMicro,
+  MODEL_ID_MAX_LENGTH,
   PROVIDERS,
   type ProviderId,
   parseInput,
@@ -13,7 +14,12 @@ import * as v from "valibot";
 
 /** One model as configured: the shape of the default catalog and of an admin's override in KV. */
 export const CatalogEntry = v.strictObject({
-  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._/-]{0,127}$/, "id must be lower-case [a-z0-9._/-]")),
+  // Billing records each charge's model under the same limit: a longer id would fail every settlement.
+  id: v.pipe(
+    v.string(),
+    v.maxLength(MODEL_ID_MAX_LENGTH, `id must be at most ${MODEL_ID_MAX_LENGTH} characters`),
+    v.regex(/^[a-z0-9][a-z0-9._/-]*$/, "id must be lower-case [a-z0-9._/-]"),
+  ),
   provider: v.picklist(PROVIDERS),
   provider_model: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   /** US dollars per one million tokens, as providers publish them (at most 6 decimals). */

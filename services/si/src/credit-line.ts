@@ -24,11 +24,12 @@ export interface CreditLine {
   /** Counts the request against the caller's per-minute limit now, if it is counted (429 over it). */
   admit(): Promise<void>;
   /**
-   * Holds `amount` micro-credits for the call `holdId` for at least `ttlSeconds`, or resolves to
-   * null when the balance cannot cover it. The first hold of a counted request also takes its
-   * per-minute request slot (429 when none is left).
+   * Holds `amount` micro-credits for a call charged as `chargeId` for at least `ttlSeconds`, or
+   * resolves to null when the balance cannot cover it. Several holds may share a charge id (the
+   * candidates of one ask): at most one of them is charged. The first hold of a counted request also
+   * takes its per-minute request slot (429 when none is left).
    */
-  hold(holdId: string, amount: number, ttlSeconds: number): Promise<HeldCall | null>;
+  hold(chargeId: string, amount: number, ttlSeconds: number): Promise<HeldCall | null>;
   /** The caller's limits as last seen, for the answer's headers. */
   limits(): LimitState | undefined;
   /** Resolves once every charge made through this line is in the ledger; 503 when it cannot be written. */
@@ -46,7 +47,9 @@ function log(level: string, msg: string, call: CallContext, extra: Record<string
 export function perCallHolds(billing: SiEnv["BILLING"], identity: Identity, call: CallContext): CreditLine {
   return {
     admit: async () => {},
-    async hold(holdId, amount, ttlSeconds) {
+    async hold(chargeId, amount, ttlSeconds) {
+      // A ledger hold is used once (a voided one cannot be taken again), but the charge is the ask's.
+      const holdId = `${chargeId}:${crypto.randomUUID()}`;
       try {
         await billing.reserve(identity, holdId, amount, ttlSeconds, call);
       } catch (error) {
@@ -63,7 +66,7 @@ export function perCallHolds(billing: SiEnv["BILLING"], identity: Identity, call
           }
         },
         async settle(costMicro, usage) {
-          const settled = await billing.settle(identity, holdId, costMicro, call, usage);
+          const settled = await billing.settle(identity, holdId, costMicro, call, usage, chargeId);
           if (settled.shortfall_micro > 0) {
             log("warn", "the balance did not cover the whole call", call, {
               model: usage.model,
@@ -117,7 +120,7 @@ export function allowanceLine(account: AccountCredits, options: AllowanceLineOpt
   const charged: string[] = [];
   return {
     admit: () => admission.admit(),
-    async hold(holdId, amount, ttlSeconds) {
+    async hold(chargeId, amount, ttlSeconds) {
       const slot = !admission.counted;
       const taken = await account.take(amount, slot, ttlSeconds, options.call);
       if (!taken) return null;
@@ -134,13 +137,13 @@ export function allowanceLine(account: AccountCredits, options: AllowanceLineOpt
           if (!open) throw new Error("this hold was already settled or voided");
           open = false;
           const balance = account.charge(taken.allowance, taken.draw, amount, {
-            id: holdId,
+            id: chargeId,
             cost_micro: costMicro,
             request_id: options.call.requestId,
             at: Date.now(),
             usage,
           });
-          charged.push(holdId);
+          charged.push(chargeId);
           options.waitUntil(account.afterCall(options.call, options.sleep));
           return { charged: costMicro, balance };
         },
@@ -171,9 +174,9 @@ export function admittedPerCallHolds(
   return {
     ...line,
     admit: () => admission.admit(),
-    async hold(holdId, amount, ttlSeconds) {
+    async hold(chargeId, amount, ttlSeconds) {
       await admission.admit();
-      return line.hold(holdId, amount, ttlSeconds);
+      return line.hold(chargeId, amount, ttlSeconds);
     },
     limits: () => account.limits(),
   };

@@ -15,7 +15,15 @@ import {
   ServiceError,
 } from "@cognomega/shared";
 import { type AccountCredits, CreditAllowances } from "./allowances";
-import { type AskDeps, type AskEvent, type CallOutcome, complete, holdTtlSeconds, openStream } from "./ask";
+import {
+  type AskDeps,
+  type AskEvent,
+  type CallOutcome,
+  complete,
+  holdTtlSeconds,
+  openStream,
+  operationLeaseSeconds,
+} from "./ask";
 import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
 import { type SiSettings, siSettings } from "./config";
 import { admittedPerCallHolds, allowanceLine, type CreditLine, perCallHolds } from "./credit-line";
@@ -83,15 +91,6 @@ async function adviceThresholds(
   } catch {
     return undefined;
   }
-}
-
-/**
- * Hold and charge ids of an ask under an idempotency key: the same on every run of that ask (the
- * ledger charges an id once), short whatever the key's length.
- */
-async function keyedHoldKey(key: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
-  return `ask:k:${Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
 }
 
 function fingerprint(value: unknown): string {
@@ -321,11 +320,17 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     // Counted before anything that costs: grounding, the idempotency record, a replay.
     await deps.credits.admit();
     const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
-    // Ledger holds (streams) cannot reuse ids across runs: a retried stream would meet its own voided hold.
-    if (key && !planInput.stream) planInput.holdKey = await keyedHoldKey(key);
     if (key) {
-      const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call);
-      if (begun.state === "replay") {
+      const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call, {
+        leaseSeconds: operationLeaseSeconds(deps.settings, planInput.stream),
+      });
+      if (begun.state === "new") {
+        // An answer is charged whole or not at all: named by the operation's record (never by the
+        // client's key), every run of this ask is charged once, and the key reused after its record
+        // is gone is billed anew. A stream keeps a charge of its own per run: a run cut short was
+        // charged for what it sent, and the run that retries it must be charged for its own.
+        if (!planInput.stream) planInput.holdKey = `ask:k:${begun.nonce}`;
+      } else {
         const result = JSON.parse(begun.response) as AskResult;
         if (!planInput.stream) return { body: result, meter: meterOf(result) };
         const { output: _output, ...rest } = result;

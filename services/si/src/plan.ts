@@ -17,8 +17,8 @@ export interface PlanInput {
   temperature?: number;
   stream: boolean;
   /**
-   * Prefix of the ask's hold and charge ids. An ask under an idempotency key derives it from the
-   * key, so that running it again (after a failure freed the key) cannot charge it twice.
+   * The ask's charge id. An ask under an idempotency key derives it from the key's record (its
+   * nonce), so that running it again (after a failure freed the key) cannot charge it twice.
    */
   holdKey?: string;
 }
