@@ -113,7 +113,7 @@ describe("ServiceError across RPC", () => {
   it("arrives from the billing worker with name, code, status and details intact", async () => {
     let caught: unknown;
     try {
-      await env.BILLING.issueGuestToken({ email: "not-an-email" }, { requestId: "rpc-test-000001" });
+      await env.BILLING.issueGuestToken({ email: "not-an-email" }, { requestId: "rpc-test-000001" }, null);
     } catch (error) {
       caught = error;
     }

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env, exports } from "cloudflare:workers";
 import { importPKCS8, type JWTPayload, SignJWT } from "jose";
 import { expect } from "vitest";
+import { uniqueClientAddress } from "../../test-support/client-address";
 import worker from "../src/index";
 
 export const BASE = "https://api.cognomega.com";
@@ -44,11 +45,14 @@ export async function expectProblem(
   return body;
 }
 
-/** A guest token issued by the real billing worker through `POST /auth/guest`. */
+/**
+ * A guest token issued by the real billing worker through `POST /auth/guest`, from an address of
+ * its own (issuance is limited per client address, and requests without one share a bucket).
+ */
 export async function guestToken(email?: string): Promise<{ token: string; sub: string }> {
   const response = await gateway("/auth/guest", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", "CF-Connecting-IP": uniqueClientAddress() },
     body: JSON.stringify(email ? { email } : {}),
   });
   expect(response.status).toBe(200);

@@ -72,3 +72,8 @@ export function usageTtlSeconds(env: BillingEnv): number {
 export function guestTokensPerMinute(env: BillingEnv): number {
   return positiveInteger(env.GUEST_TOKENS_PER_MINUTE, 10, "GUEST_TOKENS_PER_MINUTE");
 }
+
+/** Starter grants (new guest tokens) per minute across all addresses (`GUEST_GRANTS_PER_MINUTE`, default 600). */
+export function guestGrantsPerMinute(env: BillingEnv): number {
+  return positiveInteger(env.GUEST_GRANTS_PER_MINUTE, 600, "GUEST_GRANTS_PER_MINUTE");
+}

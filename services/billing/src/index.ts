@@ -31,8 +31,10 @@ import {
   UsageReport,
 } from "@cognomega/shared";
 import { accountKey } from "./accounts";
+import { guestAddressBucket } from "./client-address";
 import {
   guestCreditsMicro,
+  guestGrantsPerMinute,
   guestTokensPerMinute,
   JWKS_MAX_AGE_SECONDS,
   tokenSettings,
@@ -48,6 +50,12 @@ import { creditsView, entryView, holdView, limitView } from "./views";
 // Per isolate: account name → its ledger object's id.
 const ledgerIds = new Map<string, DurableObjectId>();
 const LEDGER_ID_CACHE_SIZE = 10_000;
+
+/**
+ * The one ledger object that counts every starter grant: one counter, so the ceiling holds however
+ * many isolates issue tokens. Its name is no issued subject (those are `guest:` and `email:`).
+ */
+const GUEST_GRANTS_BUCKET = "limit:guest-grants";
 
 /** Most calls one settlement may charge (an SI instance flushes what piled up while it waited). */
 const MAX_DRAWS_PER_SETTLEMENT = 256;
@@ -91,24 +99,33 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
 
   /**
    * Issues an RS256 guest token (`POST /auth/guest`) and grants the new account its starter
-   * credits. `input` is the unvalidated request body. With the client's address, issuance is limited
-   * per address (`GUEST_TOKENS_PER_MINUTE`), so starter credits cannot be farmed by minting tokens.
+   * credits. `input` is the unvalidated request body; `clientAddress` is the client's
+   * `CF-Connecting-IP` (`null` without one). So starter credits cannot be farmed by minting tokens,
+   * issuance is limited per address bucket (`GUEST_TOKENS_PER_MINUTE`; an IPv6 /64, an IPv4 address,
+   * or one shared bucket for a missing or malformed address) and in total (`GUEST_GRANTS_PER_MINUTE`).
+   * Over either limit it throws `rate_limited` before any account exists.
    */
-  async issueGuestToken(input: unknown, ctx: CallContext, clientAddress?: string | null): Promise<GuestToken> {
+  async issueGuestToken(input: unknown, ctx: CallContext, clientAddress: string | null): Promise<GuestToken> {
     const body = parseInput(GuestTokenRequest, input ?? {});
     const settings = tokenSettings(this.env);
     const starter = guestCreditsMicro(this.env);
-    if (clientAddress && /^[0-9A-Fa-f:.]{2,64}$/.test(clientAddress)) {
-      const key = `ip:${clientAddress.toLowerCase()}`;
-      const admitted = await this.ledger(key).admit(key, Date.now(), guestTokensPerMinute(this.env));
-      if (!admitted.ok && admitted.details) delete admitted.details.limits;
-      unwrap(admitted);
-    }
+    const perAddress = guestTokensPerMinute(this.env);
+    const total = guestGrantsPerMinute(this.env);
+    // The address first: a refused address must not use up the global ceiling for everyone else.
+    await this.admitGuest(guestAddressBucket(clientAddress), perAddress);
+    await this.admitGuest(GUEST_GRANTS_BUCKET, total);
     const key = await signingKey(this.env);
     await ensurePublished(this.env.KEYS, key);
     const token = await signGuestToken(key, settings, body.email?.toLowerCase());
     unwrap(await this.ledger(token.sub).grantStarter(token.sub, starter, this.ledgerCall(ctx, "system")));
     return token;
+  }
+
+  /** Counts one guest token in a limit's ledger object; the refusal carries no account limits. */
+  private async admitGuest(bucket: string, perMinute: number): Promise<void> {
+    const admitted = await this.ledger(bucket).admit(bucket, Date.now(), perMinute);
+    if (!admitted.ok && admitted.details) delete admitted.details.limits;
+    unwrap(admitted);
   }
 
   /** The public key set (`GET /.well-known/jwks.json`), with the current signing key in it. */

@@ -120,6 +120,13 @@ interface Cursor {
 /** Keys read per KV list call. */
 const KEYS_PER_PAGE = 100;
 
+/**
+ * KV list calls (pages of KEYS_PER_PAGE keys) one listing request may make: each is a subrequest, and
+ * a busy day's keys before a narrow window could otherwise take hundreds. When the cap is hit before
+ * the window is exhausted the page returns what it found (possibly nothing) and a cursor.
+ */
+export const MAX_PAGES_PER_LISTING = 10;
+
 function encodeCursor(cursor: Cursor): string {
   return btoa(JSON.stringify(cursor)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
 }
@@ -153,10 +160,22 @@ async function eventsOf(kv: KVNamespace, key: KVNamespaceListKey<unknown>): Prom
   return Array.isArray(stored) ? stored : [];
 }
 
+/** The time of a key's first event, from its name (`<prefix><13-digit ms>:<id>`). */
+function keyTime(name: string, prefixLength: number): number {
+  return Number(name.slice(prefixLength, prefixLength + 13));
+}
+
+/** The newest event time a key may hold: an event's own, a batch's last (both from metadata). */
+function keyLast(key: KVNamespaceListKey<unknown>): number {
+  return newestEventAt(key.metadata);
+}
+
 /**
  * Lists an account's events between `from` and `to` (inclusive, epoch ms), walking one day-prefix
  * at a time, keys in time order and each batch's events in time order. `cursor` resumes where the
- * previous page stopped, inside a batch if need be.
+ * previous page stopped, inside a batch if need be. One request reads at most MAX_PAGES_PER_LISTING
+ * pages of keys and stops at the first key past `to`; a page may come back short (even empty) with a
+ * cursor when the cap was hit first.
  */
 export async function listUsage(
   kv: KVNamespace,
@@ -177,6 +196,7 @@ export async function listUsage(
   }
   const firstDay = Math.floor(from / DAY_MS);
   const lastDay = Math.floor(to / DAY_MS);
+  const finished: Cursor = { day: lastDay + 1, kv: null, key: null, event: 0 };
   let cursor: Cursor = rawCursor ? decodeCursor(rawCursor) : { day: firstDay, kv: null, key: null, event: 0 };
   // A cursor only ever points inside the window it was made for.
   if (cursor.day < firstDay || cursor.day > lastDay + 1) {
@@ -185,11 +205,13 @@ export async function listUsage(
     });
   }
   const events: UsageEvent[] = [];
-  while (cursor.day <= lastDay && events.length < limit) {
+  let pages = 0;
+  while (cursor.day <= lastDay && events.length < limit && pages < MAX_PAGES_PER_LISTING) {
+    const dayPrefix = prefix(account, cursor.day);
     let page: KVNamespaceListResult<unknown>;
     try {
       page = await kv.list({
-        prefix: prefix(account, cursor.day),
+        prefix: dayPrefix,
         limit: KEYS_PER_PAGE,
         ...(cursor.kv ? { cursor: cursor.kv } : {}),
       });
@@ -198,10 +220,18 @@ export async function listUsage(
         issues: [{ path: "cursor", message: "invalid cursor" }],
       });
     }
+    pages += 1;
     let stoppedAt: Cursor | undefined;
     for (const key of page.keys) {
       // Keys list in name order: everything up to the cursor's key was returned before.
       if (cursor.key !== null && key.name < cursor.key) continue;
+      // A key is named for its first event, so from here on every event is past the window.
+      if (keyTime(key.name, dayPrefix.length) > to) {
+        stoppedAt = finished;
+        break;
+      }
+      // Entirely before the window: known from the metadata, without reading a batch's value.
+      if (keyLast(key) < from) continue;
       const held = (await eventsOf(kv, key)).filter((event) => {
         const at = Date.parse(event.at);
         return at >= from && at <= to;

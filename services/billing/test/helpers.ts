@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { isServiceError } from "@cognomega/shared";
 import { expect } from "vitest";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { BillingService } from "../src/index";
 import type { LedgerCall } from "../src/ledger";
 
@@ -16,7 +17,7 @@ export function billing(overrides: Partial<BillingEnv> = {}): BillingService {
 
 /** A fresh guest account with its starter credits (GUEST_CREDITS), opened the way a user's is. */
 export async function newAccount(): Promise<Identity> {
-  const { sub } = await billing().issueGuestToken({}, call);
+  const { sub } = await billing().issueGuestToken({}, call, uniqueClientAddress());
   return { sub, source: "jwt", admin: false };
 }
 

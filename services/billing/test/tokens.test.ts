@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { isServiceError } from "@cognomega/shared";
 import { decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { describe, expect, it, vi } from "vitest";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { BillingService } from "../src/index";
 
 const call = { requestId: "test-request-0001" };
@@ -22,7 +23,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe("guest tokens", () => {
   it("signs RS256 with the configured kid and the documented claims", async () => {
-    const issued = await billing().issueGuestToken({ email: "Ada@Example.com" }, call);
+    const issued = await billing().issueGuestToken({ email: "Ada@Example.com" }, call, uniqueClientAddress());
     expect(issued.token_type).toBe("Bearer");
     expect(issued.expires_in).toBe(3600);
     expect(issued.sub).toMatch(/^guest:[0-9a-f-]{36}$/);
@@ -40,7 +41,11 @@ describe("guest tokens", () => {
   });
 
   it("omits the email claim when none is given, and honours the configured TTL", async () => {
-    const issued = await billing({ GUEST_TOKEN_TTL_SECONDS: "120" }).issueGuestToken(undefined, call);
+    const issued = await billing({ GUEST_TOKEN_TTL_SECONDS: "120" }).issueGuestToken(
+      undefined,
+      call,
+      uniqueClientAddress(),
+    );
     const key = await importSPKI(env.TEST_PUBLIC_KEY_PEM, "RS256");
     const { payload } = await jwtVerify(issued.token, key);
     expect(payload.email).toBeUndefined();
@@ -49,17 +54,21 @@ describe("guest tokens", () => {
   });
 
   it("rejects an invalid email and unknown fields as invalid_input with field paths", async () => {
-    const error = await rejection(billing().issueGuestToken({ email: "not-an-email" }, call));
+    const error = await rejection(billing().issueGuestToken({ email: "not-an-email" }, call, uniqueClientAddress()));
     expect(isServiceError(error) && error.code).toBe("invalid_input");
     expect((error as { details: { issues: { path: string }[] } }).details.issues[0]?.path).toBe("email");
 
-    const extra = await rejection(billing().issueGuestToken({ email: "a@b.co", admin: true }, call));
+    const extra = await rejection(
+      billing().issueGuestToken({ email: "a@b.co", admin: true }, call, uniqueClientAddress()),
+    );
     expect(isServiceError(extra) && extra.code).toBe("invalid_input");
   });
 
   it("refuses an invalid TTL setting as not_configured", async () => {
     for (const ttl of ["0", "abc", "3.5", "99999999"]) {
-      const error = await rejection(billing({ GUEST_TOKEN_TTL_SECONDS: ttl }).issueGuestToken({}, call));
+      const error = await rejection(
+        billing({ GUEST_TOKEN_TTL_SECONDS: ttl }).issueGuestToken({}, call, uniqueClientAddress()),
+      );
       expect(isServiceError(error) && error.code).toBe("not_configured");
     }
   });
@@ -80,19 +89,25 @@ describe("signing keys", () => {
 
   it("fails as not_configured in production without secrets", async () => {
     const error = await rejection(
-      billing({ PRIVATE_KEY_PEM: "", KID: "", ENVIRONMENT: "production" }).issueGuestToken({}, call),
+      billing({ PRIVATE_KEY_PEM: "", KID: "", ENVIRONMENT: "production" }).issueGuestToken(
+        {},
+        call,
+        uniqueClientAddress(),
+      ),
     );
     expect(isServiceError(error) && error.code).toBe("not_configured");
   });
 
   it("fails as not_configured when only one of PRIVATE_KEY_PEM and KID is set", async () => {
-    const error = await rejection(billing({ KID: "" }).issueGuestToken({}, call));
+    const error = await rejection(billing({ KID: "" }).issueGuestToken({}, call, uniqueClientAddress()));
     expect(isServiceError(error) && error.message).toContain("set together");
   });
 
   it("reports a malformed PEM without echoing any of it", async () => {
     const secret = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-MATERIAL\n-----END PRIVATE KEY-----";
-    const error = await rejection(billing({ PRIVATE_KEY_PEM: secret, KID: "broken" }).issueGuestToken({}, call));
+    const error = await rejection(
+      billing({ PRIVATE_KEY_PEM: secret, KID: "broken" }).issueGuestToken({}, call, uniqueClientAddress()),
+    );
     expect(isServiceError(error) && error.code).toBe("not_configured");
     expect(
       JSON.stringify({ message: (error as Error).message, details: (error as { details?: unknown }).details }),
@@ -102,14 +117,14 @@ describe("signing keys", () => {
   it("generates a development key once, stores it, logs that it did, and reuses it", async () => {
     const log = vi.spyOn(console, "log");
     const dev = { PRIVATE_KEY_PEM: "", KID: "", ENVIRONMENT: "development" };
-    const first = await billing(dev).issueGuestToken({}, call);
+    const first = await billing(dev).issueGuestToken({}, call, uniqueClientAddress());
     const kid = decodeProtectedHeader(first.token).kid!;
     expect(kid).toMatch(/^dev-/);
     expect(log.mock.calls.flat().join("\n")).toContain("generated a development signing key");
 
     const stored = await env.KEYS.get<{ kid: string }>("dev_signing_key", "json");
     expect(stored?.kid).toBe(kid);
-    const second = await billing(dev).issueGuestToken({}, call);
+    const second = await billing(dev).issueGuestToken({}, call, uniqueClientAddress());
     expect(decodeProtectedHeader(second.token).kid).toBe(kid);
 
     const { jwks } = await billing(dev).jwks(call);
@@ -129,5 +144,47 @@ describe("internal surface", () => {
 
   it("answers its health check", async () => {
     await expect(billing().health()).resolves.toEqual({ service: "billing", ok: true });
+  });
+});
+
+describe("the global ceiling on starter grants", () => {
+  it("refuses a guest token over GUEST_GRANTS_PER_MINUTE with 429, before any account or credits exist", async () => {
+    const ceiling = 3;
+    let refusal: unknown;
+    let guestLedgersTouched: string[] = [];
+    // Each attempt comes from an address of its own, so only the global ceiling can refuse. Other
+    // tests count against it this minute too; a minute boundary resets it at most once in the loop.
+    for (let i = 0; i < 2 * ceiling + 1 && refusal === undefined; i++) {
+      const named: string[] = [];
+      const ledgers = new Proxy(env.ACCOUNT_LEDGER, {
+        get(target, property) {
+          if (property === "idFromName")
+            return (name: string) => {
+              named.push(name);
+              return target.idFromName(name);
+            };
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const service = billing({ GUEST_GRANTS_PER_MINUTE: String(ceiling), ACCOUNT_LEDGER: ledgers });
+      try {
+        await service.issueGuestToken({}, call, uniqueClientAddress());
+      } catch (error) {
+        refusal = error;
+        guestLedgersTouched = named.filter((name) => name.startsWith("guest:"));
+      }
+    }
+    expect(isServiceError(refusal) && refusal.code).toBe("rate_limited");
+    expect((refusal as { details: { retry_after: number } }).details.retry_after).toBeGreaterThan(0);
+    expect((refusal as { details: Record<string, unknown> }).details.limits).toBeUndefined();
+    expect(guestLedgersTouched).toEqual([]);
+  });
+
+  it("refuses an invalid GUEST_GRANTS_PER_MINUTE as not_configured", async () => {
+    const error = await rejection(
+      billing({ GUEST_GRANTS_PER_MINUTE: "0" }).issueGuestToken({}, call, uniqueClientAddress()),
+    );
+    expect(isServiceError(error) && error.code).toBe("not_configured");
   });
 });

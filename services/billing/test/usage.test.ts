@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { recordUsage, recordUsageBatch } from "../src/usage";
+import { MAX_PAGES_PER_LISTING, recordUsage, recordUsageBatch } from "../src/usage";
 import { carryUsage } from "../src/usage-outbox";
 import { billing, call, codeOf, ledger, newAccount } from "./helpers";
 
@@ -164,6 +164,111 @@ describe("usage events", () => {
     await recordUsageBatch(env.KV_BILLING, user.sub, [record(8, base + 500), record(9, base + 600)], 3600);
     const rest = await billing().listUsage(user, { limit: "2", cursor: first.cursor! }, call);
     expect(rest.events.map((e) => e.tokens_in)).toEqual([3]);
+  });
+});
+
+// Writing the busy day's keys takes a few seconds; the listings themselves are quick.
+describe("usage listing on a busy day", { timeout: 60_000 }, () => {
+  const DAY = 86_400_000;
+  // Yesterday 01:00 UTC: every event falls on one UTC day, and the window needs no defaults.
+  const base = Math.floor(Date.now() / DAY) * DAY - DAY + 3_600_000;
+  const EVENTS = 1_250;
+
+  /** An account with EVENTS single-event keys, event i at base + 10·i ms (tokens_in = i). */
+  let busy: ReturnType<typeof writeBusyAccount> | undefined;
+  const busyAccount = () => {
+    busy ??= writeBusyAccount();
+    return busy;
+  };
+  async function writeBusyAccount() {
+    const user = await newAccount();
+    const indexes = Array.from({ length: EVENTS }, (_, i) => i);
+    for (let at = 0; at < EVENTS; at += 125) {
+      await Promise.all(
+        indexes.slice(at, at + 125).map((i) =>
+          recordUsage(
+            env.KV_BILLING,
+            {
+              id: `busy-${i}`,
+              account: user.sub,
+              at: base + 10 * i,
+              requestId: `busy-req-${i}`,
+              tokensIn: i,
+              tokensOut: 0,
+              provider: "groq",
+              model: "groq/gpt-oss-20b",
+              creditsMicro: 1,
+              source: "si",
+            },
+            3600,
+          ),
+        ),
+      );
+    }
+    return user;
+  }
+
+  /** KV_BILLING with its list calls counted: each is a subrequest. */
+  function countingKv() {
+    const counter = { lists: 0 };
+    const kv = new Proxy(env.KV_BILLING, {
+      get(target, property) {
+        if (property === "list")
+          return (options: KVNamespaceListOptions) => {
+            counter.lists += 1;
+            return target.list(options);
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { kv, counter };
+  }
+
+  /** Every event of the window, page by page, with the KV list calls each request made. */
+  async function listAll(user: Awaited<ReturnType<typeof newAccount>>, first: number, last: number, limit: string) {
+    const window = { from: new Date(base + 10 * first).toISOString(), to: new Date(base + 10 * last).toISOString() };
+    const seen: number[] = [];
+    const listsPerRequest: number[] = [];
+    let cursor: string | undefined;
+    for (let request = 0; request < 200; request++) {
+      const { kv, counter } = countingKv();
+      const page = await billing({ KV_BILLING: kv }).listUsage(
+        user,
+        { ...window, limit, ...(cursor ? { cursor } : {}) },
+        call,
+      );
+      listsPerRequest.push(counter.lists);
+      seen.push(...page.events.map((e) => e.tokens_in));
+      cursor = page.cursor ?? undefined;
+      if (!cursor) break;
+    }
+    expect(cursor).toBeUndefined();
+    return { seen, listsPerRequest };
+  }
+
+  const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
+
+  it("reads a bounded number of KV pages per request and stops at the first key past the window", async () => {
+    const user = await busyAccount();
+    // A narrow window late in the day: the keys before it take more pages than one request may read.
+    const late = await listAll(user, 1_100, 1_120, "100");
+    expect(late.seen).toEqual(range(1_100, 1_120));
+    expect(Math.max(...late.listsPerRequest)).toBeLessThanOrEqual(MAX_PAGES_PER_LISTING);
+    expect(late.listsPerRequest.length).toBeGreaterThan(1);
+    // Early in the day: the listing ends at the window's end instead of walking the rest of the day.
+    const early = await listAll(user, 10, 30, "100");
+    expect(early.seen).toEqual(range(10, 30));
+    expect(early.listsPerRequest).toEqual([1]);
+  });
+
+  it("continues across the page cap and the event limit without repeating or skipping an event", async () => {
+    const user = await busyAccount();
+    const across = await listAll(user, 950, 1_060, "100");
+    expect(across.seen).toEqual(range(950, 1_060));
+    expect(Math.max(...across.listsPerRequest)).toBeLessThanOrEqual(MAX_PAGES_PER_LISTING);
+    const small = await listAll(user, 900, 1_150, "9");
+    expect(small.seen).toEqual(range(900, 1_150));
   });
 });
 

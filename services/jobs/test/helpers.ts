@@ -1,6 +1,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { JobsService } from "../src/index";
 
 export const call = { requestId: "jobs-test-request" };
@@ -12,7 +13,7 @@ export function jobs(overrides: Partial<JobsEnv> = {}): JobsService {
 
 /** A new guest account with its starter credits, through the real billing worker. */
 export async function guest(): Promise<Identity> {
-  const { sub } = await env.BILLING.issueGuestToken({}, call);
+  const { sub } = await env.BILLING.issueGuestToken({}, call, uniqueClientAddress());
   return { sub, source: "jwt", admin: false };
 }
 

@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it, vi } from "vitest";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { RagService } from "../src/index";
 import { EMBEDDING_MODEL, estimateEmbeddingTokens } from "../src/vectors";
 
@@ -10,7 +11,7 @@ const admin: Identity = { sub: "admin", source: "admin", admin: true };
 
 /** A new guest account with its 5 starter credits, through the real billing worker. */
 async function guest(): Promise<Identity> {
-  const { sub } = await env.BILLING.issueGuestToken({}, call);
+  const { sub } = await env.BILLING.issueGuestToken({}, call, uniqueClientAddress());
   return { sub, source: "jwt", admin: false };
 }
 

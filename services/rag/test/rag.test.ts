@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { CHUNK_CHARS, chunkText } from "../src/chunker";
 import { RagService } from "../src/index";
 import { ftsQuery } from "../src/index-do";
@@ -15,7 +16,7 @@ const tenant = (name: string): Identity => ({
 
 /** A tenant with a ledger account (5 starter credits): embeddings are charged to it. */
 async function guest(): Promise<Identity> {
-  const { sub } = await env.BILLING.issueGuestToken({}, call);
+  const { sub } = await env.BILLING.issueGuestToken({}, call, uniqueClientAddress());
   return { sub, source: "jwt", admin: false };
 }
 

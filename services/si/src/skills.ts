@@ -82,10 +82,26 @@ export const SKILLS: Record<string, Skill> = {
   },
 };
 
+/**
+ * The body of the first code fence (```` ```json … ``` ````), or undefined without a closed one. The
+ * same as `/```(?:json)?\s*([\s\S]*?)```/i`, which retried its lazy body from every whitespace
+ * character after an unclosed fence: quadratic in an answer a prompt can steer.
+ */
+function fencedBody(text: string): string | undefined {
+  const open = text.indexOf("```");
+  if (open === -1) return undefined;
+  let start = open + 3;
+  if (text.slice(start, start + 4).toLowerCase() === "json") start += 4;
+  while (start < text.length && WHITESPACE.test(text[start] as string)) start++;
+  const close = text.indexOf("```", start);
+  return close === -1 ? undefined : text.slice(start, close);
+}
+
+const WHITESPACE = /\s/;
+
 /** Pulls the JSON value out of a model's answer, tolerating code fences and leading prose. */
 export function extractJson(text: string): unknown {
-  const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(text);
-  const candidate = (fenced?.[1] ?? text).trim();
+  const candidate = (fencedBody(text) ?? text).trim();
   try {
     return JSON.parse(candidate);
   } catch {

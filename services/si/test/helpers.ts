@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { vi } from "vitest";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { SiService } from "../src/index";
 
 export const call = { requestId: "si-test-request" };
@@ -15,7 +16,7 @@ export function si(overrides: Partial<SiEnv> = {}): { service: SiService; done: 
 
 /** A new guest account with its 5 starter credits, through the real billing worker. */
 export async function guest(): Promise<Identity> {
-  const { sub } = await env.BILLING.issueGuestToken({}, call);
+  const { sub } = await env.BILLING.issueGuestToken({}, call, uniqueClientAddress());
   return { sub, source: "jwt", admin: false };
 }
 

@@ -11,17 +11,25 @@ export function sanitizeFilename(raw: string | null | undefined): string {
   let name = raw.normalize("NFC");
   name = name.slice(Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\")) + 1);
   name = name.replace(/[^\p{L}\p{N} ._()+,=@-]/gu, "_");
-  name = name
-    .replace(/_+/g, "_")
-    .replace(/^[.\s_]+/, "")
-    .replace(/[.\s]+$/, "")
-    .trim();
+  name = trimTrailingDotsAndSpaces(name.replace(/_+/g, "_").replace(/^[.\s_]+/, "")).trim();
   if (name.length > MAX_FILENAME) {
     const dot = name.lastIndexOf(".");
     const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
     name = name.slice(0, MAX_FILENAME - extension.length) + extension;
   }
   return name === "" ? "upload" : name;
+}
+
+const DOT_OR_SPACE = /^[.\s]$/;
+
+/**
+ * `name` without trailing dots and whitespace, each character looked at once: `/[.\s]+$/` retries
+ * from every dot or space of a long run that does not end the name, which is quadratic.
+ */
+function trimTrailingDotsAndSpaces(name: string): string {
+  let end = name.length;
+  while (end > 0 && DOT_OR_SPACE.test(name[end - 1] as string)) end--;
+  return name.slice(0, end);
 }
 
 /** `Content-Disposition` for a download: RFC 6266 with an ASCII fallback and a UTF-8 form. */
