@@ -5,6 +5,7 @@ import {
   type Identity,
   JOB_STATUSES,
   type JobRunReport,
+  type JobSummary,
   type JobView,
   parseInput,
   requireAdmin,
@@ -15,15 +16,16 @@ import * as v from "valibot";
 import { jobSettings } from "./config";
 import { kindOf } from "./kinds";
 import type { LeaseGrant } from "./lease";
+import { jobQueue } from "./queue";
 import { runDue } from "./runner";
 import {
   DUE_PREFIX,
-  deleteDue,
   getRow,
   isFinished,
   type JobRow,
   listOwned,
   parseDue,
+  pendingExpiry,
   saveRow,
   transition,
   view,
@@ -57,8 +59,9 @@ export class JobsService extends WorkerEntrypoint<Env> {
   }
 
   /**
-   * Creates a job. Unknown kinds and invalid input are refused now (400), not discovered later.
-   * With an idempotency key, the same request returns the same job; a different one is 422.
+   * Creates a job. Unknown kinds and invalid input are refused now (400), not discovered later; a
+   * `run_at` in the past means now. With an idempotency key, the same request returns the same job;
+   * a different one is 422. A tenant with `JOBS_MAX_PENDING` unfinished jobs is refused (429).
    */
   async create(
     input: unknown,
@@ -70,19 +73,22 @@ export class JobsService extends WorkerEntrypoint<Env> {
     const kind = kindOf(body.kind);
     if (kind.adminOnly && !identity.admin) throw new ServiceError("forbidden", `${body.kind} jobs are for admins`);
     const jobInput = kind.validate(body.input);
+    const settings = jobSettings(this.env);
     const now = Date.now();
-    const runAt = body.run_at === undefined ? now : Date.parse(body.run_at);
+    const requested = body.run_at === undefined ? now : Date.parse(body.run_at);
     // Some ISO 8601 forms pass the format check but not Date.parse: refuse them here, not later.
-    if (Number.isNaN(runAt))
+    if (Number.isNaN(requested))
       throw new ServiceError(
         "invalid_input",
         "run_at is not a time this service can read; use e.g. 2026-12-01T09:00:00Z",
         { issues: [{ path: "run_at", message: "unreadable time" }] },
       );
-    if (runAt > now + 366 * 86_400_000)
+    if (requested > now + 366 * 86_400_000)
       throw new ServiceError("invalid_input", "run_at is more than a year away", {
         issues: [{ path: "run_at", message: "too far ahead" }],
       });
+    // A time in the past would queue the job ahead of every tenant's earlier ones: it means now.
+    const runAt = Math.max(requested, now);
     const fingerprint = JSON.stringify({
       kind: body.kind,
       input: jobInput,
@@ -114,21 +120,51 @@ export class JobsService extends WorkerEntrypoint<Env> {
         status: "pending",
         attempts: 0,
         max_attempts: body.max_attempts ?? 3,
-        run_at: Math.max(runAt, 0),
+        run_at: runAt,
         created_at: now,
         updated_at: now,
         history: [],
+        nonce: crypto.randomUUID(),
         ...(idempotencyKey !== null ? { fingerprint } : {}),
       },
       "pending",
       now,
       `created by request ${call.requestId}`,
     );
-    if (idempotencyKey !== null) {
-      // The same key may come back after the earlier job was pruned: start its lease afresh.
-      await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).reset();
+    const fingerprintHash = idempotencyKey === null ? null : await sha256Hex(fingerprint);
+    const queue = jobQueue(this.env);
+    // The queue counts and admits in one step, so concurrent creates cannot overrun the cap.
+    const admission = await queue.admit(
+      { id, tenant: owner.sub, runAt, expiresAt: pendingExpiry(settings, row), fingerprint: fingerprintHash },
+      identity.admin ? null : settings.maxPending,
+      now,
+    );
+    if (!admission.ok) {
+      throw new ServiceError(
+        "rate_limited",
+        `at most ${settings.maxPending} jobs may wait or run at once; cancel one or retry when one finishes`,
+        { retry_after: admission.retryAfter, limit: settings.maxPending },
+      );
     }
-    await saveRow(this.env.KV_BILLING, row, jobSettings(this.env).ttlSeconds);
+    if (!admission.fresh) {
+      // Another create under the same key got there first and its row may not be readable yet.
+      if (admission.fingerprint !== fingerprintHash)
+        throw new ServiceError("idempotency_mismatch", "this Idempotency-Key was used for a different job");
+      const current = await getRow(this.env.KV_BILLING, id);
+      if (current) return { job: view(current), created: false };
+      throw new ServiceError("conflict", "a job with this Idempotency-Key is being created; retry shortly");
+    }
+    try {
+      if (idempotencyKey !== null) {
+        // The same key may come back after the earlier job was pruned: start its lease afresh.
+        await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).reset();
+      }
+      await saveRow(this.env.KV_BILLING, row, settings);
+    } catch (error) {
+      // Not created: give the place back rather than leave an entry with no row.
+      await queue.remove(id).catch(() => undefined);
+      throw error;
+    }
     return { job: view(row), created: true };
   }
 
@@ -145,15 +181,17 @@ export class JobsService extends WorkerEntrypoint<Env> {
     return view(await this.owned(id, identity));
   }
 
-  /** The caller's jobs, newest first, optionally of one status. */
+  /**
+   * The caller's jobs, newest first, optionally of one status, as list views: no `input`, `result`
+   * or `history`, which {@link get} has.
+   */
   async list(
     query: unknown,
     identity: Identity,
     _call: CallContext,
-  ): Promise<{ jobs: JobView[]; cursor: string | null }> {
+  ): Promise<{ jobs: JobSummary[]; cursor: string | null }> {
     const { status, limit = 20, cursor } = parseInput(ListQuery, query ?? {});
-    const page = await listOwned(this.env.KV_BILLING, identity.sub, status, limit, cursor);
-    return { jobs: page.jobs.map(view), cursor: page.cursor };
+    return listOwned(this.env.KV_BILLING, identity.sub, status, limit, cursor);
   }
 
   /**
@@ -182,8 +220,8 @@ export class JobsService extends WorkerEntrypoint<Env> {
     const now = Date.now();
     if (cancel) {
       const cancelled = transition(current, "cancelled", now, `cancelled by request ${call.requestId}`);
-      await saveRow(this.env.KV_BILLING, cancelled, settings.ttlSeconds);
-      await deleteDue(this.env.KV_BILLING, current.run_at, id);
+      await saveRow(this.env.KV_BILLING, cancelled, settings);
+      await jobQueue(this.env).remove(id);
       return view(cancelled);
     }
     try {
@@ -195,7 +233,7 @@ export class JobsService extends WorkerEntrypoint<Env> {
         now,
         `input replaced by request ${call.requestId}`,
       );
-      await saveRow(this.env.KV_BILLING, edited, settings.ttlSeconds);
+      await saveRow(this.env.KV_BILLING, edited, settings);
       return view(edited);
     } finally {
       await lease.release(holder);
@@ -222,25 +260,33 @@ export class JobsService extends WorkerEntrypoint<Env> {
         runner: options.runner ?? `runner:${crypto.randomUUID()}`,
         requestId: call.requestId,
       },
-      () => this.cleanupNow(call),
+      () => this.cleanupNow(call, Date.now()),
     );
     return { ran };
   }
 
-  /** Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. */
-  async cleanup(identity: Identity, call: CallContext): Promise<Record<string, number | boolean>> {
+  /**
+   * Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. `now`
+   * is for tests (the route passes none).
+   */
+  async cleanup(
+    identity: Identity,
+    call: CallContext,
+    options: { now?: number } = {},
+  ): Promise<Record<string, number | boolean>> {
     requireAdmin(identity);
-    return this.cleanupNow(call);
+    return this.cleanupNow(call, options.now ?? Date.now());
   }
 
-  private async cleanupNow(call: CallContext): Promise<Record<string, number | boolean>> {
+  private async cleanupNow(call: CallContext, now: number): Promise<Record<string, number | boolean>> {
     const settings = jobSettings(this.env);
     const kv = this.env.KV_BILLING;
-    const cutoff = Date.now() - settings.ttlSeconds * 1000;
+    const cutoff = now - settings.ttlSeconds * 1000;
     let jobsDeleted = 0;
     let dueKeysDeleted = 0;
     let scanned = 0;
-    // Finished rows past their TTL (written before a TTL applied) and due keys of gone or finished jobs.
+    // Finished rows past their TTL (written before a TTL applied), and the due index of rows written
+    // before the queue: a pending job's key moves into the queue, any other is dropped.
     for (const prefix of ["job:", DUE_PREFIX]) {
       let cursor: string | undefined;
       do {
@@ -256,10 +302,20 @@ export class JobsService extends WorkerEntrypoint<Env> {
           } else {
             const due = parseDue(key.name);
             const row = due ? await getRow(kv, due.id) : null;
-            if (row?.status !== "pending" || row.run_at !== due?.runAt) {
-              await kv.delete(key.name);
-              dueKeysDeleted += 1;
+            if (row?.status === "pending" && row.run_at === due?.runAt) {
+              await jobQueue(this.env).restore(
+                {
+                  id: row.id,
+                  tenant: row.owner.sub,
+                  runAt: row.run_at,
+                  expiresAt: Math.max(pendingExpiry(settings, row), now + settings.pendingTtlMs),
+                  fingerprint: row.fingerprint === undefined ? null : await sha256Hex(row.fingerprint),
+                },
+                now,
+              );
             }
+            await kv.delete(key.name);
+            dueKeysDeleted += 1;
           }
         }
         cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
@@ -293,6 +349,7 @@ export class JobsService extends WorkerEntrypoint<Env> {
 }
 
 export { JobLease } from "./lease";
+export { JobQueue } from "./queue";
 
 /** Internal workers have no HTTP surface; the cron trigger runs the due jobs. */
 export default {

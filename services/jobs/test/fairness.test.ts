@@ -1,0 +1,146 @@
+import { env } from "cloudflare:workers";
+import type { Identity } from "@cognomega/shared";
+import { describe, expect, it } from "vitest";
+import { admin, call, codeOf, guest, jobs } from "./helpers";
+
+const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 16 } });
+const LONG_AGO = "1970-01-01T00:00:01Z";
+
+/** Creates `count` jobs for `user`, a few at a time. */
+async function createMany(service: ReturnType<typeof jobs>, user: Identity, count: number, body: unknown) {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, count - i) }, () => service.create(body, user, null, call)),
+    );
+    ids.push(...batch.map((b) => b.job.id));
+  }
+  return ids;
+}
+
+describe("one tenant cannot starve the others", () => {
+  it("clamps a run_at in the past to the time the job is created", async () => {
+    const user = await guest();
+    const before = Date.now();
+    const { job } = await jobs().create({ ...ask("from 1970"), run_at: LONG_AGO }, user, null, call);
+    expect(Date.parse(job.run_at)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse((await jobs().get(job.id, user, call)).run_at)).toBeGreaterThanOrEqual(before);
+  });
+
+  it("runs tenant B's one due job in the next pass although tenant A has 200 older due jobs", async () => {
+    const service = jobs({ JOBS_MAX_PENDING: "1000" });
+    const a = await guest();
+    const b = await guest();
+    const flood = new Set(await createMany(service, a, 200, { ...ask("flood"), run_at: LONG_AGO }));
+    const { job } = await service.create(ask("just one"), b, null, call);
+    const { ran } = await service.run(admin, call);
+    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "succeeded" });
+    // A still gets the rest of the pass, and the pass stays within JOBS_RUN_LIMIT.
+    expect(ran.filter((r) => flood.has(r.id) && r.outcome === "succeeded").length).toBeGreaterThan(0);
+    expect(ran.length).toBeLessThanOrEqual(25);
+  });
+
+  it("answers 429 rate_limited over JOBS_MAX_PENDING and creates nothing, even for concurrent creates", async () => {
+    const service = jobs({ JOBS_MAX_PENDING: "3" });
+    const user = await guest();
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => service.create(ask(`capped ${i}`), user, null, call)),
+    );
+    const created = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(created).toHaveLength(3);
+    expect(refused).toHaveLength(5);
+    for (const r of refused) {
+      expect(r.reason).toMatchObject({ code: "rate_limited", details: { retry_after: expect.any(Number) } });
+    }
+    expect((await service.list({}, user, call)).jobs).toHaveLength(3);
+    expect(await codeOf(service.create(ask("one more"), user, "capped-key", call))).toBe("rate_limited");
+    expect((await service.list({}, user, call)).jobs).toHaveLength(3);
+    // A finished (here: cancelled) job frees its place.
+    const first = (await service.list({}, user, call)).jobs[0] as { id: string };
+    await service.update(first.id, { action: "cancel" }, user, call);
+    expect((await service.create(ask("after a cancel"), user, null, call)).created).toBe(true);
+    // Another tenant has its own allowance.
+    expect((await service.create(ask("someone else"), await guest(), null, call)).created).toBe(true);
+  });
+
+  it("runs a pass's jobs concurrently, never more than JOBS_RUN_CONCURRENCY at once", async () => {
+    let inFlight = 0;
+    let most = 0;
+    // Observes the real SI: every call still goes through it.
+    const si = {
+      async ask(...args: Parameters<Env["SI"]["ask"]>) {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await env.SI.ask(...args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    const service = jobs({ JOBS_RUN_CONCURRENCY: "3", SI: si as unknown as Env["SI"] });
+    const user = await guest();
+    const ids = new Set(await createMany(service, user, 9, ask("[slow] in parallel")));
+    const { ran } = await service.run(admin, call);
+    expect(ran.filter((r) => ids.has(r.id) && r.outcome === "succeeded")).toHaveLength(9);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(3);
+  });
+
+  it("gives pending rows a TTL of JOBS_PENDING_TTL_DAYS past their run_at", async () => {
+    const user = await guest();
+    const runAt = Date.now() + 3_600_000;
+    const { job } = await jobs({ JOBS_PENDING_TTL_DAYS: "2" }).create(
+      { ...ask("expires"), run_at: new Date(runAt).toISOString() },
+      user,
+      null,
+      call,
+    );
+    const { keys } = await env.KV_BILLING.list({ prefix: `job:${job.id}` });
+    expect(keys[0]?.expiration).toBe(Math.floor((runAt + 2 * 86_400_000) / 1000));
+  });
+});
+
+describe("the jobs list view", () => {
+  it("leaves out input and result, which stay at GET /api/jobs/:id", async () => {
+    const user = await guest();
+    const big = "x".repeat(150_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await jobs().create(ask(`${i} ${big}`), user, null, call)).job.id);
+    await jobs().run(admin, call);
+    const listed = await jobs().list({ limit: "100" }, user, call);
+    expect(listed.jobs.map((j) => j.id).sort()).toEqual([...ids].sort());
+    expect(JSON.stringify(listed).length).toBeLessThan(5_000);
+    for (const j of listed.jobs) {
+      expect(j).not.toHaveProperty("input");
+      expect(j).not.toHaveProperty("result");
+      expect(j).toMatchObject({ kind: "si.ask", attempts: expect.any(Number), run_at: expect.any(String) });
+    }
+    const full = await jobs().get(ids[0] as string, user, call);
+    expect((full.input as { prompt: string }).prompt).toHaveLength(150_002);
+    expect(full.result).toBeDefined();
+  });
+});
+
+describe("a job re-created after its key's job was pruned", () => {
+  it("runs again and is charged again", async () => {
+    const user = await guest();
+    const body = ask("charged once per job");
+    const first = await jobs().create(body, user, "prune-key", call);
+    expect((await jobs().run(admin, call)).ran.find((r) => r.id === first.job.id)?.outcome).toBe("succeeded");
+    const afterFirst = (await env.BILLING.balance(user, call)).balance;
+    expect(afterFirst).toBeLessThan(5);
+
+    // Past JOBS_TTL_DAYS (14 by default) the cleanup prunes the finished job.
+    const pruned = await jobs().cleanup(admin, call, { now: Date.now() + 15 * 86_400_000 });
+    expect(pruned.jobs_deleted).toBeGreaterThanOrEqual(1);
+    expect(await codeOf(jobs().get(first.job.id, user, call))).toBe("not_found");
+
+    const again = await jobs().create(body, user, "prune-key", call);
+    expect(again.created).toBe(true);
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === again.job.id)?.outcome).toBe("succeeded");
+    expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(afterFirst);
+  });
+});
