@@ -28,7 +28,7 @@ export default workerProject(import.meta.url, "gateway", {
       options: { outboundService: fakeProvider },
     },
     { dir: "services/advisor" },
-    { dir: "services/jobs" },
+    { dir: "services/jobs", bindings: { JOBS_MAX_PENDING: "3" } },
     { dir: "services/uploads", bindings: { UPLOAD_MAX_BYTES: "262144" } },
     { dir: "services/rag" },
   ],
