@@ -19,14 +19,14 @@ import type { LeaseGrant } from "./lease";
 import { jobQueue } from "./queue";
 import { runDue } from "./runner";
 import {
-  DUE_PREFIX,
   getRow,
   isFinished,
   type JobRow,
   listOwned,
-  parseDue,
+  migrateDueIndex,
   pendingExpiry,
   saveRow,
+  sha256Hex,
   transition,
   view,
 } from "./store";
@@ -41,11 +41,6 @@ const ID = /^[a-f0-9-]{32,36}$/;
 
 function notFound(): ServiceError {
   return new ServiceError("not_found", "no such job");
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -285,42 +280,27 @@ export class JobsService extends WorkerEntrypoint<Env> {
     let jobsDeleted = 0;
     let dueKeysDeleted = 0;
     let scanned = 0;
-    // Finished rows past their TTL (written before a TTL applied), and the due index of rows written
-    // before the queue: a pending job's key moves into the queue, any other is dropped.
-    for (const prefix of ["job:", DUE_PREFIX]) {
-      let cursor: string | undefined;
-      do {
-        const page = await kv.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
-        for (const key of page.keys) {
-          scanned += 1;
-          if (prefix === "job:") {
-            const row = await kv.get<JobRow>(key.name, "json");
-            if (row && isFinished(row.status) && row.updated_at < cutoff) {
-              await kv.delete(key.name);
-              jobsDeleted += 1;
-            }
-          } else {
-            const due = parseDue(key.name);
-            const row = due ? await getRow(kv, due.id) : null;
-            if (row?.status === "pending" && row.run_at === due?.runAt) {
-              await jobQueue(this.env).restore(
-                {
-                  id: row.id,
-                  tenant: row.owner.sub,
-                  runAt: row.run_at,
-                  expiresAt: Math.max(pendingExpiry(settings, row), now + settings.pendingTtlMs),
-                  fingerprint: row.fingerprint === undefined ? null : await sha256Hex(row.fingerprint),
-                },
-                now,
-              );
-            }
-            await kv.delete(key.name);
-            dueKeysDeleted += 1;
-          }
+    // Finished rows past their TTL (written before a TTL applied).
+    let cursor: string | undefined;
+    do {
+      const page = await kv.list({ prefix: "job:", limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const key of page.keys) {
+        scanned += 1;
+        const row = await kv.get<JobRow>(key.name, "json");
+        if (row && isFinished(row.status) && row.updated_at < cutoff) {
+          await kv.delete(key.name);
+          jobsDeleted += 1;
         }
-        cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
-      } while (cursor);
-    }
+      }
+      cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
+    } while (cursor);
+    // What is left of the due index written before the queue.
+    do {
+      const page = await migrateDueIndex(this.env, settings, now, 1000, cursor);
+      scanned += page.scanned;
+      dueKeysDeleted += page.deleted;
+      cursor = scanned >= 5000 ? undefined : page.cursor;
+    } while (cursor);
     const usage = await this.env.BILLING.pruneUsage({ sub: "admin", source: "admin", admin: true }, call);
     return {
       jobs_deleted: jobsDeleted,

@@ -3,7 +3,7 @@ import { backoffMs, type JobSettings } from "./config";
 import { KINDS } from "./kinds";
 import type { LeaseGrant } from "./lease";
 import { jobQueue, type QueueEntry } from "./queue";
-import { getRow, isFinished, type JobRow, pendingExpiry, saveRow, transition } from "./store";
+import { getRow, isFinished, type JobRow, migrateDueIndex, pendingExpiry, saveRow, transition } from "./store";
 
 export interface RunOptions {
   now: number;
@@ -77,6 +77,8 @@ export async function runDue(
   options: RunOptions,
   cleanup: () => Promise<Record<string, number | boolean>>,
 ): Promise<JobRunReport[]> {
+  // A few keys of the old due index a pass, so jobs queued before the queue existed still run.
+  await migrateDueIndex(env, settings, options.now, 50);
   const due = await jobQueue(env).take(options.now, options.limit, settings.leaseMs);
   return pooled(due, settings.runConcurrency, (entry) => runOne(env, settings, options, entry, cleanup));
 }

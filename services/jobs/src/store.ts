@@ -1,6 +1,7 @@
 import type { Identity, JobHistoryEntry, JobStatus, JobSummary, JobView } from "@cognomega/shared";
 import { ServiceError } from "@cognomega/shared";
 import type { JobSettings } from "./config";
+import { jobQueue } from "./queue";
 
 /** A job as stored in KV `job:<id>`. Times are epoch milliseconds. */
 export interface JobRow {
@@ -151,6 +152,50 @@ export async function saveRow(kv: KVNamespace, row: JobRow, settings: JobSetting
     kv.put(rowKey(row.id), JSON.stringify(row), options),
     kv.put(ownerKey(row), "", { ...options, metadata: indexMeta(row) }),
   ]);
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Moves one page (at most `limit` keys, from `cursor`) of the old KV due index into the queue: a key
+ * whose row is still pending at that time queues the job (outside the cap, with a fresh
+ * `JOBS_PENDING_TTL_DAYS`), and every key is deleted. Until this has run, jobs created before the
+ * queue existed would never be offered to a pass.
+ */
+export async function migrateDueIndex(
+  env: Env,
+  settings: JobSettings,
+  now: number,
+  limit: number,
+  cursor?: string,
+): Promise<{ scanned: number; deleted: number; cursor: string | undefined }> {
+  const kv = env.KV_BILLING;
+  const page = await kv.list({ prefix: DUE_PREFIX, limit, ...(cursor ? { cursor } : {}) });
+  for (const key of page.keys) {
+    const due = parseDue(key.name);
+    const row = due ? await getRow(kv, due.id) : null;
+    if (row?.status === "pending" && row.run_at === due?.runAt) {
+      await jobQueue(env).restore(
+        {
+          id: row.id,
+          tenant: row.owner.sub,
+          runAt: row.run_at,
+          expiresAt: Math.max(pendingExpiry(settings, row), now + settings.pendingTtlMs),
+          fingerprint: row.fingerprint === undefined ? null : await sha256Hex(row.fingerprint),
+        },
+        now,
+      );
+    }
+    await kv.delete(key.name);
+  }
+  return {
+    scanned: page.keys.length,
+    deleted: page.keys.length,
+    cursor: page.list_complete ? undefined : page.cursor,
+  };
 }
 
 /** Parses `jobs:due:<ms>:<id>`. */

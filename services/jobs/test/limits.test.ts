@@ -144,3 +144,36 @@ describe("a job re-created after its key's job was pruned", () => {
     expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(afterFirst);
   });
 });
+
+describe("jobs written before the queue existed", () => {
+  it("are moved into the queue by the next pass, listed from their rows, and run", async () => {
+    const user = await guest();
+    const id = "0123456789abcdef0123456789abc0de";
+    const now = Date.now();
+    // What the previous version wrote: a row without a nonce, an index entry with status and kind
+    // only, and a due key.
+    const row = {
+      id,
+      owner: user,
+      kind: "si.ask",
+      input: { prompt: "from before", max_tokens: 16 },
+      status: "pending",
+      attempts: 0,
+      max_attempts: 3,
+      run_at: now,
+      created_at: now,
+      updated_at: now,
+      history: [{ status: "pending", at: new Date(now).toISOString() }],
+    };
+    await env.KV_BILLING.put(`job:${id}`, JSON.stringify(row));
+    await env.KV_BILLING.put(`jobs:owner:${user.sub}:${String(9_999_999_999_999 - now).padStart(13, "0")}:${id}`, "", {
+      metadata: { status: "pending", kind: "si.ask" },
+    });
+    await env.KV_BILLING.put(`jobs:due:${String(now).padStart(13, "0")}:${id}`, "");
+    expect((await jobs().list({}, user, call)).jobs).toMatchObject([{ id, status: "pending", attempts: 0 }]);
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === id)).toMatchObject({ outcome: "succeeded" });
+    expect(await env.KV_BILLING.get(`jobs:due:${String(now).padStart(13, "0")}:${id}`)).toBeNull();
+    expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(5);
+  });
+});
