@@ -16,7 +16,7 @@ import * as v from "valibot";
 import { jobSettings } from "./config";
 import { kindOf } from "./kinds";
 import type { LeaseGrant } from "./lease";
-import { jobQueue } from "./queue";
+import { type JobQueue, jobQueue } from "./queue";
 import { runDue } from "./runner";
 import {
   getRow,
@@ -44,8 +44,9 @@ function notFound(): ServiceError {
 }
 
 /**
- * KV-indexed jobs and their runner. Rows live in KV (`job:<id>`, with owner and due-time index
- * keys); who may run a job, and how many times it has started, live in its {@link JobLease}.
+ * KV-indexed jobs and their runner. Rows live in KV (`job:<id>`, with an owner index key); which
+ * unfinished jobs there are, and which are due, live in the {@link JobQueue}; who may run a job,
+ * and how many times it has started, live in its {@link JobLease}.
  */
 export class JobsService extends WorkerEntrypoint<Env> {
   /** Liveness for the gateway's `/ready`. */

@@ -50,7 +50,7 @@ const pad = (ms: number) => String(ms).padStart(13, "0");
 const rowKey = (id: string) => `job:${id}`;
 const ownerPrefix = (owner: string) => `jobs:owner:${owner}:`;
 const ownerKey = (row: JobRow) => `${ownerPrefix(row.owner.sub)}${pad(MAX_TIME - row.created_at)}:${row.id}`;
-/** The due index (`jobs:due:<ms>:<id>`) of rows written before the queue: cleanup moves it into the queue. */
+/** The due index (`jobs:due:<ms>:<id>`) of rows written before the queue; passes and cleanup move it there. */
 export const DUE_PREFIX = "jobs:due:";
 
 export function isFinished(status: JobStatus): boolean {
