@@ -117,7 +117,7 @@ describe("one tenant cannot starve the others", () => {
     expect(ran.filter((r) => ids.has(r.id) && r.outcome === "succeeded")).toHaveLength(9);
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(3);
-  });
+  }, 20_000);
 
   it("gives pending rows a TTL of JOBS_PENDING_TTL_DAYS past their run_at", async () => {
     const user = await guest();
@@ -166,7 +166,7 @@ describe("the jobs list view", () => {
     const full = await jobs().get(ids[0] as string, user, call);
     expect((full.input as { prompt: string }).prompt).toHaveLength(150_002);
     expect(full.result).toBeDefined();
-  });
+  }, 20_000);
 });
 
 describe("a job re-created after its key's job was pruned", () => {
@@ -188,7 +188,7 @@ describe("a job re-created after its key's job was pruned", () => {
     const { ran } = await jobs().run(admin, call);
     expect(ran.find((r) => r.id === again.job.id)?.outcome).toBe("succeeded");
     expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(afterFirst);
-  });
+  }, 20_000);
 });
 
 describe("jobs written before the queue existed", () => {
@@ -221,5 +221,5 @@ describe("jobs written before the queue existed", () => {
     expect(ran.find((r) => r.id === id)).toMatchObject({ outcome: "succeeded" });
     expect(await env.KV_BILLING.get(`jobs:due:${String(now).padStart(13, "0")}:${id}`)).toBeNull();
     expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(5);
-  });
+  }, 20_000);
 });
