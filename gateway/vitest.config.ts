@@ -28,7 +28,7 @@ export default workerProject(import.meta.url, "gateway", {
       options: { outboundService: fakeProvider },
     },
     { dir: "services/advisor" },
-    { dir: "services/jobs" },
+    { dir: "services/jobs", bindings: { JOBS_MAX_PENDING: "3" } },
     // Small quotas, so the quota tests reach them; no other test keeps more per tenant.
     {
       dir: "services/uploads",

@@ -61,6 +61,39 @@ describe("jobs through the gateway", () => {
     );
   });
 
+  it("lists jobs without input or result, clamps a past run_at, and answers 429 over JOBS_MAX_PENDING", async () => {
+    // JOBS_MAX_PENDING is 3 in this test config (vitest.config.ts).
+    const { token } = await guestToken();
+    const create = (prompt: string, extra: Record<string, unknown> = {}) =>
+      as(token, "/api/jobs", {
+        method: "POST",
+        body: JSON.stringify({ kind: "si.ask", input: { prompt }, run_at: "1970-01-01T00:00:00Z", ...extra }),
+      });
+    const before = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await create(`queued ${i}`);
+      expect(response.status).toBe(201);
+      const job = (await response.json()) as { id: string; run_at: string };
+      expect(Date.parse(job.run_at)).toBeGreaterThanOrEqual(before);
+      ids.push(job.id);
+    }
+    const over = await create("one too many");
+    expect(Number(over.headers.get("Retry-After"))).toBeGreaterThanOrEqual(60);
+    expect(await expectProblem(over, 429, "rate_limited")).toMatchObject({ limit: 3 });
+
+    const listed = (await (await as(token, "/api/jobs")).json()) as { jobs: Record<string, unknown>[] };
+    expect(listed.jobs.map((j) => j.id)).toEqual([...ids].reverse());
+    for (const job of listed.jobs) {
+      expect(Object.keys(job).sort()).toEqual(
+        ["attempts", "created_at", "id", "kind", "max_attempts", "run_at", "status", "updated_at"].sort(),
+      );
+    }
+    const full = (await (await as(token, `/api/jobs/${ids[0]}`)).json()) as { input: unknown; history: unknown[] };
+    expect(full.input).toEqual({ prompt: "queued 0" });
+    expect(full.history).toHaveLength(1);
+  });
+
   it("refuses bad input on every route", async () => {
     const { token } = await guestToken();
     await expectProblem(

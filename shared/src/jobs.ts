@@ -45,6 +45,12 @@ export interface JobView {
   history: JobHistoryEntry[];
 }
 
+/**
+ * A job as `GET /api/jobs` lists it: no `input`, `result` or `history` (those can be large; they
+ * are at `GET /api/jobs/:id`), and `last_error` cut to its first 200 characters.
+ */
+export type JobSummary = Omit<JobView, "input" | "result" | "history">;
+
 /** What one runner pass did with one job. */
 export interface JobRunReport {
   id: string;

@@ -2,7 +2,7 @@ import { json } from "../http/respond";
 import { type GatewayRouter, pathParam } from "../http/router";
 
 export function registerJobRoutes(router: GatewayRouter): void {
-  /** The caller's jobs, newest first: `?status=&limit=&cursor=`. */
+  /** The caller's jobs, newest first, without input, result or history: `?status=&limit=&cursor=`. */
   router.get("/api/jobs", async (_request, ctx) => {
     return json(await ctx.env.JOBS.list(Object.fromEntries(ctx.url.searchParams), await ctx.identity(), ctx.call));
   });

@@ -1,10 +1,17 @@
 import { ServiceError } from "@cognomega/shared";
 
 export interface JobSettings {
+  /** How long a finished job is kept. */
   ttlSeconds: number;
+  /** How long past its `run_at` an unfinished job is kept. */
+  pendingTtlMs: number;
   backoffBaseMs: number;
   leaseMs: number;
   runLimit: number;
+  /** Jobs one pass runs at the same time. */
+  runConcurrency: number;
+  /** Unfinished jobs one tenant may have at once. */
+  maxPending: number;
 }
 
 function positive(value: string | undefined, fallback: number, name: string): number {
@@ -21,6 +28,9 @@ export function jobSettings(env: JobsEnv): JobSettings {
     backoffBaseMs: positive(env.JOBS_BACKOFF_BASE_SECONDS, 30, "JOBS_BACKOFF_BASE_SECONDS") * 1000,
     leaseMs: positive(env.JOBS_LEASE_SECONDS, 120, "JOBS_LEASE_SECONDS") * 1000,
     runLimit: positive(env.JOBS_RUN_LIMIT, 25, "JOBS_RUN_LIMIT"),
+    pendingTtlMs: positive(env.JOBS_PENDING_TTL_DAYS, 7, "JOBS_PENDING_TTL_DAYS") * 86_400_000,
+    runConcurrency: positive(env.JOBS_RUN_CONCURRENCY, 4, "JOBS_RUN_CONCURRENCY"),
+    maxPending: positive(env.JOBS_MAX_PENDING, 100, "JOBS_MAX_PENDING"),
   };
 }
 

@@ -5,6 +5,7 @@ import {
   type Identity,
   JOB_STATUSES,
   type JobRunReport,
+  type JobSummary,
   type JobView,
   parseInput,
   requireAdmin,
@@ -15,16 +16,17 @@ import * as v from "valibot";
 import { jobSettings } from "./config";
 import { kindOf } from "./kinds";
 import type { LeaseGrant } from "./lease";
+import { type JobQueue, jobQueue } from "./queue";
 import { runDue } from "./runner";
 import {
-  DUE_PREFIX,
-  deleteDue,
   getRow,
   isFinished,
   type JobRow,
   listOwned,
-  parseDue,
+  migrateDueIndex,
+  pendingExpiry,
   saveRow,
+  sha256Hex,
   transition,
   view,
 } from "./store";
@@ -41,14 +43,10 @@ function notFound(): ServiceError {
   return new ServiceError("not_found", "no such job");
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
- * KV-indexed jobs and their runner. Rows live in KV (`job:<id>`, with owner and due-time index
- * keys); who may run a job, and how many times it has started, live in its {@link JobLease}.
+ * KV-indexed jobs and their runner. Rows live in KV (`job:<id>`, with an owner index key); which
+ * unfinished jobs there are, and which are due, live in the {@link JobQueue}; who may run a job,
+ * and how many times it has started, live in its {@link JobLease}.
  */
 export class JobsService extends WorkerEntrypoint<JobsEnv> {
   /** Liveness for the gateway's `/ready`. */
@@ -57,8 +55,9 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
   }
 
   /**
-   * Creates a job. Unknown kinds and invalid input are refused now (400), not discovered later.
-   * With an idempotency key, the same request returns the same job; a different one is 422.
+   * Creates a job. Unknown kinds and invalid input are refused now (400), not discovered later; a
+   * `run_at` in the past means now. With an idempotency key, the same request returns the same job;
+   * a different one is 422. A tenant with `JOBS_MAX_PENDING` unfinished jobs is refused (429).
    */
   async create(
     input: unknown,
@@ -70,19 +69,22 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     const kind = kindOf(body.kind);
     if (kind.adminOnly && !identity.admin) throw new ServiceError("forbidden", `${body.kind} jobs are for admins`);
     const jobInput = kind.validate(body.input);
+    const settings = jobSettings(this.env);
     const now = Date.now();
-    const runAt = body.run_at === undefined ? now : Date.parse(body.run_at);
+    const requested = body.run_at === undefined ? now : Date.parse(body.run_at);
     // Some ISO 8601 forms pass the format check but not Date.parse: refuse them here, not later.
-    if (Number.isNaN(runAt))
+    if (Number.isNaN(requested))
       throw new ServiceError(
         "invalid_input",
         "run_at is not a time this service can read; use e.g. 2026-12-01T09:00:00Z",
         { issues: [{ path: "run_at", message: "unreadable time" }] },
       );
-    if (runAt > now + 366 * 86_400_000)
+    if (requested > now + 366 * 86_400_000)
       throw new ServiceError("invalid_input", "run_at is more than a year away", {
         issues: [{ path: "run_at", message: "too far ahead" }],
       });
+    // A time in the past would queue the job ahead of every tenant's earlier ones: it means now.
+    const runAt = Math.max(requested, now);
     const fingerprint = JSON.stringify({
       kind: body.kind,
       input: jobInput,
@@ -114,21 +116,51 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
         status: "pending",
         attempts: 0,
         max_attempts: body.max_attempts ?? 3,
-        run_at: Math.max(runAt, 0),
+        run_at: runAt,
         created_at: now,
         updated_at: now,
         history: [],
+        nonce: crypto.randomUUID(),
         ...(idempotencyKey !== null ? { fingerprint } : {}),
       },
       "pending",
       now,
       `created by request ${call.requestId}`,
     );
-    if (idempotencyKey !== null) {
-      // The same key may come back after the earlier job was pruned: start its lease afresh.
-      await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).reset();
+    const fingerprintHash = idempotencyKey === null ? null : await sha256Hex(fingerprint);
+    const queue = jobQueue(this.env);
+    // The queue counts and admits in one step, so concurrent creates cannot overrun the cap.
+    const admission = await queue.admit(
+      { id, tenant: owner.sub, runAt, expiresAt: pendingExpiry(settings, row), fingerprint: fingerprintHash },
+      identity.admin ? null : settings.maxPending,
+      now,
+    );
+    if (!admission.ok) {
+      throw new ServiceError(
+        "rate_limited",
+        `at most ${settings.maxPending} jobs may wait or run at once; cancel one or retry when one finishes`,
+        { retry_after: admission.retryAfter, limit: settings.maxPending },
+      );
     }
-    await saveRow(this.env.KV_BILLING, row, jobSettings(this.env).ttlSeconds);
+    if (!admission.fresh) {
+      // Another create under the same key got there first and its row may not be readable yet.
+      if (admission.fingerprint !== fingerprintHash)
+        throw new ServiceError("idempotency_mismatch", "this Idempotency-Key was used for a different job");
+      const current = await getRow(this.env.KV_BILLING, id);
+      if (current) return { job: view(current), created: false };
+      throw new ServiceError("conflict", "a job with this Idempotency-Key is being created; retry shortly");
+    }
+    try {
+      if (idempotencyKey !== null) {
+        // The same key may come back after the earlier job was pruned: start its lease afresh.
+        await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).reset();
+      }
+      await saveRow(this.env.KV_BILLING, row, settings);
+    } catch (error) {
+      // Not created: give the place back rather than leave an entry with no row.
+      await queue.remove(id).catch(() => undefined);
+      throw error;
+    }
     return { job: view(row), created: true };
   }
 
@@ -145,15 +177,17 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     return view(await this.owned(id, identity));
   }
 
-  /** The caller's jobs, newest first, optionally of one status. */
+  /**
+   * The caller's jobs, newest first, optionally of one status, as list views: no `input`, `result`
+   * or `history`, which {@link get} has.
+   */
   async list(
     query: unknown,
     identity: Identity,
     _call: CallContext,
-  ): Promise<{ jobs: JobView[]; cursor: string | null }> {
+  ): Promise<{ jobs: JobSummary[]; cursor: string | null }> {
     const { status, limit = 20, cursor } = parseInput(ListQuery, query ?? {});
-    const page = await listOwned(this.env.KV_BILLING, identity.sub, status, limit, cursor);
-    return { jobs: page.jobs.map(view), cursor: page.cursor };
+    return listOwned(this.env.KV_BILLING, identity.sub, status, limit, cursor);
   }
 
   /**
@@ -182,8 +216,8 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     const now = Date.now();
     if (cancel) {
       const cancelled = transition(current, "cancelled", now, `cancelled by request ${call.requestId}`);
-      await saveRow(this.env.KV_BILLING, cancelled, settings.ttlSeconds);
-      await deleteDue(this.env.KV_BILLING, current.run_at, id);
+      await saveRow(this.env.KV_BILLING, cancelled, settings);
+      await jobQueue(this.env).remove(id);
       return view(cancelled);
     }
     try {
@@ -195,7 +229,7 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
         now,
         `input replaced by request ${call.requestId}`,
       );
-      await saveRow(this.env.KV_BILLING, edited, settings.ttlSeconds);
+      await saveRow(this.env.KV_BILLING, edited, settings);
       return view(edited);
     } finally {
       await lease.release(holder);
@@ -222,49 +256,52 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
         runner: options.runner ?? `runner:${crypto.randomUUID()}`,
         requestId: call.requestId,
       },
-      () => this.cleanupNow(call),
+      () => this.cleanupNow(call, Date.now()),
     );
     return { ran };
   }
 
-  /** Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. */
-  async cleanup(identity: Identity, call: CallContext): Promise<Record<string, number | boolean>> {
+  /**
+   * Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. `now`
+   * is for tests (the route passes none).
+   */
+  async cleanup(
+    identity: Identity,
+    call: CallContext,
+    options: { now?: number } = {},
+  ): Promise<Record<string, number | boolean>> {
     requireAdmin(identity);
-    return this.cleanupNow(call);
+    return this.cleanupNow(call, options.now ?? Date.now());
   }
 
-  private async cleanupNow(call: CallContext): Promise<Record<string, number | boolean>> {
+  private async cleanupNow(call: CallContext, now: number): Promise<Record<string, number | boolean>> {
     const settings = jobSettings(this.env);
     const kv = this.env.KV_BILLING;
-    const cutoff = Date.now() - settings.ttlSeconds * 1000;
+    const cutoff = now - settings.ttlSeconds * 1000;
     let jobsDeleted = 0;
     let dueKeysDeleted = 0;
     let scanned = 0;
-    // Finished rows past their TTL (written before a TTL applied) and due keys of gone or finished jobs.
-    for (const prefix of ["job:", DUE_PREFIX]) {
-      let cursor: string | undefined;
-      do {
-        const page = await kv.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
-        for (const key of page.keys) {
-          scanned += 1;
-          if (prefix === "job:") {
-            const row = await kv.get<JobRow>(key.name, "json");
-            if (row && isFinished(row.status) && row.updated_at < cutoff) {
-              await kv.delete(key.name);
-              jobsDeleted += 1;
-            }
-          } else {
-            const due = parseDue(key.name);
-            const row = due ? await getRow(kv, due.id) : null;
-            if (row?.status !== "pending" || row.run_at !== due?.runAt) {
-              await kv.delete(key.name);
-              dueKeysDeleted += 1;
-            }
-          }
+    // Finished rows past their TTL (written before a TTL applied).
+    let cursor: string | undefined;
+    do {
+      const page = await kv.list({ prefix: "job:", limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const key of page.keys) {
+        scanned += 1;
+        const row = await kv.get<JobRow>(key.name, "json");
+        if (row && isFinished(row.status) && row.updated_at < cutoff) {
+          await kv.delete(key.name);
+          jobsDeleted += 1;
         }
-        cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
-      } while (cursor);
-    }
+      }
+      cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
+    } while (cursor);
+    // What is left of the due index written before the queue.
+    do {
+      const page = await migrateDueIndex(this.env, settings, now, 1000, cursor);
+      scanned += page.scanned;
+      dueKeysDeleted += page.deleted;
+      cursor = scanned >= 5000 ? undefined : page.cursor;
+    } while (cursor);
     const usage = await this.env.BILLING.pruneUsage({ sub: "admin", source: "admin", admin: true }, call);
     return {
       jobs_deleted: jobsDeleted,
@@ -293,6 +330,7 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
 }
 
 export { JobLease } from "./lease";
+export { JobQueue } from "./queue";
 
 /** Internal workers have no HTTP surface; the cron trigger runs the due jobs. */
 export default {

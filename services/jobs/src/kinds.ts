@@ -39,7 +39,10 @@ export const KINDS: Record<string, JobKind> = {
     async run({ env, job, call }) {
       // One idempotency key for every attempt: if an earlier attempt got its answer (and was billed)
       // but the runner died before recording it, the retry replays the answer instead of paying again.
-      const answer = await env.SI.ask(job.input, job.owner as Identity, `job:${job.id}`, call);
+      // The key names this row (its nonce), not just the id: a job re-created under the same
+      // Idempotency-Key after this one was pruned is a new ask, billed anew.
+      const key = job.nonce === undefined ? `job:${job.id}` : `job:${job.id}:${job.nonce}`;
+      const answer = await env.SI.ask(job.input, job.owner as Identity, key, call);
       if ("stream" in answer) throw new ServiceError("internal", "an async ask answered with a stream");
       return answer.body;
     },

@@ -2,7 +2,8 @@ import { type CallContext, isServiceError, type JobRunReport } from "@cognomega/
 import { backoffMs, type JobSettings } from "./config";
 import { KINDS } from "./kinds";
 import type { LeaseGrant } from "./lease";
-import { deleteDue, getRow, type JobRow, listDue, saveRow, transition } from "./store";
+import { jobQueue, type QueueEntry } from "./queue";
+import { getRow, isFinished, type JobRow, migrateDueIndex, pendingExpiry, saveRow, transition } from "./store";
 
 export interface RunOptions {
   now: number;
@@ -39,9 +40,36 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * One runner pass: every due job (oldest first, up to `limit`) whose lease this runner gets is run
- * once. The lease object, not KV, decides who runs a job and counts its attempts, so concurrent
- * runners never run a job twice and a runner that dies leaves a lease that simply expires.
+ * Runs `run` over `items`, at most `width` at a time, and answers in the items' order. A throw does
+ * not stop the others: every item is run, then the first error is thrown.
+ */
+async function pooled<T, R>(items: T[], width: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  const errors: unknown[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        out[index] = await run(items[index] as T);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  if (errors.length > 0) throw errors[0];
+  return out;
+}
+
+/** A row missing this soon after its job was queued may still be on its way (KV): not yet lost. */
+const ROW_GRACE_MS = 60_000;
+
+/**
+ * One runner pass: the queue hands out up to `limit` due jobs, round-robin across tenants, and they
+ * run at most `JOBS_RUN_CONCURRENCY` at a time, each once if this runner gets its lease. The lease
+ * object, not KV, decides who runs a job and counts its attempts, so concurrent runners never run a
+ * job twice and a runner that dies leaves a lease that simply expires.
  */
 export async function runDue(
   env: JobsEnv,
@@ -49,55 +77,68 @@ export async function runDue(
   options: RunOptions,
   cleanup: () => Promise<Record<string, number | boolean>>,
 ): Promise<JobRunReport[]> {
-  const reports: JobRunReport[] = [];
-  const due = await listDue(env.KV_BILLING, options.now, options.limit);
-  for (const { runAt, id } of due) {
-    const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(id));
-    // The lease runs from when this job is taken, not from the start of the pass.
-    const grant = (await lease.acquire(
-      options.runner,
-      Math.max(options.now, Date.now()),
-      settings.leaseMs,
-    )) as LeaseGrant;
-    if (!grant.ok) {
-      // Finished (or cancelled) jobs leave a due key behind only if a write was lost: drop it.
-      if (grant.reason === "finished") await deleteDue(env.KV_BILLING, runAt, id);
-      reports.push({ id, kind: "unknown", outcome: "skipped", reason: grant.reason });
-      continue;
-    }
-    let row = await getRow(env.KV_BILLING, id);
-    if (!row || row.run_at > options.now || !(row.status === "pending" || row.status === "running")) {
-      // A stale index entry (the job was rescheduled, edited or removed): give the lease back.
-      await lease.release(options.runner);
-      if (!row || row.run_at !== runAt) await deleteDue(env.KV_BILLING, runAt, id);
-      reports.push({ id, kind: row?.kind ?? "unknown", outcome: "skipped", reason: "not due" });
-      continue;
-    }
-    const crashed = row.status === "running";
-    if (grant.attempts >= row.max_attempts) {
-      // Every attempt died with its runner: a poison job ends here instead of looping.
-      const failed = {
-        ...transition(row, "failed", options.now, `gave up: ${row.max_attempts} attempts started and none finished`),
-        attempts: row.max_attempts,
-        last_error: "the runner stopped during every attempt",
-      };
-      await lease.finish(options.runner, "failed");
-      await saveRow(env.KV_BILLING, failed, settings.ttlSeconds);
-      await deleteDue(env.KV_BILLING, runAt, id);
-      reports.push({ id, kind: row.kind, outcome: "failed", attempts: row.max_attempts, error: failed.last_error });
-      continue;
-    }
-    const attempt = await lease.start(options.runner);
-    row = transition(
-      { ...row, attempts: attempt },
-      "running",
-      options.now,
-      crashed ? "the previous runner stopped; retrying" : `attempt ${attempt}`,
-    );
-    await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
-    reports.push(await execute(env, settings, options, row, runAt, cleanup));
+  // A few keys of the old due index a pass, so jobs queued before the queue existed still run.
+  await migrateDueIndex(env, settings, options.now, 50);
+  const due = await jobQueue(env).take(options.now, options.limit, settings.leaseMs);
+  return pooled(due, settings.runConcurrency, (entry) => runOne(env, settings, options, entry, cleanup));
+}
+
+async function runOne(
+  env: JobsEnv,
+  settings: JobSettings,
+  options: RunOptions,
+  entry: QueueEntry,
+  cleanup: () => Promise<Record<string, number | boolean>>,
+): Promise<JobRunReport> {
+  const { id } = entry;
+  const queue = jobQueue(env);
+  const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(id));
+  // The lease runs from when this job is taken, not from the start of the pass.
+  const grant = (await lease.acquire(
+    options.runner,
+    Math.max(options.now, Date.now()),
+    settings.leaseMs,
+  )) as LeaseGrant;
+  if (!grant.ok) {
+    // A finished (or cancelled) job is left in the queue only if a write was lost: drop it. A held
+    // one is offered again when its holder's lease runs out.
+    if (grant.reason === "finished") await queue.remove(id);
+    else await queue.hold(id, grant.until);
+    return { id, kind: "unknown", outcome: "skipped", reason: grant.reason };
   }
-  return reports;
+  let row = await getRow(env.KV_BILLING, id);
+  if (!row || row.run_at > options.now || !(row.status === "pending" || row.status === "running")) {
+    // The queue and the row disagree (a row not written yet or lost, or a job moved on): give the
+    // lease back and put the queue right.
+    await lease.release(options.runner);
+    if (row && row.run_at > options.now && !isFinished(row.status))
+      await queue.reschedule(id, row.run_at, pendingExpiry(settings, row));
+    else if (row || Date.now() - entry.admittedAt > ROW_GRACE_MS) await queue.remove(id);
+    else await queue.hold(id, options.now + ROW_GRACE_MS);
+    return { id, kind: row?.kind ?? "unknown", outcome: "skipped", reason: "not due" };
+  }
+  const crashed = row.status === "running";
+  if (grant.attempts >= row.max_attempts) {
+    // Every attempt died with its runner: a poison job ends here instead of looping.
+    const failed = {
+      ...transition(row, "failed", options.now, `gave up: ${row.max_attempts} attempts started and none finished`),
+      attempts: row.max_attempts,
+      last_error: "the runner stopped during every attempt",
+    };
+    await lease.finish(options.runner, "failed");
+    await saveRow(env.KV_BILLING, failed, settings);
+    await queue.remove(id);
+    return { id, kind: row.kind, outcome: "failed", attempts: row.max_attempts, error: failed.last_error };
+  }
+  const attempt = await lease.start(options.runner);
+  row = transition(
+    { ...row, attempts: attempt },
+    "running",
+    options.now,
+    crashed ? "the previous runner stopped; retrying" : `attempt ${attempt}`,
+  );
+  await saveRow(env.KV_BILLING, row, settings);
+  return execute(env, settings, options, row, cleanup);
 }
 
 async function execute(
@@ -105,7 +146,6 @@ async function execute(
   settings: JobSettings,
   options: RunOptions,
   started: JobRow,
-  runAt: number,
   cleanup: () => Promise<Record<string, number | boolean>>,
 ): Promise<JobRunReport> {
   const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(started.id));
@@ -121,8 +161,8 @@ async function execute(
     const finishedAt = Date.now();
     row = { ...transition(row, "succeeded", finishedAt), result };
     await lease.finish(options.runner, "succeeded");
-    await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
-    await deleteDue(env.KV_BILLING, runAt, row.id);
+    await saveRow(env.KV_BILLING, row, settings);
+    await jobQueue(env).remove(row.id);
     return { id: row.id, kind: row.kind, outcome: "succeeded", attempts: row.attempts };
   } catch (error) {
     const text = message(error).slice(0, 1000);
@@ -145,15 +185,15 @@ async function execute(
         run_at: next,
         last_error: text,
       };
-      await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
-      await deleteDue(env.KV_BILLING, runAt, row.id);
+      await saveRow(env.KV_BILLING, row, settings);
+      await jobQueue(env).reschedule(row.id, next, pendingExpiry(settings, row));
       await lease.release(options.runner);
       return { id: row.id, kind: row.kind, outcome: "retry_scheduled", attempts: row.attempts, error: text };
     }
     row = { ...transition(row, "failed", now, text), last_error: text };
     await lease.finish(options.runner, "failed");
-    await saveRow(env.KV_BILLING, row, settings.ttlSeconds);
-    await deleteDue(env.KV_BILLING, runAt, row.id);
+    await saveRow(env.KV_BILLING, row, settings);
+    await jobQueue(env).remove(row.id);
     return { id: row.id, kind: row.kind, outcome: "failed", attempts: row.attempts, error: text };
   }
 }

@@ -92,12 +92,13 @@ describe("an ask still in flight from a dead runner", () => {
     const input = { prompt: "in flight", max_tokens: 32 };
     const { job } = await jobs().create({ kind: "si.ask", input, max_attempts: 3 }, user, null, call);
     // The earlier attempt began its ask (same key, same body) and never finished.
-    await env.BILLING.beginOperation(user, `ask:job:${job.id}`, JSON.stringify(input), call);
+    const row = await env.KV_BILLING.get<{ nonce: string }>(`job:${job.id}`, "json");
+    await env.BILLING.beginOperation(user, `ask:job:${job.id}:${row?.nonce}`, JSON.stringify(input), call);
     const t0 = Date.now();
     const { ran } = await jobs().run(admin, call, { now: t0 });
     expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 1 });
-    const row = await jobs().get(job.id, user, call);
-    expect(Date.parse(row.run_at)).toBeGreaterThanOrEqual(t0 + 10 * 60_000);
-    expect(row.last_error).toContain("conflict");
+    const after = await jobs().get(job.id, user, call);
+    expect(Date.parse(after.run_at)).toBeGreaterThanOrEqual(t0 + 10 * 60_000);
+    expect(after.last_error).toContain("conflict");
   });
 });

@@ -146,7 +146,7 @@ describe("running jobs", () => {
       },
       { timeout: 5_000, interval: 100 },
     );
-  });
+  }, 20_000);
 
   it("retries a job whose runner died, once its lease has expired", async () => {
     const user = await guest();

@@ -1,0 +1,225 @@
+import { env } from "cloudflare:workers";
+import type { Identity } from "@cognomega/shared";
+import { describe, expect, it } from "vitest";
+import { admin, call, codeOf, guest, jobs } from "./helpers";
+
+const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 16 } });
+const LONG_AGO = "1970-01-01T00:00:01Z";
+
+/** Creates `count` jobs for `user`, a few at a time. */
+async function createMany(service: ReturnType<typeof jobs>, user: Identity, count: number, body: unknown) {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, count - i) }, () => service.create(body, user, null, call)),
+    );
+    ids.push(...batch.map((b) => b.job.id));
+  }
+  return ids;
+}
+
+describe("one tenant cannot starve the others", () => {
+  it("clamps a run_at in the past to the time the job is created", async () => {
+    const user = await guest();
+    const before = Date.now();
+    const { job } = await jobs().create({ ...ask("from 1970"), run_at: LONG_AGO }, user, null, call);
+    expect(Date.parse(job.run_at)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse((await jobs().get(job.id, user, call)).run_at)).toBeGreaterThanOrEqual(before);
+  });
+
+  it("runs tenant B's one due job in the next pass although tenant A has 200 older due jobs", async () => {
+    const service = jobs({ JOBS_MAX_PENDING: "1000" });
+    const a = await guest();
+    const b = await guest();
+    const flood = new Set(await createMany(service, a, 200, { ...ask("flood"), run_at: LONG_AGO }));
+    const { job } = await service.create(ask("just one"), b, null, call);
+    const { ran } = await service.run(admin, call);
+    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "succeeded" });
+    // A still gets the rest of the pass, and the pass stays within JOBS_RUN_LIMIT.
+    expect(ran.filter((r) => flood.has(r.id) && r.outcome === "succeeded").length).toBeGreaterThan(0);
+    expect(ran.length).toBeLessThanOrEqual(25);
+    // The rest of the flood would fill every later test's passes in this file.
+    const queue = env.JOB_QUEUE.get(env.JOB_QUEUE.idFromName("queue"));
+    await Promise.all([...flood].map((id) => queue.remove(id)));
+  }, 30_000);
+
+  it("answers 429 rate_limited over JOBS_MAX_PENDING and creates nothing, even for concurrent creates", async () => {
+    const service = jobs({ JOBS_MAX_PENDING: "3" });
+    const user = await guest();
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => service.create(ask(`capped ${i}`), user, null, call)),
+    );
+    const created = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(created).toHaveLength(3);
+    expect(refused).toHaveLength(5);
+    for (const r of refused) {
+      expect(r.reason).toMatchObject({ code: "rate_limited", details: { retry_after: expect.any(Number) } });
+    }
+    expect((await service.list({}, user, call)).jobs).toHaveLength(3);
+    expect(await codeOf(service.create(ask("one more"), user, "capped-key", call))).toBe("rate_limited");
+    expect((await service.list({}, user, call)).jobs).toHaveLength(3);
+    // A finished (here: cancelled) job frees its place.
+    const first = (await service.list({}, user, call)).jobs[0] as { id: string };
+    await service.update(first.id, { action: "cancel" }, user, call);
+    expect((await service.create(ask("after a cancel"), user, null, call)).created).toBe(true);
+    // Another tenant has its own allowance.
+    expect((await service.create(ask("someone else"), await guest(), null, call)).created).toBe(true);
+  });
+
+  it("creates one job for concurrent creates under one Idempotency-Key", async () => {
+    const user = await guest();
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => jobs().create(ask("raced"), user, "raced-key", call)),
+    );
+    const created = results.filter((r) => r.status === "fulfilled" && r.value.created);
+    expect(created).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "conflict" });
+    }
+    expect((await jobs().list({}, user, call)).jobs).toHaveLength(1);
+    const queue = env.JOB_QUEUE.get(env.JOB_QUEUE.idFromName("queue"));
+    expect(await queue.pending(user.sub, Date.now())).toBe(1);
+  });
+
+  it("stops counting a pending job against the cap once its pending TTL has passed", async () => {
+    const user = await guest();
+    const service = jobs({ JOBS_MAX_PENDING: "1" });
+    await service.create(ask("only one"), user, null, call);
+    expect(await codeOf(service.create(ask("a second"), user, null, call))).toBe("rate_limited");
+    // Eight days on (the TTL is 7 days past run_at), the queue has dropped it.
+    const queue = env.JOB_QUEUE.get(env.JOB_QUEUE.idFromName("queue"));
+    const later = Date.now() + 8 * 86_400_000;
+    expect(await queue.pending(user.sub, later)).toBe(0);
+    const entry = { id: "f".repeat(32), tenant: user.sub, runAt: later, expiresAt: later + 1000, fingerprint: null };
+    expect(await queue.admit(entry, 1, later)).toEqual({ ok: true, fresh: true });
+  });
+
+  it("runs a pass's jobs concurrently, never more than JOBS_RUN_CONCURRENCY at once", async () => {
+    let inFlight = 0;
+    let most = 0;
+    // Observes the real SI: every call still goes through it.
+    const si = {
+      async ask(...args: Parameters<JobsEnv["SI"]["ask"]>) {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await env.SI.ask(...args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    const service = jobs({ JOBS_RUN_CONCURRENCY: "3", SI: si as unknown as JobsEnv["SI"] });
+    const user = await guest();
+    const ids = new Set(await createMany(service, user, 9, ask("[slow] in parallel")));
+    const { ran } = await service.run(admin, call);
+    expect(ran.filter((r) => ids.has(r.id) && r.outcome === "succeeded")).toHaveLength(9);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(3);
+  }, 20_000);
+
+  it("gives pending rows a TTL of JOBS_PENDING_TTL_DAYS past their run_at", async () => {
+    const user = await guest();
+    const runAt = Date.now() + 3_600_000;
+    const { job } = await jobs({ JOBS_PENDING_TTL_DAYS: "2" }).create(
+      { ...ask("expires"), run_at: new Date(runAt).toISOString() },
+      user,
+      null,
+      call,
+    );
+    const { keys } = await env.KV_BILLING.list({ prefix: `job:${job.id}` });
+    expect(keys[0]?.expiration).toBe(Math.floor((runAt + 2 * 86_400_000) / 1000));
+  });
+});
+
+describe("the jobs list view", () => {
+  it("leaves out input and result, which stay at GET /api/jobs/:id", async () => {
+    const user = await guest();
+    const big = "x".repeat(150_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await jobs().create(ask(`${i} ${big}`), user, null, call)).job.id);
+    await jobs().run(admin, call);
+    // The listing reads no row: a page of 1 MiB inputs costs the isolate no more than its summaries.
+    let rowReads = 0;
+    const kv = new Proxy(env.KV_BILLING, {
+      get(target, name) {
+        if (name === "get") {
+          return (...args: Parameters<KVNamespace["get"]>) => {
+            rowReads += 1;
+            return target.get(...args);
+          };
+        }
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const listed = await jobs({ KV_BILLING: kv }).list({ limit: "100" }, user, call);
+    expect(rowReads).toBe(0);
+    expect(listed.jobs.map((j) => j.id).sort()).toEqual([...ids].sort());
+    expect(JSON.stringify(listed).length).toBeLessThan(5_000);
+    for (const j of listed.jobs) {
+      expect(j).not.toHaveProperty("input");
+      expect(j).not.toHaveProperty("result");
+      expect(j).toMatchObject({ kind: "si.ask", attempts: expect.any(Number), run_at: expect.any(String) });
+    }
+    const full = await jobs().get(ids[0] as string, user, call);
+    expect((full.input as { prompt: string }).prompt).toHaveLength(150_002);
+    expect(full.result).toBeDefined();
+  }, 20_000);
+});
+
+describe("a job re-created after its key's job was pruned", () => {
+  it("runs again and is charged again", async () => {
+    const user = await guest();
+    const body = ask("charged once per job");
+    const first = await jobs().create(body, user, "prune-key", call);
+    expect((await jobs().run(admin, call)).ran.find((r) => r.id === first.job.id)?.outcome).toBe("succeeded");
+    const afterFirst = (await env.BILLING.balance(user, call)).balance;
+    expect(afterFirst).toBeLessThan(5);
+
+    // Past JOBS_TTL_DAYS (14 by default) the cleanup prunes the finished job.
+    const pruned = await jobs().cleanup(admin, call, { now: Date.now() + 15 * 86_400_000 });
+    expect(pruned.jobs_deleted).toBeGreaterThanOrEqual(1);
+    expect(await codeOf(jobs().get(first.job.id, user, call))).toBe("not_found");
+
+    const again = await jobs().create(body, user, "prune-key", call);
+    expect(again.created).toBe(true);
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === again.job.id)?.outcome).toBe("succeeded");
+    expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(afterFirst);
+  }, 20_000);
+});
+
+describe("jobs written before the queue existed", () => {
+  it("are moved into the queue by the next pass, listed from their rows, and run", async () => {
+    const user = await guest();
+    const id = "0123456789abcdef0123456789abc0de";
+    const now = Date.now();
+    // What the previous version wrote: a row without a nonce, an index entry with status and kind
+    // only, and a due key.
+    const row = {
+      id,
+      owner: user,
+      kind: "si.ask",
+      input: { prompt: "from before", max_tokens: 16 },
+      status: "pending",
+      attempts: 0,
+      max_attempts: 3,
+      run_at: now,
+      created_at: now,
+      updated_at: now,
+      history: [{ status: "pending", at: new Date(now).toISOString() }],
+    };
+    await env.KV_BILLING.put(`job:${id}`, JSON.stringify(row));
+    await env.KV_BILLING.put(`jobs:owner:${user.sub}:${String(9_999_999_999_999 - now).padStart(13, "0")}:${id}`, "", {
+      metadata: { status: "pending", kind: "si.ask" },
+    });
+    await env.KV_BILLING.put(`jobs:due:${String(now).padStart(13, "0")}:${id}`, "");
+    expect((await jobs().list({}, user, call)).jobs).toMatchObject([{ id, status: "pending", attempts: 0 }]);
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === id)).toMatchObject({ outcome: "succeeded" });
+    expect(await env.KV_BILLING.get(`jobs:due:${String(now).padStart(13, "0")}:${id}`)).toBeNull();
+    expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(5);
+  }, 20_000);
+});
