@@ -27,7 +27,7 @@ const WATCH_RENEW_MS = 5_000;
 /** An idle watch lasts the idle period plus this long: past the renewal age, within waitUntil's limit. */
 const WATCH_SPAN_MS = 10_000;
 
-function sleep(ms: number): Promise<void> {
+function wait(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -56,6 +56,7 @@ export class AccountSlots {
   constructor(
     private readonly onEmpty: () => void,
     private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = wait,
   ) {}
 
   private ledgerNow(): number {
@@ -155,7 +156,7 @@ export class AccountSlots {
       const quiet = this.now() - this.lastUsed;
       if (quiet >= IDLE_MS && this.granting === undefined) break;
       if (this.now() - watch > IDLE_MS + WATCH_SPAN_MS) return;
-      await sleep(Math.max(10, IDLE_MS - quiet));
+      await this.sleep(Math.max(10, IDLE_MS - quiet));
       if (this.watch !== watch) return;
     }
     this.watch = undefined;
