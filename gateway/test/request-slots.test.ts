@@ -88,11 +88,7 @@ describe("request slots", () => {
     } as unknown as Env["BILLING"];
     let clock = local;
     // Its idle watch never wakes: the clock here only moves when the test moves it.
-    const account = new AccountSlots(
-      () => {},
-      () => clock,
-      () => new Promise(() => {}),
-    );
+    const account = new AccountSlots(() => {}, { now: () => clock, sleep: () => new Promise(() => {}) });
     const identity: Identity = { sub: "guest:skew", source: "jwt", admin: false };
     expect((await account.take(request(identity, [], billing))).rpm).toEqual({
       limit: 10,

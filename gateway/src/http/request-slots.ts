@@ -1,5 +1,5 @@
-import type { AllowanceGrant, CallContext, Identity, LimitState } from "@cognomega/shared";
-import { isServiceError } from "@cognomega/shared";
+import type { AllowanceGrant, CallContext, Identity, IdleWatchClock, LimitState } from "@cognomega/shared";
+import { IdleWatch, isServiceError } from "@cognomega/shared";
 
 /**
  * Request slots: how the gateway counts every signed-in request without a ledger round trip each.
@@ -22,14 +22,11 @@ const LEASE_TTL_SECONDS = 120;
 const FRESH_GRANT_MS = 1_000;
 /** An account without a request this long gives its unused slots back. */
 const IDLE_MS = 2_000;
-/** A request starts a new idle watch when the running one is older than this. */
-const WATCH_RENEW_MS = 5_000;
-/** An idle watch lasts the idle period plus this long: past the renewal age, within waitUntil's limit. */
-const WATCH_SPAN_MS = 10_000;
 
-function wait(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+const realClock: IdleWatchClock = {
+  now: Date.now,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 /** What one request needs to take a slot: the ledger, and a way to run work after the answer. */
 export interface SlotRequest {
@@ -50,14 +47,16 @@ export class AccountSlots {
   private limits: LimitState | undefined;
   private lastUsed = 0;
   private granting: Promise<void> | undefined;
-  /** When the running idle watch started, if one runs. */
-  private watch: number | undefined;
+  private readonly watch: IdleWatch;
+  private readonly now: () => number;
 
   constructor(
     private readonly onEmpty: () => void,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = wait,
-  ) {}
+    clock: IdleWatchClock = realClock,
+  ) {
+    this.now = clock.now;
+    this.watch = new IdleWatch(IDLE_MS, clock);
+  }
 
   private ledgerNow(): number {
     return this.now() + this.offset;
@@ -83,12 +82,17 @@ export class AccountSlots {
         await this.granting;
       }
     } catch (error) {
-      if (this.lease === undefined && this.watch === undefined && this.granting === undefined) this.onEmpty();
+      if (this.lease === undefined && !this.watch.running && this.granting === undefined) this.onEmpty();
       throw error;
     }
     this.slots -= 1;
     this.lastUsed = this.now();
-    this.watchIdle(request);
+    const watching = this.watch.touch(
+      // A grant under way is a request in progress: not idle yet.
+      () => (this.granting ? 10 : IDLE_MS - (this.now() - this.lastUsed)),
+      () => this.release(request),
+    );
+    if (watching) request.waitUntil(watching);
     return this.view();
   }
 
@@ -138,28 +142,8 @@ export class AccountSlots {
     this.grantedAt = this.now();
   }
 
-  /**
-   * One idle watch per account, kept alive by the request that started it. A request starts a
-   * fresh one when the running one is older than WATCH_RENEW_MS, so one always lives past the
-   * last request's idle period, and none outlives its request's waitUntil.
-   */
-  private watchIdle(request: SlotRequest): void {
-    const now = this.now();
-    if (this.watch !== undefined && now - this.watch <= WATCH_RENEW_MS) return;
-    const watch = now;
-    this.watch = watch;
-    request.waitUntil(this.releaseWhenIdle(watch, request));
-  }
-
-  private async releaseWhenIdle(watch: number, request: SlotRequest): Promise<void> {
-    for (;;) {
-      const quiet = this.now() - this.lastUsed;
-      if (quiet >= IDLE_MS && this.granting === undefined) break;
-      if (this.now() - watch > IDLE_MS + WATCH_SPAN_MS) return;
-      await this.sleep(Math.max(10, IDLE_MS - quiet));
-      if (this.watch !== watch) return;
-    }
-    this.watch = undefined;
+  /** Gives the unused slots back and forgets the account. */
+  private async release(request: SlotRequest): Promise<void> {
     const lease = this.lease;
     const unused = this.hasSlot() ? this.slots : 0;
     // Forgotten before the ledger call: a request arriving meanwhile starts a fresh lease and never
@@ -188,7 +172,7 @@ export class AccountSlots {
 export class RequestSlots {
   private readonly accounts = new Map<string, AccountSlots>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: IdleWatchClock = realClock) {}
 
   /** The account's slots, created on first use and forgotten once given back. */
   account(sub: string): AccountSlots {
@@ -196,7 +180,7 @@ export class RequestSlots {
     if (!account) {
       const created: AccountSlots = new AccountSlots(() => {
         if (this.accounts.get(sub) === created) this.accounts.delete(sub);
-      }, this.now);
+      }, this.clock);
       this.accounts.set(sub, created);
       account = created;
     }

@@ -4,6 +4,7 @@ import {
   type AllowanceSettlement,
   type CallContext,
   type Identity,
+  IdleWatch,
   isServiceError,
   type LimitState,
 } from "@cognomega/shared";
@@ -49,10 +50,6 @@ const SETTLE_BACKOFF_MS = [25, 50, 100, 200, 400, 800, 1600, 3200];
 const STUCK_MS = 15_000;
 /** An allowance this close to its expiry is replaced rather than renewed. */
 const RENEW_MARGIN_MS = 5_000;
-/** A call starts a new idle watch when the running one is older than this. */
-const IDLE_WATCH_RENEW_MS = 5_000;
-/** An idle watch lasts the idle period plus this long (more than the renewal age, within waitUntil's limit). */
-const IDLE_WATCH_SPAN_MS = 10_000;
 
 /** Credits one instance holds for one account, mirrored from the ledger. */
 export interface Allowance {
@@ -92,8 +89,8 @@ export class AccountCredits {
   private queue: Promise<unknown> = Promise.resolve();
   private flushing: { since: number; done: Promise<void> } | undefined;
   private batch: { since: number; done: Promise<void> } | undefined;
-  /** When the running idle watch started, if one runs. */
-  private idleWatch: number | undefined;
+  /** Releases the allowance once the account has been idle for `idleMs`; made with the first call. */
+  private idleWatch: IdleWatch | undefined;
   /** The balance as of the newest ledger answer, and charges made here it does not include yet. */
   private balance = 0;
   private seq = -1;
@@ -190,7 +187,7 @@ export class AccountCredits {
 
   /** Forgets the account when this instance holds nothing for it and nothing runs for it. */
   private forgetIfEmpty(): void {
-    const idle = this.taking === 0 && this.idleWatch === undefined && this.flushing === undefined;
+    const idle = this.taking === 0 && !this.idleWatch?.running && this.flushing === undefined;
     if (idle && !this.current && this.closing.size === 0 && this.pending.length === 0 && this.sending.size === 0)
       this.onEmpty();
   }
@@ -412,37 +409,27 @@ export class AccountCredits {
       this.batch = batch;
     }
     const flushed = this.batch.done;
-    // One idle watch per account at a time, kept alive by the request that started it. A call
-    // starts a fresh one when the running one is older than IDLE_WATCH_RENEW_MS, so one always
-    // lives past the last call's idle period, and none outlives its request's waitUntil.
-    const now = this.now();
-    if (this.idleWatch === undefined || now - this.idleWatch > IDLE_WATCH_RENEW_MS) {
-      const watch = now;
-      this.idleWatch = watch;
-      return Promise.all([flushed, this.watchIdle(watch, call, sleep)]).then(() => {});
-    }
-    return flushed;
+    this.idleWatch ??= new IdleWatch(this.settings.idleMs, { now: this.now, sleep });
+    const watching = this.idleWatch.touch(
+      () => this.untilIdle(),
+      () => this.release(call),
+    );
+    return watching ? Promise.all([flushed, watching]).then(() => {}) : flushed;
   }
 
-  private async watchIdle(watch: number, call: CallContext, sleep: (ms: number) => Promise<void>): Promise<void> {
-    for (;;) {
-      const allowance = this.current;
-      const quietFor = allowance ? this.now() - allowance.lastUsed : 0;
-      const live = allowance ? this.liveCalls(allowance) : 0;
-      if (allowance && (quietFor < this.settings.idleMs || live > 0)) {
-        // Past its span a newer call's watch has taken over (see afterCall).
-        if (this.now() - watch > this.settings.idleMs + IDLE_WATCH_SPAN_MS) return;
-        const wait = live > 0 ? Math.max(this.settings.idleMs, 100) : this.settings.idleMs - quietFor;
-        await sleep(Math.max(1, wait));
-        if (this.idleWatch !== watch) return;
-        continue;
-      }
-      if (this.idleWatch === watch) this.idleWatch = undefined;
-      if (allowance) this.retire(allowance);
-      await this.flush(call);
-      if (!this.current && this.closing.size === 0 && this.pending.length === 0) this.onEmpty();
-      return;
-    }
+  /** How long until the allowance counts as idle; a live call keeps it busy. */
+  private untilIdle(): number {
+    const allowance = this.current;
+    if (!allowance) return 0;
+    if (this.liveCalls(allowance) > 0) return Math.max(this.settings.idleMs, 100);
+    return this.settings.idleMs - (this.now() - allowance.lastUsed);
+  }
+
+  /** Retires the idle allowance, writes what is pending and releases it; forgets an empty account. */
+  private async release(call: CallContext): Promise<void> {
+    if (this.current) this.retire(this.current);
+    await this.flush(call);
+    if (!this.current && this.closing.size === 0 && this.pending.length === 0) this.onEmpty();
   }
 }
 
