@@ -37,6 +37,28 @@ describe("request slots", () => {
     expect(slots.size).toBe(0);
   });
 
+  it("asks for more slots before they run out while the minute has plenty left", async () => {
+    const identity = await user(10_000);
+    const grants: number[] = [];
+    const billing = {
+      openAllowance: (...args: Parameters<Env["BILLING"]["openAllowance"]>) => {
+        grants.push(Date.now());
+        return env.BILLING.openAllowance(...args);
+      },
+      settleAllowance: (...args: Parameters<Env["BILLING"]["settleAllowance"]>) => env.BILLING.settleAllowance(...args),
+    } as unknown as Env["BILLING"];
+    const slots = new RequestSlots();
+    const background: Promise<unknown>[] = [];
+    let last = 0;
+    for (let i = 0; i < 100; i++)
+      last = (await slots.account(identity.sub).take(request(identity, background, billing))).rpm.remaining;
+    expect(last).toBe(10_000 - 100);
+    // 64 slots a grant, the next one asked for when 15 are left: two grants ahead of need.
+    expect(grants).toHaveLength(2);
+    while (background.length > 0) await background.shift();
+    expect((await env.BILLING.limits(identity, call)).rpm.remaining).toBe(10_000 - 100);
+  });
+
   it("429s a request with no slot left, and keeps nothing for an account it refused", async () => {
     const identity = await user(1);
     const background: Promise<unknown>[] = [];

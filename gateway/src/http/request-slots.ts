@@ -7,7 +7,8 @@ import { IdleWatch, isServiceError } from "@cognomega/shared";
  * The account's ledger grants this isolate some of the current minute's requests at once (an
  * allowance with slots and no credits: `BillingService.openAllowance`, at most half of what is
  * left). Each request then takes one slot in memory, before its route does anything with its
- * input; when none is left, one ledger call grants more, or answers 429. An account idle for
+ * input; when none is left, one ledger call grants more, or answers 429. While the minute has
+ * plenty left, more are asked for in the background before they run out. An account idle for
  * `IDLE_MS` gives its unused slots back, so another isolate can use them this minute.
  */
 
@@ -47,6 +48,8 @@ export class AccountSlots {
   private limits: LimitState | undefined;
   private lastUsed = 0;
   private granting: Promise<void> | undefined;
+  /** The last grant was all that was asked for: the minute has plenty left. */
+  private plenty = false;
   private readonly watch: IdleWatch;
   private readonly now: () => number;
 
@@ -87,6 +90,13 @@ export class AccountSlots {
     }
     this.slots -= 1;
     this.lastUsed = this.now();
+    if (this.plenty && this.slots < SLOTS_AHEAD / 4 && this.granting === undefined) {
+      // Asked for before they run out, so a busy account's requests never wait for a grant.
+      this.granting = this.grant(request).finally(() => {
+        this.granting = undefined;
+      });
+      request.waitUntil(this.granting.catch(() => {}));
+    }
     const watching = this.watch.touch(
       // A grant under way is a request in progress: not idle yet.
       () => (this.granting ? 10 : IDLE_MS - (this.now() - this.lastUsed)),
@@ -140,6 +150,7 @@ export class AccountSlots {
     this.slots = grant.window === this.window ? this.slots + grant.granted_slots : grant.granted_slots;
     this.window = grant.window;
     this.grantedAt = this.now();
+    this.plenty = grant.granted_slots >= SLOTS_AHEAD;
   }
 
   /** Gives the unused slots back and forgets the account. */
