@@ -32,7 +32,7 @@ import { estimateChatTokens } from "./tokens";
 export interface StreamedAnswer {
   stream: ReadableStream<Uint8Array>;
   meter: Meter;
-  /** The caller's daily credit budget as this instance last saw it, when it held from an allowance. */
+  /** The caller's daily credit budget as this instance last saw it, when it knows it. */
   dailyCredits?: LimitState["daily_credits"];
 }
 
