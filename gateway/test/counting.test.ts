@@ -196,8 +196,13 @@ describe("request counting", () => {
       return response;
     };
     await credits();
-    calls.length = 0;
-    for (let i = 0; i < 5; i++) await credits();
+    for (let attempt = 0; ; attempt++) {
+      calls.length = 0;
+      for (let i = 0; i < 5; i++) await credits();
+      // Slots given back by an idle watch (a machine stalled for seconds) end the steady state.
+      if (calls.includes("settleAllowance") && attempt === 0) continue;
+      break;
+    }
     // One call each for balance, holds and limits; a new minute may need one new lease of slots.
     expect(calls.filter((method) => method !== "openAllowance")).toEqual(Array(5).fill("overview"));
     expect(calls.filter((method) => method === "openAllowance").length).toBeLessThanOrEqual(1);
