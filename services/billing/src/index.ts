@@ -288,9 +288,10 @@ export class BillingService extends WorkerEntrypoint<Env> {
   }
 
   /**
-   * Opens or grows a credit allowance for one SI instance: request slots in the current minute and
-   * credits it may hold calls against without a round trip each (see AccountLedger.openAllowance).
-   * 402 when even `min_micro` is not free, 429 over the per-minute or daily limit.
+   * Opens or grows an allowance: credits an SI instance may hold calls against, or request slots
+   * of the current minute a gateway isolate counts requests from, without a round trip each (see
+   * AccountLedger.openAllowance). 402 when even `min_micro` is not free, 429 over the per-minute or
+   * daily limit.
    */
   async openAllowance(identity: Identity, request: AllowanceRequest, ctx: CallContext): Promise<AllowanceGrant> {
     checkChargeId(request.id, "an allowance id");
