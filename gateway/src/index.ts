@@ -4,25 +4,10 @@ import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
 import { applyLimitHeaders } from "./http/limits";
 import { problem } from "./http/problem";
 import { requestIdFor } from "./http/request-id";
-import { allowedMethods, createRouter } from "./http/router";
-import { registerAdminKeyRoutes } from "./routes/admin-keys";
-import { registerAuthRoutes } from "./routes/auth";
-import { registerCreditRoutes } from "./routes/credits";
-import { registerJobRoutes } from "./routes/jobs";
-import { registerRagRoutes } from "./routes/rag";
-import { registerSiRoutes } from "./routes/si";
-import { registerSystemRoutes } from "./routes/system";
-import { registerUploadRoutes } from "./routes/uploads";
+import { allowedMethods } from "./http/router";
+import { gatewayRoutes } from "./routes";
 
-const router = createRouter();
-registerSystemRoutes(router);
-registerAuthRoutes(router);
-registerAdminKeyRoutes(router);
-registerCreditRoutes(router);
-registerSiRoutes(router);
-registerJobRoutes(router);
-registerUploadRoutes(router);
-registerRagRoutes(router);
+const router = gatewayRoutes();
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));

@@ -155,9 +155,9 @@ export interface LimitState {
 }
 
 /**
- * A credit allowance, as SI asks BillingService for one: credits and request slots reserved in one
- * ledger transaction, from which one SI instance admits and holds many calls locally. Every call is
- * still charged as its own ledger entry, settled against the allowance afterwards.
+ * An allowance, as an instance asks BillingService for one: credits an SI instance holds many calls
+ * against locally (each still charged as its own ledger entry, settled against the allowance
+ * afterwards), or request slots of the current minute a gateway isolate counts requests from.
  */
 export type AllowanceRequest = {
   /** The allowance's id: a new one opens it, an open one grows it. */
@@ -166,7 +166,7 @@ export type AllowanceRequest = {
   min_micro: number;
   /** What would be useful: several calls' worth. The ledger grants at most half of what is free. */
   want_micro: number;
-  /** Request slots wanted in the current minute; 0 when the calls are not counted (jobs). */
+  /** Request slots wanted in the current minute (the gateway's); 0 for SI's credit allowances. */
   want_slots: number;
   ttl_seconds: number;
 };

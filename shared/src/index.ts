@@ -2,6 +2,7 @@ export * from "./auth";
 export * from "./credits";
 export * from "./errors";
 export * from "./identity";
+export * from "./idle-watch";
 export * from "./jobs";
 export * from "./meter";
 export * from "./rag";

@@ -5,10 +5,13 @@ import { maxJsonBytes, readJson } from "./body";
 import { resolveIdentity, trustsEmailIdentity } from "./identity";
 import { VerifiedTokens, verifyToken } from "./jwt";
 import { VerificationKeyCache } from "./key-cache";
+import { RequestSlots } from "./request-slots";
 
 // One cache per isolate: verifying a token needs no RPC while the snapshot is fresh.
 const verificationKeys = new VerificationKeyCache();
 const verifiedTokens = new VerifiedTokens();
+// Per isolate: the request slots each signed-in account's ledger granted this instance.
+const requestSlots = new RequestSlots();
 
 function jwksCacheTtlMs(env: GatewayEnv): number {
   const seconds = Number(env.JWKS_CACHE_TTL_SECONDS);
@@ -51,12 +54,12 @@ export class RequestContext {
   }
 
   /**
-   * The caller, or undefined when anonymous. A bad token is still a 401. A user's request is
-   * counted against their per-minute limit here (429 over it); an admin's own requests are not.
-   * With `admit: false` the route's service counts it instead (AI calls, which SI admits against
-   * its allowance without a ledger round trip).
+   * The caller, or undefined when anonymous. A bad token is still a 401. Every request of a
+   * signed-in user is counted here, once, against their per-minute limit (429 over it), before
+   * the route reads its input: routes resolve the caller first. An admin's requests are not
+   * counted. This is the only place requests are counted.
    */
-  async optionalIdentity(options: { admit?: boolean } = {}): Promise<Identity | undefined> {
+  async optionalIdentity(): Promise<Identity | undefined> {
     this.resolved ??= this.admin().then(async (check) => {
       const identity = await resolveIdentity({
         url: this.url,
@@ -72,22 +75,39 @@ export class RequestContext {
             verifiedTokens,
           ),
       });
-      if (identity && !identity.admin && options.admit !== false)
-        this.limits = await this.env.BILLING.admit(identity, this.call);
+      if (identity && !identity.admin) {
+        this.limits = await requestSlots.account(identity.sub).take({
+          billing: this.env.BILLING,
+          identity,
+          call: this.call,
+          waitUntil: (promise) => this.exec.waitUntil(promise),
+        });
+      }
       return identity;
     });
     return this.resolved;
   }
 
   /** The caller; 401 when anonymous. */
-  async identity(options: { admit?: boolean } = {}): Promise<Identity> {
-    const identity = await this.optionalIdentity(options);
+  async identity(): Promise<Identity> {
+    const identity = await this.optionalIdentity();
     if (!identity)
       throw new ServiceError(
         "unauthenticated",
         "sign in: send `Authorization: Bearer <token>` (POST /auth/guest issues one)",
       );
     return identity;
+  }
+
+  /**
+   * Limits from a ledger answer newer than the one this request was counted with (a route that
+   * read them, SI's view of the daily credits after an ask): for this answer's headers and the
+   * next ones. The result, like every view here, counts slots this isolate holds as available.
+   */
+  noteLimits(identity: Identity, fresh: Partial<LimitState>): LimitState | undefined {
+    if (!this.limits) return undefined;
+    this.limits = requestSlots.note(identity.sub, fresh) ?? { ...this.limits, ...fresh };
+    return this.limits;
   }
 
   /** The JSON body, capped at `MAX_JSON_BYTES`. */

@@ -8,10 +8,13 @@ function query(url: URL): Record<string, string> {
 export function registerCreditRoutes(router: GatewayRouter): void {
   /** The caller's balance, reservations and open holds, with `X-Credits-Balance`. */
   router.get("/api/credits", async (_request, ctx) => {
-    const view = await ctx.env.BILLING.balance(await ctx.identity(), ctx.call);
+    const identity = await ctx.identity();
+    // One ledger call: the balance and holds, and the limits for the headers.
+    const { credits, limits } = await ctx.env.BILLING.overview(identity, ctx.call);
+    ctx.noteLimits(identity, limits);
     // Credits are numbers whose shortest text is the exact decimal (at most 6 places).
-    ctx.meter = { creditsBalance: String(view.balance) };
-    return json(view);
+    ctx.meter = { creditsBalance: String(credits.balance) };
+    return json(credits);
   });
 
   /** Admin: `{ account, delta, reason }` with a required `Idempotency-Key`. */
@@ -30,7 +33,10 @@ export function registerCreditRoutes(router: GatewayRouter): void {
 
   /** The caller's limits and what is left of them. */
   router.get("/api/limits", async (_request, ctx) => {
-    return json(await ctx.env.BILLING.limits(await ctx.identity(), ctx.call));
+    const identity = await ctx.identity();
+    const limits = await ctx.env.BILLING.limits(identity, ctx.call);
+    // The same numbers as the headers: this request counted, slots this instance holds still free.
+    return json(ctx.noteLimits(identity, limits) ?? limits);
   });
 
   /** Admin: a tenant's own limits `{ rpm?, daily_credits? }`; `null` restores a default. */

@@ -27,7 +27,8 @@ export function registerJobRoutes(router: GatewayRouter): void {
 
   /** One of the caller's jobs; anyone else's id is 404. */
   router.get("/api/jobs/:id", async (request, ctx) => {
-    return json(await ctx.env.JOBS.get(pathParam(request, "id"), await ctx.identity(), ctx.call));
+    const identity = await ctx.identity();
+    return json(await ctx.env.JOBS.get(pathParam(request, "id"), identity, ctx.call));
   });
 
   /** Cancel `{ "action": "cancel" }`, or replace a pending job's input `{ "input": … }`. */

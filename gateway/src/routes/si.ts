@@ -1,17 +1,18 @@
-import { IdempotencyKey, parseInput } from "@cognomega/shared";
+import { IdempotencyKey, type Identity, type LimitState, parseInput } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { json } from "../http/respond";
 import type { GatewayRouter } from "../http/router";
 
+type SiAnswer = { meter: RequestContext["meter"]; dailyCredits?: LimitState["daily_credits"] } & (
+  | { body: unknown }
+  | { stream: ReadableStream<Uint8Array> }
+);
+
 /** Turns an SI answer into a response: JSON with billing headers, or an SSE stream. */
-export function siResponse(
-  ctx: RequestContext,
-  answer:
-    | { body: unknown; meter: RequestContext["meter"]; limits?: RequestContext["limits"] }
-    | { stream: ReadableStream<Uint8Array>; meter: RequestContext["meter"]; limits?: RequestContext["limits"] },
-): Response {
+export function siResponse(ctx: RequestContext, identity: Identity, answer: SiAnswer): Response {
   ctx.meter = answer.meter;
-  if (answer.limits) ctx.limits = answer.limits;
+  // SI saw the daily budget after this call's hold: newer than what the request was counted with.
+  if (answer.dailyCredits) ctx.noteLimits(identity, { daily_credits: answer.dailyCredits });
   if ("stream" in answer) {
     // Credits and usage of a stream travel in its final event: they are unknown when headers go out.
     return new Response(answer.stream, {
@@ -28,13 +29,12 @@ export function siResponse(
 export function registerSiRoutes(router: GatewayRouter): void {
   /** An AI ask, billed per token; `stream: true` answers with server-sent events. */
   router.post("/api/si/ask", async (request, ctx) => {
-    // SI counts the request against the caller's per-minute limit, from its allowance.
-    const identity = await ctx.identity({ admit: false });
+    const identity = await ctx.identity();
     const body = await ctx.json();
     // Client keys live in their own namespace, so none can collide with the keys jobs use.
     const key = request.headers.get("Idempotency-Key");
     const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
-    return siResponse(ctx, await ctx.env.SI.ask(body, identity, scoped, ctx.call, { countRequest: true }));
+    return siResponse(ctx, identity, await ctx.env.SI.ask(body, identity, scoped, ctx.call));
   });
 
   /** Which providers are configured and healthy. */
@@ -60,9 +60,9 @@ export function registerSiRoutes(router: GatewayRouter): void {
 
   /** OpenAI-compatible chat completions: the same guest token, credits and routing. */
   router.post("/v1/chat/completions", async (_request, ctx) => {
-    const identity = await ctx.identity({ admit: false });
+    const identity = await ctx.identity();
     const body = await ctx.json();
-    return siResponse(ctx, await ctx.env.SI.chatCompletions(body, identity, ctx.call, { countRequest: true }));
+    return siResponse(ctx, identity, await ctx.env.SI.chatCompletions(body, identity, ctx.call));
   });
 
   /** OpenAI-compatible model list. */

@@ -181,25 +181,24 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
     return { now: Date.now(), requestId: ctx.requestId, actor };
   }
 
-  /**
-   * Counts one authenticated request against the caller's per-minute limit and returns what is
-   * left of every limit. Over a limit it throws `rate_limited` with `retry_after`.
-   */
-  async admit(identity: Identity, _ctx: CallContext): Promise<LimitState> {
-    const result = await this.ledger(identity.sub).admit(identity.sub, Date.now());
-    // A refusal carries the limits too, so the 429 can show them in public form.
-    if (!result.ok && result.details?.limits) result.details.limits = limitView(result.details.limits as LimitSnapshot);
-    return limitView(unwrap(result));
-  }
-
   /** The caller's limits and what is left of them, without counting a request. */
   async limits(identity: Identity, _ctx: CallContext): Promise<LimitState> {
     return limitView(unwrap(await this.ledger(identity.sub).limits(Date.now())));
   }
 
-  /** The caller's balance, reservations and open holds (`GET /api/credits`). */
-  async balance(identity: Identity, _ctx: CallContext): Promise<CreditsView> {
-    return creditsView(unwrap(await this.ledger(identity.sub).open(identity.sub, Date.now())));
+  /** The caller's balance, reservations and open holds. */
+  async balance(identity: Identity, ctx: CallContext): Promise<CreditsView> {
+    return (await this.overview(identity, ctx)).credits;
+  }
+
+  /**
+   * The caller's balance, reservations, open holds and limits from one ledger call
+   * (`GET /api/credits`). Limits count requests the ledger has granted, not what an instance
+   * holds of them unused.
+   */
+  async overview(identity: Identity, _ctx: CallContext): Promise<{ credits: CreditsView; limits: LimitState }> {
+    const snapshot = unwrap(await this.ledger(identity.sub).open(identity.sub, Date.now()));
+    return { credits: creditsView(snapshot), limits: limitView(snapshot.limits) };
   }
 
   /**
@@ -332,9 +331,10 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
   }
 
   /**
-   * Opens or grows a credit allowance for one SI instance: request slots in the current minute and
-   * credits it may hold calls against without a round trip each (see AccountLedger.openAllowance).
-   * 402 when even `min_micro` is not free, 429 over the per-minute or daily limit.
+   * Opens or grows an allowance: credits an SI instance may hold calls against, or request slots
+   * of the current minute a gateway isolate counts requests from, without a round trip each (see
+   * AccountLedger.openAllowance). 402 when even `min_micro` is not free, 429 over the per-minute or
+   * daily limit.
    */
   async openAllowance(identity: Identity, request: AllowanceRequest, ctx: CallContext): Promise<AllowanceGrant> {
     checkChargeId(request.id, "an allowance id");

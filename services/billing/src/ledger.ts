@@ -54,11 +54,12 @@ export class AccountLedger extends DurableObject<BillingEnv> {
     return attempt(() => this.ctx.storage.transactionSync(operation));
   }
 
-  /** Opens the account if it is new. */
-  open(name: string, now: number): LedgerResult<AccountSnapshot> {
+  /** Opens the account if it is new; its balance, holds and limits, as of one transaction. */
+  open(name: string, now: number): LedgerResult<AccountSnapshot & { limits: LimitSnapshot }> {
     return this.tx(() => {
       this.store.openAccount(name, now);
-      return this.snapshotNow(now);
+      const snapshot = this.snapshotNow(now);
+      return { ...snapshot, limits: this.store.limitSnapshot(this.store.requireAccount(), now) };
     });
   }
 

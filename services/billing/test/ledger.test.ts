@@ -79,7 +79,7 @@ describe("adjust", () => {
     expect(
       await codeOf(billing().adjust({ account: "ghost@example.com", delta: 1, reason: "x" }, "n-2", admin, call)),
     ).toBe("not_found");
-    await billing().admit(
+    await billing().balance(
       { sub: "email:ada@example.com", email: "ada@example.com", source: "header", admin: false },
       call,
     );
@@ -257,11 +257,13 @@ describe("limits", () => {
   it("counts requests per minute and refuses the one over with retry_after", async () => {
     const user = await newAccount();
     await billing().setLimits(user.sub, { rpm: 3 }, admin, call);
+    const slot = (id: string) =>
+      billing().openAllowance(user, { id, min_micro: 0, want_micro: 0, want_slots: 1, ttl_seconds: 60 }, call);
     const remaining = [];
-    for (let i = 0; i < 3; i++) remaining.push((await billing().admit(user, call)).rpm.remaining);
+    for (let i = 0; i < 3; i++) remaining.push((await slot(`slots-${i}`)).limits.rpm.remaining);
     expect(remaining).toEqual([2, 1, 0]);
     try {
-      await billing().admit(user, call);
+      await slot("slots-3");
       expect.unreachable();
     } catch (error) {
       expect(error).toMatchObject({

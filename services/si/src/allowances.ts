@@ -4,16 +4,16 @@ import {
   type AllowanceSettlement,
   type CallContext,
   type Identity,
+  IdleWatch,
   isServiceError,
   type LimitState,
 } from "@cognomega/shared";
 
 /**
- * Credit allowances: how an ask is admitted and held without a ledger round trip.
+ * Credit allowances: how an ask is held without a ledger round trip.
  *
- * An SI instance asks the account's ledger, in one transaction, for request slots of the current
- * minute and for credits reserved to it (an allowance). Calls then take their slot and their
- * worst-case hold from the allowance in memory: JavaScript runs one task at a time per isolate, so
+ * An SI instance asks the account's ledger, in one transaction, for credits reserved to it (an
+ * allowance). Calls then take their worst-case hold from the allowance in memory: JavaScript runs one task at a time per isolate, so
  * two calls can never take the same credits, and the ledger never lets allowances and holds
  * together exceed the balance. A call's actual cost is charged after the answer goes out, as its
  * own ledger entry (idempotent per call), in batches. What an allowance holds is freed when it has
@@ -31,8 +31,6 @@ import {
 export interface AllowanceSettings {
   /** Credits an allowance asks for (the ledger grants at most half of what is free). */
   targetMicro: number;
-  /** Request slots an allowance asks for in one minute. */
-  slotsAhead: number;
   /** An allowance unused this long is released; 0 releases it after every burst of calls. */
   idleMs: number;
   /** Charges are written this long after a call, together with those of calls made meanwhile. */
@@ -43,7 +41,6 @@ export interface AllowanceSettings {
 
 type Billing = Pick<SiEnv["BILLING"], "openAllowance" | "settleAllowance">;
 
-const MINUTE_MS = 60_000;
 /** How long an allowance lives beyond the calls drawn on it: it is renewed about this often. */
 const ALLOWANCE_SPAN_SECONDS = 60;
 const MAX_DRAWS_PER_SETTLEMENT = 256;
@@ -53,22 +50,12 @@ const SETTLE_BACKOFF_MS = [25, 50, 100, 200, 400, 800, 1600, 3200];
 const STUCK_MS = 15_000;
 /** An allowance this close to its expiry is replaced rather than renewed. */
 const RENEW_MARGIN_MS = 5_000;
-/** Slots granted this recently are usable even if the ledger's minute just turned. */
-const FRESH_GRANT_MS = 1_000;
-/** A call starts a new idle watch when the running one is older than this. */
-const IDLE_WATCH_RENEW_MS = 5_000;
-/** An idle watch lasts the idle period plus this long (more than the renewal age, within waitUntil's limit). */
-const IDLE_WATCH_SPAN_MS = 10_000;
 
-/** Credits and slots one instance holds for one account, mirrored from the ledger. */
+/** Credits one instance holds for one account, mirrored from the ledger. */
 export interface Allowance {
   id: string;
   /** Credits granted and not drawn. */
   spendable: number;
-  /** Request slots of `window` (the ledger's minute) not taken. */
-  slots: number;
-  window: number;
-  grantedAt: number;
   /** On the ledger's clock. */
   expiresAt: number;
   /** Calls holding credits from it, by draw number, with when they took them. */
@@ -102,8 +89,8 @@ export class AccountCredits {
   private queue: Promise<unknown> = Promise.resolve();
   private flushing: { since: number; done: Promise<void> } | undefined;
   private batch: { since: number; done: Promise<void> } | undefined;
-  /** When the running idle watch started, if one runs. */
-  private idleWatch: number | undefined;
+  /** Releases the allowance once the account has been idle for `idleMs`; made with the first call. */
+  private idleWatch: IdleWatch | undefined;
   /** The balance as of the newest ledger answer, and charges made here it does not include yet. */
   private balance = 0;
   private seq = -1;
@@ -112,6 +99,8 @@ export class AccountCredits {
   /** The ledger's clock minus this isolate's, as of the last ledger answer. */
   private offset = 0;
   private draws = 0;
+  /** Takes under way: while one runs the account is not forgotten. */
+  private taking = 0;
 
   constructor(
     private readonly billing: Billing,
@@ -156,72 +145,57 @@ export class AccountCredits {
     this.lastLimits = state.limits;
   }
 
-  /** The caller's limits, counting the slots this instance holds for them as still available. */
-  limits(): LimitState | undefined {
-    const limits = this.lastLimits;
-    if (!limits) return undefined;
-    const now = this.ledgerNow();
-    const window = Math.floor(now / MINUTE_MS);
-    const held = this.current && this.current.window === window ? this.current.slots : 0;
-    return {
-      rpm: {
-        limit: limits.rpm.limit,
-        remaining: Math.min(limits.rpm.limit, limits.rpm.remaining + held),
-        reset_seconds: Math.ceil(((window + 1) * MINUTE_MS - now) / 1000),
-      },
-      daily_credits: limits.daily_credits,
-    };
+  /** The caller's daily credit budget as of the newest ledger answer. */
+  dailyCredits(): LimitState["daily_credits"] | undefined {
+    return this.lastLimits?.daily_credits;
   }
 
-  private hasSlot(allowance: Allowance): boolean {
-    if (allowance.slots <= 0) return false;
-    const fresh = this.now() - allowance.grantedAt < FRESH_GRANT_MS;
-    return fresh || allowance.window === Math.floor(this.ledgerNow() / MINUTE_MS);
-  }
-
-  private usable(allowance: Allowance | undefined, amount: number, slot: boolean, ttlSeconds: number) {
+  private usable(allowance: Allowance | undefined, amount: number, ttlSeconds: number) {
     if (!allowance || allowance.closing) return false;
     if (allowance.expiresAt - this.ledgerNow() < ttlSeconds * 1000) return false;
-    if (allowance.spendable < amount) return false;
-    return !slot || this.hasSlot(allowance);
+    return allowance.spendable >= amount;
   }
 
   /**
-   * Takes `amount` (and a request slot when `slot`) from the allowance, growing or replacing it
-   * by one ledger call when it falls short. Null when the balance cannot cover `amount`; the
-   * number identifies the draw for `giveBack` and `charge`.
+   * Takes `amount` from the allowance, growing or replacing it by one ledger call when it falls
+   * short. Null when the balance cannot cover `amount`; the number identifies the draw for
+   * `giveBack` and `charge`. An account left with nothing after a refusal is forgotten.
    */
   async take(
     amount: number,
-    slot: boolean,
     ttlSeconds: number,
     call: CallContext,
-    wantCredits = amount > 0,
   ): Promise<{ allowance: Allowance; draw: number } | null> {
-    for (;;) {
-      const allowance = this.current;
-      if (allowance && this.usable(allowance, amount, slot, ttlSeconds)) {
-        allowance.spendable -= amount;
-        if (slot) allowance.slots -= 1;
-        const draw = ++this.draws;
-        allowance.open.set(draw, this.now());
-        allowance.lastUsed = this.now();
-        return { allowance, draw };
+    this.taking += 1;
+    try {
+      for (;;) {
+        const allowance = this.current;
+        if (allowance && this.usable(allowance, amount, ttlSeconds)) {
+          allowance.spendable -= amount;
+          const draw = ++this.draws;
+          allowance.open.set(draw, this.now());
+          allowance.lastUsed = this.now();
+          return { allowance, draw };
+        }
+        if (!(await this.grow(amount, ttlSeconds, call))) return null;
       }
-      if (!(await this.grow(amount, slot, ttlSeconds, call, wantCredits))) return null;
+    } finally {
+      this.taking -= 1;
+      this.forgetIfEmpty();
     }
   }
 
-  private grow(
-    amount: number,
-    slot: boolean,
-    ttlSeconds: number,
-    call: CallContext,
-    wantCredits: boolean,
-  ): Promise<boolean> {
+  /** Forgets the account when this instance holds nothing for it and nothing runs for it. */
+  private forgetIfEmpty(): void {
+    const idle = this.taking === 0 && !this.idleWatch?.running && this.flushing === undefined;
+    if (idle && !this.current && this.closing.size === 0 && this.pending.length === 0 && this.sending.size === 0)
+      this.onEmpty();
+  }
+
+  private grow(amount: number, ttlSeconds: number, call: CallContext): Promise<boolean> {
     return this.exclusive(async () => {
       // Another call may have grown it while this one waited its turn.
-      if (this.usable(this.current, amount, slot, ttlSeconds)) return true;
+      if (this.usable(this.current, amount, ttlSeconds)) return true;
       let target = this.current;
       if (target && (target.closing || target.expiresAt - this.ledgerNow() < RENEW_MARGIN_MS)) {
         // At (or past) its end: the ledger may already have expired it. Let it drain; open another.
@@ -230,9 +204,7 @@ export class AccountCredits {
       }
       const spendable = target?.spendable ?? 0;
       const minMicro = Math.max(0, amount - spendable);
-      // A request slot alone (a stream's admission) asks for no credits.
-      const wantMicro = wantCredits ? Math.max(minMicro, this.settings.targetMicro - spendable) : 0;
-      const needSlot = slot && !(target && this.hasSlot(target));
+      const wantMicro = Math.max(minMicro, this.settings.targetMicro - spendable);
       let grant: AllowanceGrant;
       try {
         grant = await this.billing.openAllowance(
@@ -241,7 +213,7 @@ export class AccountCredits {
             id: target?.id ?? crypto.randomUUID(),
             min_micro: minMicro,
             want_micro: wantMicro,
-            want_slots: needSlot ? this.settings.slotsAhead : 0,
+            want_slots: 0,
             ttl_seconds: Math.min(3600, ttlSeconds + ALLOWANCE_SPAN_SECONDS),
           },
           call,
@@ -259,18 +231,12 @@ export class AccountCredits {
       const allowance: Allowance = target ?? {
         id: grant.id,
         spendable: 0,
-        slots: 0,
-        window: grant.window,
-        grantedAt: this.now(),
         expiresAt: grant.expires_at,
         open: new Map(),
         lastUsed: this.now(),
         closing: false,
       };
       allowance.spendable += grant.granted_micro;
-      allowance.slots = allowance.window === grant.window ? allowance.slots + grant.granted_slots : grant.granted_slots;
-      allowance.window = grant.window;
-      if (grant.granted_slots > 0) allowance.grantedAt = this.now();
       allowance.expiresAt = grant.expires_at;
       // Retired while the ledger answered (idle): what it was granted is released with it.
       if (!allowance.closing) this.current = allowance;
@@ -282,17 +248,6 @@ export class AccountCredits {
     allowance.closing = true;
     if (this.current === allowance) this.current = undefined;
     this.closing.add(allowance);
-  }
-
-  /**
-   * Takes one request slot (429 when the minute has none left). With `forCalls`, an allowance it
-   * has to open also gets credits for the calls that follow (one ledger call, not two); a stream's
-   * admission asks for none.
-   */
-  async admit(call: CallContext, forCalls: boolean): Promise<void> {
-    const ttl = forCalls ? this.settings.callTtlSeconds : 0;
-    const taken = await this.take(0, true, ttl, call, forCalls);
-    if (taken) this.giveBack(taken.allowance, taken.draw, 0);
   }
 
   /** Gives an unused hold back. */
@@ -366,7 +321,7 @@ export class AccountCredits {
         this.identity,
         allowance.id,
         draws.map((item) => item.draw),
-        release ? { unusedSlots: Math.max(0, allowance.slots) } : null,
+        release ? { unusedSlots: 0 } : null,
         call,
       );
       this.unsent -= sent;
@@ -454,37 +409,27 @@ export class AccountCredits {
       this.batch = batch;
     }
     const flushed = this.batch.done;
-    // One idle watch per account at a time, kept alive by the request that started it. A call
-    // starts a fresh one when the running one is older than IDLE_WATCH_RENEW_MS, so one always
-    // lives past the last call's idle period, and none outlives its request's waitUntil.
-    const now = this.now();
-    if (this.idleWatch === undefined || now - this.idleWatch > IDLE_WATCH_RENEW_MS) {
-      const watch = now;
-      this.idleWatch = watch;
-      return Promise.all([flushed, this.watchIdle(watch, call, sleep)]).then(() => {});
-    }
-    return flushed;
+    this.idleWatch ??= new IdleWatch(this.settings.idleMs, { now: this.now, sleep });
+    const watching = this.idleWatch.touch(
+      () => this.untilIdle(),
+      () => this.release(call),
+    );
+    return watching ? Promise.all([flushed, watching]).then(() => {}) : flushed;
   }
 
-  private async watchIdle(watch: number, call: CallContext, sleep: (ms: number) => Promise<void>): Promise<void> {
-    for (;;) {
-      const allowance = this.current;
-      const quietFor = allowance ? this.now() - allowance.lastUsed : 0;
-      const live = allowance ? this.liveCalls(allowance) : 0;
-      if (allowance && (quietFor < this.settings.idleMs || live > 0)) {
-        // Past its span a newer call's watch has taken over (see afterCall).
-        if (this.now() - watch > this.settings.idleMs + IDLE_WATCH_SPAN_MS) return;
-        const wait = live > 0 ? Math.max(this.settings.idleMs, 100) : this.settings.idleMs - quietFor;
-        await sleep(Math.max(1, wait));
-        if (this.idleWatch !== watch) return;
-        continue;
-      }
-      if (this.idleWatch === watch) this.idleWatch = undefined;
-      if (allowance) this.retire(allowance);
-      await this.flush(call);
-      if (!this.current && this.closing.size === 0 && this.pending.length === 0) this.onEmpty();
-      return;
-    }
+  /** How long until the allowance counts as idle; a live call keeps it busy. */
+  private untilIdle(): number {
+    const allowance = this.current;
+    if (!allowance) return 0;
+    if (this.liveCalls(allowance) > 0) return Math.max(this.settings.idleMs, 100);
+    return this.settings.idleMs - (this.now() - allowance.lastUsed);
+  }
+
+  /** Retires the idle allowance, writes what is pending and releases it; forgets an empty account. */
+  private async release(call: CallContext): Promise<void> {
+    if (this.current) this.retire(this.current);
+    await this.flush(call);
+    if (!this.current && this.closing.size === 0 && this.pending.length === 0) this.onEmpty();
   }
 }
 
@@ -512,4 +457,18 @@ export class CreditAllowances {
   get size(): number {
     return this.accounts.size;
   }
+
+  /** Whether this isolate keeps anything for the account. */
+  has(sub: string): boolean {
+    return this.accounts.has(sub);
+  }
 }
+
+/** Every account's allowances in this isolate, as SiService uses them. */
+export const isolateAllowances = new CreditAllowances();
+
+/** For tests only (production code never reads it): what this isolate keeps, per account. */
+export const allowancesForTests = {
+  size: () => isolateAllowances.size,
+  keeps: (sub: string) => isolateAllowances.has(sub),
+};

@@ -19,19 +19,19 @@ export interface HeldCall {
   settle(costMicro: number, usage: AiUsage): Promise<{ charged: number; balance: number }>;
 }
 
-/** Where an ask's holds come from. */
+/**
+ * Where an ask's holds come from. Requests are not counted here: the gateway counts each one
+ * before it reaches SI, and jobs' asks are not requests.
+ */
 export interface CreditLine {
-  /** Counts the request against the caller's per-minute limit now, if it is counted (429 over it). */
-  admit(): Promise<void>;
   /**
    * Holds `amount` micro-credits for a call charged as `chargeId` for at least `ttlSeconds`, or
-   * resolves to null when the balance cannot cover it. Several holds may share a charge id (the
-   * candidates of one ask): at most one of them is charged. The first hold of a counted request also
-   * takes its per-minute request slot (429 when none is left).
+   * resolves to null when the balance cannot cover it (429 over the daily budget). Several holds may
+   * share a charge id (the candidates of one ask): at most one of them is charged.
    */
   hold(chargeId: string, amount: number, ttlSeconds: number): Promise<HeldCall | null>;
-  /** The caller's limits as last seen, for the answer's headers. */
-  limits(): LimitState | undefined;
+  /** The caller's daily credit budget as last seen, for the answer's headers. */
+  dailyCredits(): LimitState["daily_credits"] | undefined;
   /** Resolves once every charge made through this line is in the ledger; 503 when it cannot be written. */
   settled(): Promise<void>;
 }
@@ -46,7 +46,6 @@ function log(level: string, msg: string, call: CallContext, extra: Record<string
  */
 export function perCallHolds(billing: SiEnv["BILLING"], identity: Identity, call: CallContext): CreditLine {
   return {
-    admit: async () => {},
     async hold(chargeId, amount, ttlSeconds) {
       // A ledger hold is used once (a voided one cannot be taken again), but the charge is the ask's.
       const holdId = `${chargeId}:${crypto.randomUUID()}`;
@@ -78,65 +77,44 @@ export function perCallHolds(billing: SiEnv["BILLING"], identity: Identity, call
         },
       };
     },
-    limits: () => undefined,
+    dailyCredits: () => undefined,
     settled: async () => {},
   };
 }
 
 /** What a line drawing on an account's allowance needs from its request. */
 export interface AllowanceLineOptions {
-  countRequest: boolean;
   call: CallContext;
   waitUntil: (promise: Promise<unknown>) => void;
   sleep: (ms: number) => Promise<void>;
 }
 
-/** Counts the request once, from the allowance's slots, and lets its idle watch run. */
-function admitter(account: AccountCredits, options: AllowanceLineOptions, forCalls: boolean) {
-  let counted = !options.countRequest;
-  return {
-    get counted() {
-      return counted;
-    },
-    /** The request's slot was taken with its first hold. */
-    markCounted() {
-      counted = true;
-    },
-    async admit() {
-      if (counted) return;
-      await account.admit(options.call, forCalls);
-      counted = true;
-      options.waitUntil(account.afterCall(options.call, options.sleep));
-    },
-  };
-}
-
 /**
  * An ask's holds drawn from the account's allowance in this instance. Charges are written after the
- * answer (`waitUntil`); `settled()` waits for this ask's.
+ * answer (`waitUntil`); `settled()` waits for this ask's. The account's state is looked up at the
+ * first hold, so a call refused before it (bad input, no usable model) leaves nothing behind.
  */
-export function allowanceLine(account: AccountCredits, options: AllowanceLineOptions): CreditLine {
-  const admission = admitter(account, options, true);
+export function allowanceLine(accountOf: () => AccountCredits, options: AllowanceLineOptions): CreditLine {
+  let account: AccountCredits | undefined;
   const charged: string[] = [];
   return {
-    admit: () => admission.admit(),
     async hold(chargeId, amount, ttlSeconds) {
-      const slot = !admission.counted;
-      const taken = await account.take(amount, slot, ttlSeconds, options.call);
+      account ??= accountOf();
+      const credits = account;
+      const taken = await credits.take(amount, ttlSeconds, options.call);
       if (!taken) return null;
-      if (slot) admission.markCounted();
       let open = true;
       return {
         async void() {
           if (!open) return;
           open = false;
-          account.giveBack(taken.allowance, taken.draw, amount);
-          options.waitUntil(account.afterCall(options.call, options.sleep));
+          credits.giveBack(taken.allowance, taken.draw, amount);
+          options.waitUntil(credits.afterCall(options.call, options.sleep));
         },
         async settle(costMicro: number, usage: AiUsage) {
           if (!open) throw new Error("this hold was already settled or voided");
           open = false;
-          const balance = account.charge(taken.allowance, taken.draw, amount, {
+          const balance = credits.charge(taken.allowance, taken.draw, amount, {
             id: chargeId,
             cost_micro: costMicro,
             request_id: options.call.requestId,
@@ -144,13 +122,14 @@ export function allowanceLine(account: AccountCredits, options: AllowanceLineOpt
             usage,
           });
           charged.push(chargeId);
-          options.waitUntil(account.afterCall(options.call, options.sleep));
+          options.waitUntil(credits.afterCall(options.call, options.sleep));
           return { charged: costMicro, balance };
         },
       };
     },
-    limits: () => account.limits(),
+    dailyCredits: () => account?.dailyCredits(),
     async settled() {
+      if (!account) return;
       try {
         await account.written(charged, options.call);
       } catch (error) {
@@ -161,23 +140,5 @@ export function allowanceLine(account: AccountCredits, options: AllowanceLineOpt
         );
       }
     },
-  };
-}
-
-/** One ledger hold per call (a stream), after the request took its slot from the allowance. */
-export function admittedPerCallHolds(
-  line: CreditLine,
-  account: AccountCredits,
-  options: AllowanceLineOptions,
-): CreditLine {
-  const admission = admitter(account, options, false);
-  return {
-    ...line,
-    admit: () => admission.admit(),
-    async hold(chargeId, amount, ttlSeconds) {
-      await admission.admit();
-      return line.hold(chargeId, amount, ttlSeconds);
-    },
-    limits: () => account.limits(),
   };
 }

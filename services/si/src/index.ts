@@ -14,7 +14,7 @@ import {
   requireAdmin,
   ServiceError,
 } from "@cognomega/shared";
-import { type AccountCredits, CreditAllowances } from "./allowances";
+import { type AccountCredits, isolateAllowances } from "./allowances";
 import {
   type AskDeps,
   type AskEvent,
@@ -26,7 +26,7 @@ import {
 } from "./ask";
 import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
 import { type SiSettings, siSettings } from "./config";
-import { admittedPerCallHolds, allowanceLine, type CreditLine, perCallHolds } from "./credit-line";
+import { allowanceLine, type CreditLine, perCallHolds } from "./credit-line";
 import { ground } from "./grounding";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
@@ -40,30 +40,21 @@ import { estimateChatTokens } from "./tokens";
 export interface StreamedAnswer {
   stream: ReadableStream<Uint8Array>;
   meter: Meter;
-  /** The caller's limits, when this call was counted against them. */
-  limits?: LimitState;
+  /** The caller's daily credit budget as this instance last saw it, when it knows it. */
+  dailyCredits?: LimitState["daily_credits"];
 }
 
 /** A complete answer and its billing headers. */
 export interface JsonAnswer<T> {
   body: T;
   meter: Meter;
-  /** The caller's limits, when this call was counted against them. */
-  limits?: LimitState;
+  /** The caller's daily credit budget as this instance last saw it, after this call's charge. */
+  dailyCredits?: LimitState["daily_credits"];
 }
-
-/** How the gateway asks: whether the call counts against the caller's requests per minute. */
-export interface AskOptions {
-  countRequest?: boolean;
-}
-
-// Per isolate: every account's credit allowance held by this instance.
-const allowances = new CreditAllowances();
 
 function allowanceAccount(env: SiEnv, identity: Identity, settings: SiSettings): AccountCredits {
-  return allowances.account(env.BILLING, identity, {
+  return isolateAllowances.account(env.BILLING, identity, {
     targetMicro: settings.allowanceMicro,
-    slotsAhead: 64,
     idleMs: settings.allowanceIdleMs,
     batchMs: settings.settleBatchMs,
     callTtlSeconds: holdTtlSeconds(settings, false),
@@ -148,17 +139,13 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
    * instance (no ledger round trip while it lasts); a stream takes one ledger hold of its own,
    * because its hold must outlive a long answer.
    */
-  private deps(identity: Identity, call: CallContext, mode: { stream: boolean; countRequest: boolean }): AskDeps {
+  private deps(identity: Identity, call: CallContext, mode: { stream: boolean }): AskDeps {
     const settings = siSettings(this.env);
     const waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
     const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-    const account = allowanceAccount(this.env, identity, settings);
-    const perCall = perCallHolds(this.env.BILLING, identity, call);
-    // An operator's own calls are never counted against a per-minute limit.
-    const options = { countRequest: mode.countRequest && !identity.admin, call, waitUntil, sleep };
-    let credits: CreditLine;
-    if (!mode.stream) credits = allowanceLine(account, options);
-    else credits = options.countRequest ? admittedPerCallHolds(perCall, account, options) : perCall;
+    const credits: CreditLine = mode.stream
+      ? perCallHolds(this.env.BILLING, identity, call)
+      : allowanceLine(() => allowanceAccount(this.env, identity, settings), { call, waitUntil, sleep });
     return {
       env: this.env,
       identity,
@@ -295,30 +282,24 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
   /**
    * `POST /api/si/ask`. Without `stream`, the answer with usage, credits, balance, provider, model,
    * route and advice; with `stream`, Cognomega's SSE stream. With an idempotency key a retry
-   * returns the first answer instead of being billed again. With `countRequest` (the gateway's
-   * asks) the call counts against the caller's requests per minute; jobs' asks do not.
+   * returns the first answer instead of being billed again. Requests are counted by the gateway
+   * before they get here; jobs' asks are not requests and are not counted.
    */
   async ask(
     input: unknown,
     identity: Identity,
     idempotencyKey: string | null,
     call: CallContext,
-    options: AskOptions = {},
   ): Promise<JsonAnswer<AskResult> | StreamedAnswer> {
     const body = parseInput(AskRequest, input);
     const planInput = planInputFromAsk(body);
-    const deps = this.deps(identity, call, {
-      stream: planInput.stream,
-      countRequest: options.countRequest === true,
-    });
+    const deps = this.deps(identity, call, { stream: planInput.stream });
     const models = await this.models();
     if (idempotencyKey !== null && !/^[\x21-\x7e]{1,300}$/.test(idempotencyKey)) {
       throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
         issues: [{ path: "Idempotency-Key", message: "invalid" }],
       });
     }
-    // Counted before anything that costs: grounding, the idempotency record, a replay.
-    await deps.credits.admit();
     const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
     if (key) {
       const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call, {
@@ -412,13 +393,9 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     input: unknown,
     identity: Identity,
     call: CallContext,
-    options: AskOptions = {},
   ): Promise<JsonAnswer<ReturnType<typeof chatCompletion>> | StreamedAnswer> {
     const { plan: planInput, includeUsage } = fromChatCompletion(input);
-    const deps = this.deps(identity, call, {
-      stream: planInput.stream,
-      countRequest: options.countRequest === true,
-    });
+    const deps = this.deps(identity, call, { stream: planInput.stream });
     const models = await this.models();
     const created = Math.floor(Date.now() / 1000);
     if (planInput.stream) {
@@ -548,10 +525,10 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
   }
 }
 
-/** Adds the caller's limits, as the allowance last saw them, for the gateway's headers. */
+/** Adds the caller's daily credit budget, as the allowance last saw it, for the gateway's headers. */
 function withLimits<T extends JsonAnswer<unknown> | StreamedAnswer>(answer: T, deps: AskDeps): T {
-  const limits = deps.credits.limits();
-  if (limits) answer.limits = limits;
+  const dailyCredits = deps.credits.dailyCredits();
+  if (dailyCredits) answer.dailyCredits = dailyCredits;
   return answer;
 }
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import type { AskResult, CallContext, Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AccountCredits, type AllowanceSettings, CreditAllowances } from "../src/allowances";
+import { type AllowanceSettings, allowancesForTests, CreditAllowances } from "../src/allowances";
 import { allowanceLine, type HeldCall } from "../src/credit-line";
 import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";
@@ -60,14 +60,14 @@ beforeEach(() => routerState.reset());
 afterEach(() => vi.restoreAllMocks());
 
 describe("credit allowances", () => {
-  it("admits and holds many asks with one ledger call, and charges each as its own entry", async () => {
+  it("holds many asks with one ledger call, and charges each as its own entry", async () => {
     const user = await guest();
     const { billing, counts } = countingBilling();
     fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
     const { service, done } = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "200", SI_SETTLE_BATCH_MS: "0" });
     const calls = Array.from({ length: 5 }, (_, i) => callNumbered(i));
     for (const [i, each] of calls.entries()) {
-      const result = body(await service.ask(ASK, user, null, each, { countRequest: true }));
+      const result = body(await service.ask(ASK, user, null, each));
       // Each answer already carries the balance after its own charge.
       expect(result.balance).toBeCloseTo(5 - ((i + 1) * COST) / 1e6, 6);
     }
@@ -81,10 +81,10 @@ describe("credit allowances", () => {
       expect(entry.amount).toBe(-COST / 1e6);
       expect(entry.hold_id).toMatch(/^allowance:/);
     }
-    // Released when idle: nothing stays reserved, and the unused request slots are given back.
+    // Released when idle: nothing stays reserved. Requests are the gateway's to count, not SI's.
     expect(await balanceOf(user)).toMatchObject({ balance: 5 - (5 * COST) / 1e6, reserved: 0 });
     const limits = await env.BILLING.limits(user, call);
-    expect(limits.rpm.remaining).toBe(limits.rpm.limit - 5);
+    expect(limits.rpm.remaining).toBe(limits.rpm.limit);
   });
 
   it("answers before the ledger is written, and the ledger catches up", async () => {
@@ -101,22 +101,18 @@ describe("credit allowances", () => {
     expect(await balanceOf(user)).toMatchObject({ balance: 5 - COST / 1e6, reserved: 0 });
   });
 
-  it("429s an ask over the per-minute limit before any provider is called", async () => {
+  it("counts no requests against the per-minute limit: the gateway counts each one before SI", async () => {
     const user = await guest();
     await env.BILLING.setLimits(user.sub, { rpm: 2 }, admin, call);
     const { seen } = fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
     const { service, done } = si({ SI_ALLOWANCE_IDLE_MS: "0" });
-    await service.ask(ASK, user, null, callNumbered(0), { countRequest: true });
-    const second = await service.ask(ASK, user, null, callNumbered(1), { countRequest: true });
-    expect(second.limits?.rpm).toMatchObject({ limit: 2, remaining: 0 });
-    const refused = await service.ask(ASK, user, null, callNumbered(2), { countRequest: true }).catch((e) => e);
-    expect(refused).toMatchObject({ name: "ServiceError", code: "rate_limited" });
-    expect(refused.details).toMatchObject({ limit: "rpm", limits: { rpm: { limit: 2, remaining: 0 } } });
-    expect(seen).toHaveLength(2);
-    // Jobs' asks are not counted against the caller's requests per minute.
-    await service.ask(ASK, user, null, callNumbered(3));
+    for (let i = 0; i < 3; i++) {
+      const answer = await service.ask(ASK, user, null, callNumbered(i));
+      expect(answer.dailyCredits).toMatchObject({ limit: 100 });
+    }
     expect(seen).toHaveLength(3);
     await done();
+    expect((await env.BILLING.limits(user, call)).rpm).toMatchObject({ limit: 2, remaining: 2 });
   });
 
   it("keeps charges the ledger could not take and writes them with the next settlement", async () => {
@@ -140,21 +136,21 @@ describe("credit allowances", () => {
     const user = await guest();
     const settings: AllowanceSettings = {
       targetMicro: 2_000_000,
-      slotsAhead: 64,
       idleMs: 0,
       batchMs: 0,
       callTtlSeconds: 60,
     };
     const background: Promise<unknown>[] = [];
     const options = {
-      countRequest: false,
       call,
       waitUntil: (promise: Promise<unknown>) => background.push(promise),
       sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
     };
     // Two isolates: each has its own registry, as two instances of SI would.
     const registries = [new CreditAllowances(), new CreditAllowances()];
-    const lines = registries.map((registry) => allowanceLine(registry.account(env.BILLING, user, settings), options));
+    const lines = registries.map((registry) =>
+      allowanceLine(() => registry.account(env.BILLING, user, settings), options),
+    );
     const holds = await Promise.all(
       lines.flatMap((line, l) => Array.from({ length: 20 }, (_, i) => line.hold(`race-${l}-${i}`, 300_000, 60))),
     );
@@ -173,7 +169,7 @@ describe("credit allowances", () => {
     expect(registries.map((registry) => registry.size)).toEqual([0, 0]);
   });
 
-  it("counts a stream without reserving credits for calls it will not make", async () => {
+  it("holds a stream in the ledger on its own, without an allowance", async () => {
     const user = await guest();
     // Leave 0.001 credits: enough for this stream's own hold, far less than an allowance.
     await env.BILLING.adjust(
@@ -184,15 +180,40 @@ describe("credit allowances", () => {
     );
     fakeProviders(() => streamOf(["o", "k"], { usage: { prompt_tokens: 10, completion_tokens: 2 } }));
     const { service, done } = si({ SI_ALLOWANCE_IDLE_MS: "50" });
-    const answer = await service.ask({ ...ASK, stream: true }, user, null, callNumbered(0), { countRequest: true });
+    const answer = await service.ask({ ...ASK, stream: true }, user, null, callNumbered(0));
     if (!("stream" in answer)) throw new Error("expected a stream");
     const events = await readEvents(answer.stream);
     expect(events.at(-1)?.event).toBe("done");
     await done();
-    // Its slot stays counted; nothing stays reserved, and the other slots went back.
-    expect((await balanceOf(user)).reserved).toBe(0);
-    const limits = await env.BILLING.limits(user, call);
-    expect(limits.rpm.remaining).toBe(limits.rpm.limit - 1);
+    // Charged, and nothing stays reserved.
+    expect(await balanceOf(user)).toMatchObject({ reserved: 0 });
+    expect((await balanceOf(user)).balance).toBeLessThan(0.001);
+  });
+
+  it("keeps nothing for an account whose calls fail before they hold credits", async () => {
+    const user = await guest();
+    const poor = await guest();
+    await env.BILLING.setLimits(user.sub, { daily_credits: 0.000001 }, admin, call);
+    const { seen } = fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
+    const { service, done } = si();
+    const failing = [
+      // Refused by the plan: an unknown model, a prompt over the context window.
+      { who: user, ask: { ...ASK, model: "nobody/nothing" }, code: "invalid_input" },
+      { who: user, ask: { ...ASK, prompt: "a ".repeat(140_000) }, code: "invalid_input" },
+      // Refused by the ledger: over the daily budget (429), more than the balance (402).
+      { who: user, ask: ASK, code: "rate_limited" },
+      { who: poor, ask: { ...ASK, model: "openai/gpt-4o", max_tokens: 16_000 }, code: "insufficient_credits" },
+    ];
+    for (let round = 0; round < 5; round++) {
+      for (const { who, ask, code } of failing) {
+        const refused = await service.ask(ask, who, null, callNumbered(round)).catch((error) => error);
+        expect(refused).toMatchObject({ name: "ServiceError", code });
+      }
+    }
+    expect(seen).toHaveLength(0);
+    expect(allowancesForTests.keeps(user.sub)).toBe(false);
+    expect(allowancesForTests.keeps(poor.sub)).toBe(false);
+    await done();
   });
 
   it("refuses a keyed ask whose charge cannot be written, so a retry runs it again", async () => {
@@ -227,55 +248,4 @@ describe("credit allowances", () => {
     expect(await settleEntries(user)).toHaveLength(1);
     expect(await balanceOf(user)).toMatchObject({ balance: 5 - COST / 1e6, reserved: 0 });
   }, 30_000);
-
-  it("reads the ledger's minute on the ledger's clock, so a skewed clock costs no extra grants", async () => {
-    const skew = 30_000;
-    const local = Math.floor(Date.now() / 60_000) * 60_000 + 45_000; // 15 s before the local minute ends
-    const calls: number[] = [];
-    const billing = {
-      async openAllowance(_identity: Identity, request: { id: string; ttl_seconds: number; want_slots: number }) {
-        const now = local + skew; // the ledger's minute has already turned
-        calls.push(now);
-        const limits = {
-          rpm: { limit: 10, remaining: 10 - 5, reset_seconds: 30 },
-          daily_credits: { limit: 100, remaining: 100, reset_seconds: 1 },
-        };
-        return {
-          id: request.id,
-          held_micro: 1_000_000,
-          charged_micro: 0,
-          window: Math.floor(now / 60_000),
-          slots: 5,
-          expires_at: now + request.ttl_seconds * 1000,
-          balance_micro: 5_000_000,
-          entry_seq: 1,
-          limits,
-          now,
-          granted_micro: 1_000_000,
-          granted_slots: request.want_slots > 0 ? 5 : 0,
-        };
-      },
-      settleAllowance: async () => {
-        throw new Error("not used");
-      },
-    } as unknown as SiEnv["BILLING"];
-    let clock = local;
-    const account = new AccountCredits(
-      billing,
-      { sub: "guest:skew", source: "jwt", admin: false },
-      {
-        targetMicro: 1_000_000,
-        slotsAhead: 5,
-        idleMs: 0,
-        batchMs: 0,
-        callTtlSeconds: 60,
-      },
-      () => clock,
-      () => {},
-    );
-    expect(await account.take(1_000, true, 60, call)).not.toBeNull();
-    clock += 5_000; // well past a fresh grant, still inside both minutes
-    expect(await account.take(1_000, true, 60, call)).not.toBeNull();
-    expect(calls).toHaveLength(1);
-  });
 });

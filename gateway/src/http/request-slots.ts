@@ -1,0 +1,210 @@
+import type { AllowanceGrant, CallContext, Identity, IdleWatchClock, LimitState } from "@cognomega/shared";
+import { IdleWatch, isServiceError } from "@cognomega/shared";
+
+/**
+ * Request slots: how the gateway counts every signed-in request without a ledger round trip each.
+ *
+ * The account's ledger grants this isolate some of the current minute's requests at once (an
+ * allowance with slots and no credits: `BillingService.openAllowance`, at most half of what is
+ * left). Each request then takes one slot in memory, before its route does anything with its
+ * input; when none is left, one ledger call grants more, or answers 429. While the minute has
+ * plenty left, more are asked for in the background before they run out. An account idle for
+ * `IDLE_MS` gives its unused slots back, so another isolate can use them this minute.
+ */
+
+type Billing = Pick<GatewayEnv["BILLING"], "openAllowance" | "settleAllowance">;
+
+const MINUTE_MS = 60_000;
+/** Slots one grant asks for; the ledger grants at most half of what is left this minute. */
+const SLOTS_AHEAD = 64;
+/** A lease lives this long past its last grant (slots are good for their minute only). */
+const LEASE_TTL_SECONDS = 120;
+/** Slots granted this recently are usable even if the ledger's minute just turned. */
+const FRESH_GRANT_MS = 1_000;
+/** An account without a request this long gives its unused slots back. */
+const IDLE_MS = 2_000;
+
+const realClock: IdleWatchClock = {
+  now: Date.now,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** What one request needs to take a slot: the ledger, and a way to run work after the answer. */
+export interface SlotRequest {
+  billing: Billing;
+  identity: Identity;
+  call: CallContext;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/** One account's slots in this isolate. */
+export class AccountSlots {
+  private lease: string | undefined;
+  private slots = 0;
+  private window = 0;
+  private grantedAt = 0;
+  /** The ledger's clock minus this isolate's, as of the last grant. */
+  private offset = 0;
+  private limits: LimitState | undefined;
+  private lastUsed = 0;
+  private granting: Promise<void> | undefined;
+  /** The last grant was all that was asked for: the minute has plenty left. */
+  private plenty = false;
+  private readonly watch: IdleWatch;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly onEmpty: () => void,
+    clock: IdleWatchClock = realClock,
+  ) {
+    this.now = clock.now;
+    this.watch = new IdleWatch(IDLE_MS, clock);
+  }
+
+  private ledgerNow(): number {
+    return this.now() + this.offset;
+  }
+
+  private hasSlot(): boolean {
+    if (this.slots <= 0) return false;
+    return this.now() - this.grantedAt < FRESH_GRANT_MS || this.window === Math.floor(this.ledgerNow() / MINUTE_MS);
+  }
+
+  /**
+   * Counts one request: takes a slot, growing the lease by one ledger call when none is left (429
+   * `rate_limited` there when the minute has none). Resolves to the caller's limits after it.
+   */
+  async take(request: SlotRequest): Promise<LimitState> {
+    this.lastUsed = this.now();
+    try {
+      while (!this.hasSlot()) {
+        // One grant at a time per account: requests arriving meanwhile share it.
+        this.granting ??= this.grant(request).finally(() => {
+          this.granting = undefined;
+        });
+        await this.granting;
+      }
+    } catch (error) {
+      if (this.lease === undefined && !this.watch.running && this.granting === undefined) this.onEmpty();
+      throw error;
+    }
+    this.slots -= 1;
+    this.lastUsed = this.now();
+    if (this.plenty && this.slots < SLOTS_AHEAD / 4 && this.granting === undefined) {
+      // Asked for before they run out, so a busy account's requests never wait for a grant.
+      this.granting = this.grant(request).finally(() => {
+        this.granting = undefined;
+      });
+      request.waitUntil(this.granting.catch(() => {}));
+    }
+    const watching = this.watch.touch(
+      // A grant under way is a request in progress: not idle yet.
+      () => (this.granting ? 10 : IDLE_MS - (this.now() - this.lastUsed)),
+      () => this.release(request),
+    );
+    if (watching) request.waitUntil(watching);
+    return this.view();
+  }
+
+  /** The caller's limits, counting the slots this isolate holds for them as still available. */
+  view(): LimitState {
+    const limits = this.limits as LimitState;
+    const now = this.ledgerNow();
+    const window = Math.floor(now / MINUTE_MS);
+    const held = this.window === window || this.now() - this.grantedAt < FRESH_GRANT_MS ? this.slots : 0;
+    return {
+      rpm: {
+        limit: limits.rpm.limit,
+        remaining: Math.min(limits.rpm.limit, limits.rpm.remaining + held),
+        reset_seconds: Math.ceil(((window + 1) * MINUTE_MS - now) / 1000),
+      },
+      daily_credits: limits.daily_credits,
+    };
+  }
+
+  /** Limits from a ledger answer newer than the last grant; the view after them. */
+  note(fresh: Partial<LimitState>): LimitState | undefined {
+    if (!this.limits) return undefined;
+    this.limits = { ...this.limits, ...fresh };
+    return this.view();
+  }
+
+  private async grant({ billing, identity, call }: SlotRequest): Promise<void> {
+    const open = (id: string) =>
+      billing.openAllowance(
+        identity,
+        { id, min_micro: 0, want_micro: 0, want_slots: SLOTS_AHEAD, ttl_seconds: LEASE_TTL_SECONDS },
+        call,
+      );
+    let grant: AllowanceGrant;
+    try {
+      grant = await open(this.lease ?? crypto.randomUUID());
+    } catch (error) {
+      // The ledger closed the lease already (it expired while this isolate slept): open another.
+      if (!(isServiceError(error) && error.code === "conflict")) throw error;
+      grant = await open(crypto.randomUUID());
+    }
+    this.lease = grant.id;
+    this.offset = grant.now - this.now();
+    this.limits = grant.limits;
+    this.slots = grant.window === this.window ? this.slots + grant.granted_slots : grant.granted_slots;
+    this.window = grant.window;
+    this.grantedAt = this.now();
+    this.plenty = grant.granted_slots >= SLOTS_AHEAD;
+  }
+
+  /** Gives the unused slots back and forgets the account. */
+  private async release(request: SlotRequest): Promise<void> {
+    const lease = this.lease;
+    const unused = this.hasSlot() ? this.slots : 0;
+    // Forgotten before the ledger call: a request arriving meanwhile starts a fresh lease and never
+    // takes a slot that is being given back.
+    this.lease = undefined;
+    this.slots = 0;
+    this.onEmpty();
+    if (lease === undefined) return;
+    try {
+      await request.billing.settleAllowance(request.identity, lease, [], { unusedSlots: unused }, request.call);
+    } catch (error) {
+      // The ledger expires the lease by itself; its unused slots lapse at the end of the minute.
+      console.log(
+        JSON.stringify({
+          level: "warn",
+          msg: "request slots not given back",
+          request_id: request.call.requestId,
+          error: String(error),
+        }),
+      );
+    }
+  }
+}
+
+/** Every signed-in account's request slots in this isolate. */
+export class RequestSlots {
+  private readonly accounts = new Map<string, AccountSlots>();
+
+  constructor(private readonly clock: IdleWatchClock = realClock) {}
+
+  /** The account's slots, created on first use and forgotten once given back. */
+  account(sub: string): AccountSlots {
+    let account = this.accounts.get(sub);
+    if (!account) {
+      const created: AccountSlots = new AccountSlots(() => {
+        if (this.accounts.get(sub) === created) this.accounts.delete(sub);
+      }, this.clock);
+      this.accounts.set(sub, created);
+      account = created;
+    }
+    return account;
+  }
+
+  /** Newer limits for an account this isolate keeps slots for (never creates one). */
+  note(sub: string, fresh: Partial<LimitState>): LimitState | undefined {
+    return this.accounts.get(sub)?.note(fresh);
+  }
+
+  /** Accounts this isolate keeps slots for. */
+  get size(): number {
+    return this.accounts.size;
+  }
+}

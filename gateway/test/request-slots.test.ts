@@ -1,0 +1,126 @@
+import { env } from "cloudflare:workers";
+import type { Identity } from "@cognomega/shared";
+import { describe, expect, it } from "vitest";
+import { AccountSlots, RequestSlots, type SlotRequest } from "../src/http/request-slots";
+import { ADMIN_KEY, gateway, guestToken } from "./helpers";
+
+const call = { requestId: "request-slots-test" };
+
+async function user(rpm: number): Promise<Identity> {
+  const { sub } = await guestToken();
+  const set = await gateway(`/api/admin/limits/${encodeURIComponent(sub)}`, {
+    method: "PUT",
+    headers: { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" },
+    body: JSON.stringify({ rpm }),
+  });
+  expect(set.status).toBe(200);
+  return { sub, source: "jwt", admin: false };
+}
+
+function request(identity: Identity, background: Promise<unknown>[], billing = env.BILLING): SlotRequest {
+  return { billing, identity, call, waitUntil: (promise) => background.push(promise) };
+}
+
+describe("request slots", () => {
+  it("counts many requests with one ledger call, and gives the unused slots back when idle", async () => {
+    const identity = await user(100);
+    const slots = new RequestSlots();
+    const background: Promise<unknown>[] = [];
+    const remaining: number[] = [];
+    for (let i = 0; i < 5; i++)
+      remaining.push((await slots.account(identity.sub).take(request(identity, background))).rpm.remaining);
+    expect(remaining).toEqual([99, 98, 97, 96, 95]);
+    // The ledger counts every slot it granted (half of what was left) until they come back.
+    expect((await env.BILLING.limits(identity, call)).rpm.remaining).toBe(50);
+    while (background.length > 0) await background.shift();
+    expect((await env.BILLING.limits(identity, call)).rpm.remaining).toBe(95);
+    expect(slots.size).toBe(0);
+  });
+
+  it("asks for more slots before they run out while the minute has plenty left", async () => {
+    const identity = await user(10_000);
+    const grants: number[] = [];
+    const billing = {
+      openAllowance: (...args: Parameters<GatewayEnv["BILLING"]["openAllowance"]>) => {
+        grants.push(Date.now());
+        return env.BILLING.openAllowance(...args);
+      },
+      settleAllowance: (...args: Parameters<GatewayEnv["BILLING"]["settleAllowance"]>) =>
+        env.BILLING.settleAllowance(...args),
+    } as unknown as GatewayEnv["BILLING"];
+    const slots = new RequestSlots();
+    const background: Promise<unknown>[] = [];
+    let last = 0;
+    for (let i = 0; i < 100; i++)
+      last = (await slots.account(identity.sub).take(request(identity, background, billing))).rpm.remaining;
+    expect(last).toBe(10_000 - 100);
+    // 64 slots a grant, the next one asked for when 15 are left: two grants ahead of need.
+    expect(grants).toHaveLength(2);
+    while (background.length > 0) await background.shift();
+    expect((await env.BILLING.limits(identity, call)).rpm.remaining).toBe(10_000 - 100);
+  });
+
+  it("429s a request with no slot left, and keeps nothing for an account it refused", async () => {
+    const identity = await user(1);
+    const background: Promise<unknown>[] = [];
+    // Two isolates: the first takes the minute's only request.
+    const [first, second] = [new RequestSlots(), new RequestSlots()];
+    await first.account(identity.sub).take(request(identity, background));
+    for (let i = 0; i < 3; i++) {
+      const refused = await second
+        .account(identity.sub)
+        .take(request(identity, background))
+        .catch((error) => error);
+      expect(refused).toMatchObject({ name: "ServiceError", code: "rate_limited" });
+      expect(refused.details).toMatchObject({ limit: "rpm", retry_after: expect.any(Number) });
+    }
+    expect(second.size).toBe(0);
+    while (background.length > 0) await background.shift();
+    expect(first.size).toBe(0);
+  });
+
+  it("reads the ledger's minute on the ledger's clock, so a skewed clock costs no extra grants", async () => {
+    const skew = 30_000;
+    const local = Math.floor(Date.now() / 60_000) * 60_000 + 45_000; // 15 s before the local minute ends
+    const grants: number[] = [];
+    const billing = {
+      async openAllowance(_identity: Identity, asked: { id: string; ttl_seconds: number; want_slots: number }) {
+        const now = local + skew; // the ledger's minute has already turned
+        grants.push(now);
+        return {
+          id: asked.id,
+          held_micro: 0,
+          charged_micro: 0,
+          window: Math.floor(now / 60_000),
+          slots: 5,
+          expires_at: now + asked.ttl_seconds * 1000,
+          balance_micro: 5_000_000,
+          entry_seq: 1,
+          limits: {
+            rpm: { limit: 10, remaining: 10 - 5, reset_seconds: 30 },
+            daily_credits: { limit: 100, remaining: 100, reset_seconds: 1 },
+          },
+          now,
+          granted_micro: 0,
+          granted_slots: 5,
+        };
+      },
+      settleAllowance: async () => {
+        throw new Error("not used");
+      },
+    } as unknown as GatewayEnv["BILLING"];
+    let clock = local;
+    // Its idle watch never wakes: the clock here only moves when the test moves it.
+    const account = new AccountSlots(() => {}, { now: () => clock, sleep: () => new Promise(() => {}) });
+    const identity: Identity = { sub: "guest:skew", source: "jwt", admin: false };
+    expect((await account.take(request(identity, [], billing))).rpm).toEqual({
+      limit: 10,
+      remaining: 9,
+      // On the ledger's clock: 45 s left of its minute.
+      reset_seconds: 45,
+    });
+    clock += 5_000; // well past a fresh grant, still inside both minutes
+    expect((await account.take(request(identity, [], billing))).rpm.remaining).toBe(8);
+    expect(grants).toHaveLength(1);
+  });
+});
