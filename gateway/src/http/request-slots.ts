@@ -53,9 +53,16 @@ export class AccountSlots {
   private readonly watch: IdleWatch;
   private readonly now: () => number;
 
+  /**
+   * @param onEmpty called once the account holds nothing, with the giving back of its unused slots
+   *   when there were any
+   * @param returning a previous lease's slots still on their way back to the ledger: the first
+   *   grant waits for them, so the ledger counts them as free and the limits it reports are exact
+   */
   constructor(
-    private readonly onEmpty: () => void,
+    private readonly onEmpty: (givingBack?: Promise<void>) => void,
     clock: IdleWatchClock = realClock,
+    private returning?: Promise<void>,
   ) {
     this.now = clock.now;
     this.watch = new IdleWatch(IDLE_MS, clock);
@@ -130,6 +137,10 @@ export class AccountSlots {
   }
 
   private async grant({ billing, identity, call }: SlotRequest): Promise<void> {
+    if (this.returning) {
+      await this.returning;
+      this.returning = undefined;
+    }
     const open = (id: string) =>
       billing.openAllowance(
         identity,
@@ -157,12 +168,16 @@ export class AccountSlots {
   private async release(request: SlotRequest): Promise<void> {
     const lease = this.lease;
     const unused = this.hasSlot() ? this.slots : 0;
-    // Forgotten before the ledger call: a request arriving meanwhile starts a fresh lease and never
-    // takes a slot that is being given back.
+    // Forgotten before the ledger call: a request arriving meanwhile starts a fresh lease (once
+    // these slots are back) and never takes a slot that is being given back.
     this.lease = undefined;
     this.slots = 0;
-    this.onEmpty();
-    if (lease === undefined) return;
+    const givingBack = lease === undefined ? undefined : this.giveBack(request, lease, unused);
+    this.onEmpty(givingBack);
+    await givingBack;
+  }
+
+  private async giveBack(request: SlotRequest, lease: string, unused: number): Promise<void> {
     try {
       await request.billing.settleAllowance(request.identity, lease, [], { unusedSlots: unused }, request.call);
     } catch (error) {
@@ -182,6 +197,8 @@ export class AccountSlots {
 /** Every signed-in account's request slots in this isolate. */
 export class RequestSlots {
   private readonly accounts = new Map<string, AccountSlots>();
+  /** Accounts whose unused slots are on their way back to the ledger. */
+  private readonly returning = new Map<string, Promise<void>>();
 
   constructor(private readonly clock: IdleWatchClock = realClock) {}
 
@@ -189,9 +206,19 @@ export class RequestSlots {
   account(sub: string): AccountSlots {
     let account = this.accounts.get(sub);
     if (!account) {
-      const created: AccountSlots = new AccountSlots(() => {
-        if (this.accounts.get(sub) === created) this.accounts.delete(sub);
-      }, this.clock);
+      const created: AccountSlots = new AccountSlots(
+        (givingBack) => {
+          if (this.accounts.get(sub) !== created) return;
+          this.accounts.delete(sub);
+          if (!givingBack) return;
+          this.returning.set(sub, givingBack);
+          void givingBack.finally(() => {
+            if (this.returning.get(sub) === givingBack) this.returning.delete(sub);
+          });
+        },
+        this.clock,
+        this.returning.get(sub),
+      );
       this.accounts.set(sub, created);
       account = created;
     }
