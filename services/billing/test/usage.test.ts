@@ -89,7 +89,12 @@ describe("usage events", () => {
 
   it("lists only inside the window and pages with a cursor", async () => {
     const user = await newAccount();
-    for (let i = 0; i < 3; i++) await billing().reportUsage(user, { ...report, tokens_in: i }, undefined, call);
+    for (let i = 0; i < 3; i++) {
+      // Events of one millisecond list in id order: a millisecond apart, they list in report order.
+      await billing().reportUsage(user, { ...report, tokens_in: i }, undefined, call);
+      const stamped = Date.now();
+      while (Date.now() <= stamped) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     const page = await billing().listUsage(user, { limit: "2" }, call);
     expect(page.events.map((e) => e.tokens_in)).toEqual([0, 1]);
     const rest = await billing().listUsage(user, { limit: "2", cursor: page.cursor! }, call);
