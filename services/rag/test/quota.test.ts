@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { failure } from "../../../test-support/failure";
 import { RagService } from "../src/index";
 
 const call = { requestId: "rag-quota-test" };
@@ -21,16 +22,6 @@ function rag(docs: number, chunks: number): RagService {
 /** A document of `n` chunks (one per heading). */
 const sections = (n: number, word = "alpha") =>
   Array.from({ length: n }, (_, i) => `# Part ${i}\n\n${word} ${i}`).join("\n\n");
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; details?: Record<string, unknown> }> {
-  try {
-    await promise;
-    return { code: "ok" };
-  } catch (error) {
-    const { code, details } = error as { code?: string; details?: Record<string, unknown> };
-    return { code: code ?? String(error), ...(details ? { details } : {}) };
-  }
-}
 
 describe("per-tenant RAG quotas", () => {
   it("caps documents; re-ingesting one is not a new one, and deleting frees its place", async () => {

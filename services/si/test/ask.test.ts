@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import type { AskResult } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";
 import {
   admin,
   balanceOf,
+  body,
   call,
   completion,
   failure,
@@ -15,12 +15,8 @@ import {
   readEvents,
   si,
   streamOf,
+  TWO_MODELS,
 } from "./helpers";
-
-function body(answer: JsonAnswer<AskResult> | StreamedAnswer): AskResult {
-  if ("stream" in answer) throw new Error("expected a JSON answer");
-  return answer.body;
-}
 
 beforeEach(() => routerState.reset());
 afterEach(() => vi.restoreAllMocks());
@@ -150,30 +146,6 @@ describe("a billed ask", () => {
     expect(await balanceOf(user)).toMatchObject({ balance: 5, reserved: 0 });
   });
 });
-
-// Two small models, Groq the cheaper: routing tests know which comes first.
-const TWO_MODELS = [
-  {
-    id: "groq/gpt-oss-20b",
-    provider: "groq",
-    provider_model: "openai/gpt-oss-20b",
-    price_in_usd_per_m: 0.075,
-    price_out_usd_per_m: 0.3,
-    context_window: 131072,
-    tier: "small",
-    capabilities: ["chat", "json", "stream"],
-  },
-  {
-    id: "openai/gpt-4.1-nano",
-    provider: "openai",
-    provider_model: "gpt-4.1-nano",
-    price_in_usd_per_m: 0.1,
-    price_out_usd_per_m: 0.4,
-    context_window: 1047576,
-    tier: "small",
-    capabilities: ["chat", "json", "stream"],
-  },
-];
 
 describe("routing and fallback", () => {
   beforeEach(async () => {

@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { Identity } from "@cognomega/shared";
+import type { AskResult, Identity } from "@cognomega/shared";
 import { vi } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
-import { SiService } from "../src/index";
+import { type JsonAnswer, SiService, type StreamedAnswer } from "../src/index";
 
 export const call = { requestId: "si-test-request" };
 export const admin: Identity = { sub: "admin", source: "admin", admin: true };
@@ -116,3 +116,33 @@ export function hang(signal: AbortSignal | null | undefined): Promise<Response> 
     signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))),
   );
 }
+
+/** The JSON body of an answer that must not be a stream. */
+export function body(answer: JsonAnswer<AskResult> | StreamedAnswer): AskResult {
+  if ("stream" in answer) throw new Error("expected a JSON answer");
+  return answer.body;
+}
+
+// Two small models, Groq the cheaper: routing tests know which comes first.
+export const TWO_MODELS = [
+  {
+    id: "groq/gpt-oss-20b",
+    provider: "groq",
+    provider_model: "openai/gpt-oss-20b",
+    price_in_usd_per_m: 0.075,
+    price_out_usd_per_m: 0.3,
+    context_window: 131072,
+    tier: "small",
+    capabilities: ["chat", "json", "stream"],
+  },
+  {
+    id: "openai/gpt-4.1-nano",
+    provider: "openai",
+    provider_model: "gpt-4.1-nano",
+    price_in_usd_per_m: 0.1,
+    price_out_usd_per_m: 0.4,
+    context_window: 1047576,
+    tier: "small",
+    capabilities: ["chat", "json", "stream"],
+  },
+];

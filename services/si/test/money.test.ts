@@ -1,9 +1,21 @@
 import { env } from "cloudflare:workers";
-import { AskRequest, type AskResult, type Identity, MODEL_ID_MAX_LENGTH, parseInput } from "@cognomega/shared";
+import { AskRequest, type Identity, MODEL_ID_MAX_LENGTH, parseInput } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";
-import { admin, balanceOf, call, completion, failure, fakeProviders, guest, readEvents, si, streamOf } from "./helpers";
+import {
+  admin,
+  balanceOf,
+  body,
+  call,
+  completion,
+  failure,
+  fakeProviders,
+  guest,
+  readEvents,
+  si,
+  streamOf,
+  TWO_MODELS,
+} from "./helpers";
 
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
@@ -24,38 +36,10 @@ function ledgerOf(identity: Identity): TestLedger {
   return namespace.get(namespace.idFromName(identity.sub)) as unknown as TestLedger;
 }
 
-function body(answer: JsonAnswer<AskResult> | StreamedAnswer): AskResult {
-  if ("stream" in answer) throw new Error("expected a JSON answer");
-  return answer.body;
-}
-
 async function settleEntries(identity: Identity) {
   const page = await env.BILLING.history(identity, { limit: "100" }, call);
   return page.entries.filter((entry) => entry.kind === "settle");
 }
-
-const TWO_MODELS = [
-  {
-    id: "groq/gpt-oss-20b",
-    provider: "groq",
-    provider_model: "openai/gpt-oss-20b",
-    price_in_usd_per_m: 0.075,
-    price_out_usd_per_m: 0.3,
-    context_window: 131072,
-    tier: "small",
-    capabilities: ["chat", "json", "stream"],
-  },
-  {
-    id: "openai/gpt-4.1-nano",
-    provider: "openai",
-    provider_model: "gpt-4.1-nano",
-    price_in_usd_per_m: 0.1,
-    price_out_usd_per_m: 0.4,
-    context_window: 1047576,
-    tier: "small",
-    capabilities: ["chat", "json", "stream"],
-  },
-];
 
 beforeEach(() => routerState.reset());
 afterEach(() => vi.restoreAllMocks());

@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { failure } from "../../../test-support/failure";
 import { UploadsService } from "../src/index";
 
 const call = { requestId: "uploads-quota-test" };
@@ -23,16 +24,6 @@ const put = (service: UploadsService, identity: Identity, text: string, declared
     identity,
     call,
   );
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; details?: Record<string, unknown> }> {
-  try {
-    await promise;
-    return { code: "ok" };
-  } catch (error) {
-    const { code, details } = error as { code?: string; details?: Record<string, unknown> };
-    return { code: code ?? String(error), ...(details ? { details } : {}) };
-  }
-}
 
 async function objectsOf(service: UploadsService, identity: Identity): Promise<number> {
   return (await service.list(identity, {}, call)).uploads.length;
