@@ -1,5 +1,6 @@
-// Guest tokens are limited per client address (an IPv6 /64), and requests without an address share
-// one bucket: a test that mints accounts gives each one an address of its own.
+// Guest tokens are limited per client address (an IPv6 /64, and its /56 and /48 at a few times that),
+// and requests without an address share one bucket: a test that mints accounts gives each one an
+// address of its own.
 
 /** An IPv6 address in a /64 of its own, from the documentation range 2001:db8::/32. */
 export function uniqueClientAddress(): string {

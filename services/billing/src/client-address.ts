@@ -1,7 +1,10 @@
-// Which bucket a guest-token request counts against. One subscriber usually holds a whole IPv6 /64
-// (often a /56 or /48), so counting full IPv6 addresses would give one attacker 2^64 buckets; an IPv4
-// address is what one subscriber (or one NAT) has. Anything that is not a well-formed address shares
-// one bucket, so a missing or mangled header can never mean "no limit".
+// Which buckets a guest-token request counts against. One subscriber holds at least a whole IPv6 /64
+// and is usually delegated a /56 or a /48, so an IPv6 request counts in three nested buckets: its /64
+// with the per-address limit, its /56 and its /48 with a few times that, so one delegation cannot
+// mint a /64's share for each of its 256 or 65,536 /64s. IPv4 counts per address only: an address is
+// what one subscriber (or one NAT) has, and a /24 holds unrelated subscribers, often a carrier NAT
+// pool, whom one shared bucket would lock out together. Anything that is not a well-formed address
+// shares one bucket, so a missing or mangled header can never mean "no limit".
 //
 // Hand-written scans, no regular expressions: the input is bounded and each character is looked at a
 // fixed number of times.
@@ -13,27 +16,46 @@ export const UNKNOWN_ADDRESS_BUCKET = "ip:unknown";
 const MAX_ADDRESS_LENGTH = 100;
 
 /**
- * The rate-limit bucket of a client address (`CF-Connecting-IP`): `ip:<a.b.c.d>` for IPv4 (and for
- * IPv4-mapped IPv6, `::ffff:a.b.c.d`), `ip:<first four groups>::/64` for IPv6, else the one shared
- * `ip:unknown`.
+ * What one subscriber's /56 and /48 may get, as multiples of what one /64 (one address) may: a home
+ * with a /56 gets twice one address's tokens, a site with a /48 four times.
  */
-export function guestAddressBucket(raw: string | null | undefined): string {
-  if (typeof raw !== "string" || raw.length > MAX_ADDRESS_LENGTH) return UNKNOWN_ADDRESS_BUCKET;
+const SLASH_56_MULTIPLE = 2;
+const SLASH_48_MULTIPLE = 4;
+
+/** One limit a guest-token request counts against. */
+export interface GuestAddressBucket {
+  /** Ledger object that counts it, e.g. `ip:2001:db8:1:200::/56`. */
+  name: string;
+  /** Its limit as a multiple of `GUEST_TOKENS_PER_MINUTE`. */
+  multiple: number;
+}
+
+/**
+ * The rate-limit buckets of a client address (`CF-Connecting-IP`), narrowest first: for IPv6
+ * `ip:<first four groups>::/64`, then its `/56` and its `/48`; for IPv4 (and IPv4-mapped IPv6,
+ * `::ffff:a.b.c.d`) `ip:<a.b.c.d>` alone; else the one shared `ip:unknown`.
+ */
+export function guestAddressBuckets(raw: string | null | undefined): GuestAddressBucket[] {
+  if (typeof raw !== "string" || raw.length > MAX_ADDRESS_LENGTH)
+    return [{ name: UNKNOWN_ADDRESS_BUCKET, multiple: 1 }];
   const address = raw.trim();
   if (address.includes(":")) {
     const groups = parseIpv6(address);
-    if (!groups) return UNKNOWN_ADDRESS_BUCKET;
+    if (!groups) return [{ name: UNKNOWN_ADDRESS_BUCKET, multiple: 1 }];
     if (isIpv4Mapped(groups)) {
       const [high, low] = [groups[6] as number, groups[7] as number];
-      return `ip:${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+      return [{ name: `ip:${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`, multiple: 1 }];
     }
-    return `ip:${groups
-      .slice(0, 4)
-      .map((group) => group.toString(16))
-      .join(":")}::/64`;
+    const [a, b, c, d] = groups.map((group) => group.toString(16));
+    const slash56 = ((groups[3] as number) & 0xff00).toString(16);
+    return [
+      { name: `ip:${a}:${b}:${c}:${d}::/64`, multiple: 1 },
+      { name: `ip:${a}:${b}:${c}:${slash56}::/56`, multiple: SLASH_56_MULTIPLE },
+      { name: `ip:${a}:${b}:${c}::/48`, multiple: SLASH_48_MULTIPLE },
+    ];
   }
   const octets = parseIpv4(address);
-  return octets ? `ip:${octets.join(".")}` : UNKNOWN_ADDRESS_BUCKET;
+  return [{ name: octets ? `ip:${octets.join(".")}` : UNKNOWN_ADDRESS_BUCKET, multiple: 1 }];
 }
 
 /** `::ffff:0:0/96`: an IPv4 client seen through a dual-stack socket. */

@@ -31,7 +31,7 @@ import {
   UsageReport,
 } from "@cognomega/shared";
 import { accountKey } from "./accounts";
-import { guestAddressBucket } from "./client-address";
+import { guestAddressBuckets } from "./client-address";
 import {
   guestCreditsMicro,
   guestGrantsPerMinute,
@@ -102,8 +102,9 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
    * credits. `input` is the unvalidated request body; `clientAddress` is the client's
    * `CF-Connecting-IP` (`null` without one). So starter credits cannot be farmed by minting tokens,
    * issuance is limited per address bucket (`GUEST_TOKENS_PER_MINUTE`; an IPv6 /64, an IPv4 address,
-   * or one shared bucket for a missing or malformed address) and in total (`GUEST_GRANTS_PER_MINUTE`).
-   * Over either limit it throws `rate_limited` before any account exists.
+   * or one shared bucket for a missing or malformed address; an IPv6 /56 and /48 at 2× and 4× that)
+   * and in total (`GUEST_GRANTS_PER_MINUTE`). Over any limit it throws `rate_limited` before any
+   * account exists.
    */
   async issueGuestToken(input: unknown, ctx: CallContext, clientAddress: string | null): Promise<GuestToken> {
     const body = parseInput(GuestTokenRequest, input ?? {});
@@ -111,8 +112,11 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
     const starter = guestCreditsMicro(this.env);
     const perAddress = guestTokensPerMinute(this.env);
     const total = guestGrantsPerMinute(this.env);
-    // The address first: a refused address must not use up the global ceiling for everyone else.
-    await this.admitGuest(guestAddressBucket(clientAddress), perAddress);
+    // Narrowest first, one after another: a refused bucket stops the request before any wider one
+    // counts it, so a subscriber over its own limit uses up none of its neighbours' share, nor the
+    // global ceiling everyone else needs.
+    for (const bucket of guestAddressBuckets(clientAddress))
+      await this.admitGuest(bucket.name, perAddress * bucket.multiple);
     await this.admitGuest(GUEST_GRANTS_BUCKET, total);
     const key = await signingKey(this.env);
     await ensurePublished(this.env.KEYS, key);

@@ -188,3 +188,93 @@ describe("the global ceiling on starter grants", () => {
     expect(isServiceError(error) && error.code).toBe("not_configured");
   });
 });
+
+describe("nested IPv6 prefix limits", () => {
+  // One subscriber is delegated a whole /56 or /48, so the /64 limit alone would let one home mint
+  // GUEST_TOKENS_PER_MINUTE for each of 256 (or 65,536) /64s and use up the global ceiling. These
+  // tests freeze the clock so one minute's window holds every attempt, and give the ceiling a ledger
+  // object of their own, set one above what the limits should grant, so other tests' grants this minute
+  // cannot move it: it refuses the unrelated client only if the attacker took more than its share.
+  const perAddress = 3;
+
+  /** 3fff::/20 (RFC 9637, documentation) is used by no other test: these buckets start empty. */
+  function randomPrefix48(): string {
+    const [a, b] = crypto.getRandomValues(new Uint16Array(2));
+    return `3fff:${((a as number) & 0xfff).toString(16)}:${(b as number).toString(16)}`;
+  }
+
+  function withOwnCeiling(ceiling: number): BillingService {
+    // The service remembers object ids by name, so the object is swapped where it is reached.
+    const shared = env.ACCOUNT_LEDGER.idFromName("limit:guest-grants");
+    const own = env.ACCOUNT_LEDGER.idFromName(`limit:guest-grants:test-${crypto.randomUUID()}`);
+    const ledgers = new Proxy(env.ACCOUNT_LEDGER, {
+      get(target, property) {
+        if (property === "get") return (id: DurableObjectId) => target.get(id.equals(shared) ? own : id);
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return billing({
+      GUEST_TOKENS_PER_MINUTE: String(perAddress),
+      GUEST_GRANTS_PER_MINUTE: String(ceiling),
+      ACCOUNT_LEDGER: ledgers,
+    });
+  }
+
+  /** Tokens granted to `addresses`, each tried `perAddress + 1` times; every refusal is rate_limited. */
+  async function granted(service: BillingService, addresses: string[]): Promise<number> {
+    let count = 0;
+    for (const address of addresses)
+      for (let i = 0; i <= perAddress; i++) {
+        try {
+          await service.issueGuestToken({}, call, address);
+          count++;
+        } catch (error) {
+          expect(isServiceError(error) && error.code).toBe("rate_limited");
+          expect((error as { details: Record<string, unknown> }).details.limits).toBeUndefined();
+        }
+      }
+    return count;
+  }
+
+  async function inOneMinute(test: () => Promise<void>): Promise<void> {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      await test();
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  it("gives the /64s of one /56 at most twice GUEST_TOKENS_PER_MINUTE, and its refusals cost its /48 nothing", async () => {
+    await inOneMinute(async () => {
+      const prefix = randomPrefix48();
+      const service = withOwnCeiling(4 * perAddress + 1);
+      // Eight /64s of 3fff:…:1200::/56.
+      const slash64s = Array.from({ length: 8 }, (_, i) => `${prefix}:12${i.toString(16).padStart(2, "0")}::${i + 1}`);
+      expect(await granted(service, slash64s)).toBe(2 * perAddress);
+      // Another /56 of the same /48 still gets its full share: the refused attempts above were not
+      // counted against the /48 or the ceiling.
+      expect(await granted(service, [`${prefix}:3400::1`, `${prefix}:3401::1`, `${prefix}:3402::1`])).toBe(
+        2 * perAddress,
+      );
+      // The ceiling has one grant left, and an unrelated client gets it.
+      await expect(service.issueGuestToken({}, call, uniqueClientAddress())).resolves.toMatchObject({
+        token_type: "Bearer",
+      });
+    });
+  });
+
+  it("gives the /56s of one /48 at most four times GUEST_TOKENS_PER_MINUTE, and leaves the ceiling to others", async () => {
+    await inOneMinute(async () => {
+      const prefix = randomPrefix48();
+      const service = withOwnCeiling(4 * perAddress + 1);
+      // One /64 in each of eight /56s of one /48: only the /48's limit binds.
+      const slash56s = Array.from({ length: 8 }, (_, i) => `${prefix}:${(i + 1).toString(16)}00::1`);
+      expect(await granted(service, slash56s)).toBe(4 * perAddress);
+      await expect(service.issueGuestToken({}, call, uniqueClientAddress())).resolves.toMatchObject({
+        token_type: "Bearer",
+      });
+    });
+  });
+});
