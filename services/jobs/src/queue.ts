@@ -48,10 +48,11 @@ export class JobQueue extends DurableObject<JobsEnv> {
          id TEXT PRIMARY KEY, tenant TEXT NOT NULL, run_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
          taken_until INTEGER NOT NULL DEFAULT 0, admitted_at INTEGER NOT NULL, fingerprint TEXT)`,
     );
-    // With id in the index, a tenant's oldest due entry is read in order, with no sort.
+    // With id in the index, a tenant's oldest due entry is read in order, with no sort. Nothing
+    // reads due entries across tenants any more, so the global run_at index goes.
     this.sql.exec("DROP INDEX IF EXISTS queue_tenant");
+    this.sql.exec("DROP INDEX IF EXISTS queue_due");
     this.sql.exec("CREATE INDEX IF NOT EXISTS queue_turn ON queue (tenant, run_at, id)");
-    this.sql.exec("CREATE INDEX IF NOT EXISTS queue_due ON queue (run_at)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS queue_expiry ON queue (expires_at)");
     const known = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'served'").toArray();
     // `seq`: the tenant's place in the order of service when last served, 0 if never; `since`: the

@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { JobQueue } from "../src/queue";
 import { admin, call, codeOf, guest, jobs } from "./helpers";
 
 const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 16 } });
@@ -188,6 +189,18 @@ describe("the queue's pick, pass after pass", () => {
       const rows = state.storage.sql.exec<{ tenant: string }>("SELECT tenant FROM served").toArray();
       expect(rows.map((r) => r.tenant)).toEqual(["stays"]);
     });
+  });
+
+  it("takes up the tenants of a queue written before it remembered who was served", async () => {
+    const queue = queueNamed("fairness-upgrade");
+    await queue.admit(entry("before-x", "x", 1000), 100, 1000);
+    await queue.admit(entry("before-y", "y", 1000), 100, 1000);
+    await runInDurableObject(queue, async (_instance, state) => {
+      state.storage.sql.exec("DROP TABLE served");
+      // The object as the next deploy starts it.
+      new JobQueue(state, env);
+    });
+    expect((await queue.take(5000, 10, 60_000)).map((e) => e.id).sort()).toEqual(["before-x", "before-y"]);
   });
 
   it("writes nothing for a create refused at the cap, not even the tenant's expired entries", async () => {
