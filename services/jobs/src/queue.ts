@@ -33,8 +33,8 @@ export function jobQueue(env: JobsEnv): DurableObjectStub<JobQueue> {
 /**
  * Every unfinished job (pending, running, waiting to retry), one SQLite object for the deployment.
  * KV cannot count or compare-and-set, so the per-tenant cap and the fair pick of due jobs live
- * here. Methods never await, so each applies whole before the next: two creates cannot both take
- * a tenant's last place. The job's row in KV stays the truth about the job itself, and its
+ * here, with a row per tenant that has queued jobs saying when it was last served. Methods never
+ * await, so each applies whole before the next: two creates cannot both take a tenant's last place. The job's row in KV stays the truth about the job itself, and its
  * {@link JobLease} about who runs it.
  */
 export class JobQueue extends DurableObject<JobsEnv> {
@@ -48,9 +48,23 @@ export class JobQueue extends DurableObject<JobsEnv> {
          id TEXT PRIMARY KEY, tenant TEXT NOT NULL, run_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
          taken_until INTEGER NOT NULL DEFAULT 0, admitted_at INTEGER NOT NULL, fingerprint TEXT)`,
     );
-    this.sql.exec("CREATE INDEX IF NOT EXISTS queue_tenant ON queue (tenant, run_at)");
-    this.sql.exec("CREATE INDEX IF NOT EXISTS queue_due ON queue (run_at)");
+    // With id in the index, a tenant's oldest due entry is read in order, with no sort. Nothing
+    // reads due entries across tenants any more, so the global run_at index goes.
+    this.sql.exec("DROP INDEX IF EXISTS queue_tenant");
+    this.sql.exec("DROP INDEX IF EXISTS queue_due");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS queue_turn ON queue (tenant, run_at, id)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS queue_expiry ON queue (expires_at)");
+    const known = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'served'").toArray();
+    // `seq`: the tenant's place in the order of service when last served, 0 if never; `since`: the
+    // earliest run_at queued while never served, so never-served tenants go oldest first.
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS served (
+         tenant TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0, since INTEGER NOT NULL)`,
+    );
+    this.sql.exec("CREATE INDEX IF NOT EXISTS served_order ON served (seq, since)");
+    // A queue written before this table: its tenants start as never served.
+    if (known.length === 0)
+      this.sql.exec("INSERT INTO served (tenant, since) SELECT tenant, MIN(run_at) FROM queue GROUP BY tenant");
   }
 
   /**
@@ -58,16 +72,21 @@ export class JobQueue extends DurableObject<JobsEnv> {
    * already queued is not queued again: the caller gets the queued one's fingerprint hash instead.
    */
   admit(entry: NewEntry, max: number | null, now: number): Admission {
-    this.sql.exec("DELETE FROM queue WHERE tenant = ? AND expires_at <= ?", entry.tenant, now);
+    // Reads only until admitted: a create refused at the cap writes nothing.
     const existing = this.sql
-      .exec<{ fingerprint: string | null }>("SELECT fingerprint FROM queue WHERE id = ?", entry.id)
+      .exec<{ fingerprint: string | null }>(
+        "SELECT fingerprint FROM queue WHERE id = ? AND expires_at > ?",
+        entry.id,
+        now,
+      )
       .toArray()[0];
     if (existing) return { ok: true, fresh: false, fingerprint: existing.fingerprint };
     if (max !== null) {
       const { pending, earliest } = this.sql
         .exec<{ pending: number; earliest: number | null }>(
-          "SELECT COUNT(*) AS pending, MIN(run_at) AS earliest FROM queue WHERE tenant = ?",
+          "SELECT COUNT(*) AS pending, MIN(run_at) AS earliest FROM queue WHERE tenant = ? AND expires_at > ?",
           entry.tenant,
+          now,
         )
         .one();
       if (pending >= max) {
@@ -76,6 +95,8 @@ export class JobQueue extends DurableObject<JobsEnv> {
         return { ok: false, pending, retryAfter: Math.min(Math.max(wait, 60), 3600) };
       }
     }
+    // The tenant's expired entries (an expired one of this id among them) give their places up.
+    this.sql.exec("DELETE FROM queue WHERE tenant = ? AND expires_at <= ?", entry.tenant, now);
     this.sql.exec(
       "INSERT INTO queue (id, tenant, run_at, expires_at, taken_until, admitted_at, fingerprint) VALUES (?, ?, ?, ?, 0, ?, ?)",
       entry.id,
@@ -85,31 +106,47 @@ export class JobQueue extends DurableObject<JobsEnv> {
       now,
       entry.fingerprint,
     );
+    this.track(entry.tenant, entry.runAt);
     return { ok: true, fresh: true };
   }
 
   /**
-   * Takes up to `limit` due jobs for one pass, fairly: every tenant with a due job gets its oldest
-   * one before any tenant gets a second, and so on round by round. Taken entries are not offered to
-   * another pass for `holdMs` (the lease time), so overlapping passes do not spend their share on
-   * jobs already running; the job's lease still decides who runs it.
+   * Takes up to `limit` due jobs for one pass, round-robin across tenants and across passes: the
+   * tenant served longest ago (one never served first, then by its oldest job) gets its oldest due
+   * job, and is then last in line; tenants with nothing due keep their place. A pass whose tenants
+   * run out goes round them again. Each turn walks tenants in that order and stops at its limit, so
+   * a pass costs about one index probe per tenant visited, however many jobs are queued. Taken
+   * entries are not offered to another pass for `holdMs` (the lease time), so overlapping passes do
+   * not spend their share on jobs already running; the job's lease still decides who runs it.
    */
   take(now: number, limit: number, holdMs: number): QueueEntry[] {
-    this.sql.exec("DELETE FROM queue WHERE expires_at <= ?", now);
-    const picked = this.sql
-      .exec<{ id: string; tenant: string; run_at: number; admitted_at: number }>(
-        `SELECT id, tenant, run_at, admitted_at FROM (
-           SELECT id, tenant, run_at, admitted_at,
-                  ROW_NUMBER() OVER (PARTITION BY tenant ORDER BY run_at, id) AS turn
-           FROM queue WHERE run_at <= ? AND taken_until <= ?)
-         ORDER BY turn, run_at, id LIMIT ?`,
-        now,
-        now,
-        limit,
-      )
+    const expired = this.sql
+      .exec<{ tenant: string }>("DELETE FROM queue WHERE expires_at <= ? RETURNING tenant", now)
       .toArray();
-    for (const row of picked) this.sql.exec("UPDATE queue SET taken_until = ? WHERE id = ?", now + holdMs, row.id);
-    return picked.map((row) => ({ id: row.id, tenant: row.tenant, runAt: row.run_at, admittedAt: row.admitted_at }));
+    for (const tenant of new Set(expired.map((row) => row.tenant))) this.forget(tenant);
+    let seq = this.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM served").one().seq;
+    const picked: QueueEntry[] = [];
+    while (picked.length < limit) {
+      const turn = this.sql
+        .exec<{ id: string; tenant: string; run_at: number; admitted_at: number }>(
+          `SELECT q.id, q.tenant, q.run_at, q.admitted_at FROM served s
+           JOIN queue q ON q.id = (
+             SELECT id FROM queue WHERE tenant = s.tenant AND run_at <= ?1 AND taken_until <= ?1
+             ORDER BY run_at, id LIMIT 1)
+           ORDER BY s.seq, s.since LIMIT ?2`,
+          now,
+          limit - picked.length,
+        )
+        .toArray();
+      if (turn.length === 0) break;
+      for (const row of turn) {
+        seq += 1;
+        this.sql.exec("UPDATE queue SET taken_until = ? WHERE id = ?", now + holdMs, row.id);
+        this.sql.exec("UPDATE served SET seq = ? WHERE tenant = ?", seq, row.tenant);
+        picked.push({ id: row.id, tenant: row.tenant, runAt: row.run_at, admittedAt: row.admitted_at });
+      }
+    }
+    return picked;
   }
 
   /** The job waits to run again at `runAt` (a retry), offered to the first pass from then. */
@@ -124,7 +161,8 @@ export class JobQueue extends DurableObject<JobsEnv> {
 
   /** The job finished, was cancelled or is gone: it leaves the queue and frees its tenant's place. */
   remove(id: string): void {
-    this.sql.exec("DELETE FROM queue WHERE id = ?", id);
+    const gone = this.sql.exec<{ tenant: string }>("DELETE FROM queue WHERE id = ? RETURNING tenant", id).toArray()[0];
+    if (gone) this.forget(gone.tenant);
   }
 
   /** Queues a job found only in the old KV due index, outside any cap (cleanup's migration). */
@@ -138,6 +176,7 @@ export class JobQueue extends DurableObject<JobsEnv> {
       now,
       entry.fingerprint,
     );
+    this.track(entry.tenant, entry.runAt);
   }
 
   /** A tenant's unfinished jobs as counted against its cap (tests and support). */
@@ -145,5 +184,23 @@ export class JobQueue extends DurableObject<JobsEnv> {
     return this.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM queue WHERE tenant = ? AND expires_at > ?", tenant, now)
       .one().n;
+  }
+
+  /** The tenant has a queued job: a tenant new to the queue waits its turn as never served. */
+  private track(tenant: string, runAt: number): void {
+    this.sql.exec(
+      `INSERT INTO served (tenant, since) VALUES (?, ?)
+       ON CONFLICT (tenant) DO UPDATE SET since = MIN(since, excluded.since) WHERE seq = 0`,
+      tenant,
+      runAt,
+    );
+  }
+
+  /** Keeps the table to tenants with queued jobs; one that comes back later is new again. */
+  private forget(tenant: string): void {
+    this.sql.exec(
+      "DELETE FROM served WHERE tenant = ?1 AND NOT EXISTS (SELECT 1 FROM queue WHERE tenant = ?1)",
+      tenant,
+    );
   }
 }

@@ -1,6 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { JobQueue } from "../src/queue";
 import { admin, call, codeOf, guest, jobs } from "./helpers";
 
 const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 16 } });
@@ -130,6 +132,88 @@ describe("one tenant cannot starve the others", () => {
     );
     const { keys } = await env.KV_BILLING.list({ prefix: `job:${job.id}` });
     expect(keys[0]?.expiration).toBe(Math.floor((runAt + 2 * 86_400_000) / 1000));
+  });
+});
+
+describe("the queue's pick, pass after pass", () => {
+  const FAR = 10 ** 13;
+  /** A queue object of the test's own, so other tests' jobs do not share its passes. */
+  const queueNamed = (name: string) => env.JOB_QUEUE.get(env.JOB_QUEUE.idFromName(name));
+  const entry = (id: string, tenant: string, runAt: number) => ({
+    id,
+    tenant,
+    runAt,
+    expiresAt: FAR,
+    fingerprint: null,
+  });
+  /** `count` passes of `limit` a minute apart; what they took stays held (running) throughout. */
+  async function passes(queue: ReturnType<typeof queueNamed>, count: number, limit: number) {
+    const taken: { id: string; tenant: string }[][] = [];
+    for (let pass = 0; pass < count; pass++) taken.push(await queue.take(10_000 + pass * 60_000, limit, FAR));
+    return taken;
+  }
+
+  it("serves a tenant new to the queue within ⌈tenants / limit⌉ passes, behind older backlogs", async () => {
+    const queue = queueNamed("fairness-newcomer");
+    // Three tenants with four due jobs each, admitted first; B's one job comes later.
+    for (const t of ["a1", "a2", "a3"])
+      for (let i = 0; i < 4; i++) await queue.admit(entry(`${t}-${i}`, t, 1000 + i), 100, 1000);
+    await queue.admit(entry("b-0", "b", 2000), 100, 2000);
+    const taken = await passes(queue, 2, 3);
+    expect(taken.flat().map((e) => e.id)).toContain("b-0");
+    expect(taken[0]).toHaveLength(3);
+  });
+
+  it("serves every backlogged tenant once before any tenant twice, across consecutive passes", async () => {
+    const queue = queueNamed("fairness-rounds");
+    const tenants = Array.from({ length: 7 }, (_, i) => `t${i}`);
+    // Each tenant's backlog is older than the next tenant's, as when tenants pile up jobs in turn.
+    for (const [i, t] of tenants.entries())
+      for (let j = 0; j < 5; j++) await queue.admit(entry(`${t}-${j}`, t, 1000 + i * 10 + j), 100, 1000);
+    const order = (await passes(queue, 12, 3)).flat().map((e) => e.tenant);
+    expect(order).toHaveLength(35);
+    for (let round = 0; round < 5; round++)
+      expect(order.slice(round * 7, round * 7 + 7).sort(), `round ${round + 1}`).toEqual(tenants);
+  });
+
+  it("forgets a tenant once none of its jobs is queued", async () => {
+    const queue = queueNamed("fairness-forget");
+    for (let i = 0; i < 3; i++) await queue.admit(entry(`gone-${i}`, "gone", 1000 + i), 100, 1000);
+    await queue.admit(entry("expiring", "expired", 1000), 100, 1000);
+    await queue.admit(entry("stays", "stays", 1000), 100, 1000);
+    expect(await queue.take(5000, 10, 60_000)).toHaveLength(5);
+    for (let i = 0; i < 3; i++) await queue.remove(`gone-${i}`);
+    await queue.reschedule("expiring", 6000, 7000);
+    await queue.take(8000, 10, 60_000);
+    await runInDurableObject(queue, async (_instance, state) => {
+      const rows = state.storage.sql.exec<{ tenant: string }>("SELECT tenant FROM served").toArray();
+      expect(rows.map((r) => r.tenant)).toEqual(["stays"]);
+    });
+  });
+
+  it("takes up the tenants of a queue written before it remembered who was served", async () => {
+    const queue = queueNamed("fairness-upgrade");
+    await queue.admit(entry("before-x", "x", 1000), 100, 1000);
+    await queue.admit(entry("before-y", "y", 1000), 100, 1000);
+    await runInDurableObject(queue, async (_instance, state) => {
+      state.storage.sql.exec("DROP TABLE served");
+      // The object as the next deploy starts it.
+      new JobQueue(state, env);
+    });
+    expect((await queue.take(5000, 10, 60_000)).map((e) => e.id).sort()).toEqual(["before-x", "before-y"]);
+  });
+
+  it("writes nothing for a create refused at the cap, not even the tenant's expired entries", async () => {
+    const queue = queueNamed("fairness-refused");
+    await queue.admit({ ...entry("old", "capped", 1000), expiresAt: 2500 }, 3, 1000);
+    await queue.admit(entry("new-0", "capped", 2000), 3, 2000);
+    await queue.admit(entry("new-1", "capped", 2000), 3, 2000);
+    // Once "old" has expired, the cap (lowered, as a deploy may) is full with the other two.
+    expect(await queue.admit(entry("new-2", "capped", 3000), 2, 3000)).toMatchObject({ ok: false, pending: 2 });
+    await runInDurableObject(queue, async (_instance, state) => {
+      const ids = state.storage.sql.exec<{ id: string }>("SELECT id FROM queue ORDER BY id").toArray();
+      expect(ids.map((r) => r.id)).toEqual(["new-0", "new-1", "old"]);
+    });
   });
 });
 
