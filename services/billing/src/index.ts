@@ -296,9 +296,10 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
    * Starts an operation that spans several calls (an AI ask) under the caller's idempotency key:
    * `new` with the `nonce` its charge ids must derive from (never from the key: a key reused after
    * its record was pruned is a new operation and must be billed), or `replay` with the stored answer;
-   * `conflict` while the first is in flight and `idempotency_mismatch` for a different request under
-   * the same key. `leaseSeconds` (at least ten minutes are kept) is the longest the operation may run:
-   * until then an attempt in flight is never taken over.
+   * `conflict` while the first is in flight (`retry_after`: seconds until its lease is up) and
+   * `idempotency_mismatch` for a different request under the same key. `leaseSeconds` (at least ten
+   * minutes are kept) is the longest the operation may run: until then an attempt in flight is
+   * never taken over.
    */
   async beginOperation(
     identity: Identity,

@@ -387,10 +387,11 @@ export class AccountLedger extends DurableObject<BillingEnv> {
   /**
    * Starts a multi-step operation under an idempotency key: `new` (go ahead) with the nonce that
    * names its charges, `replay` with the first answer, or a refusal: `conflict` while the first
-   * attempt is still in flight (within its lease of `leaseMs`), `idempotency_mismatch` for a
-   * different request under the same key. The nonce lives as long as the record: a retry after a
-   * failed or dead attempt gets the same one (a charge it made is not made twice), a key reused once
-   * the record is past retention gets a new one (a new operation, billed as one).
+   * attempt is still in flight (within its lease of `leaseMs`; `retry_after` is the seconds left of
+   * it), `idempotency_mismatch` for a different request under the same key. The nonce lives as
+   * long as the record: a retry after a failed or dead attempt gets the same one (a charge it made
+   * is not made twice), a key reused once the record is past retention gets a new one (a new
+   * operation, billed as one).
    */
   beginIdempotent(
     name: string,
@@ -437,8 +438,12 @@ export class AccountLedger extends DurableObject<BillingEnv> {
         }
         if (row.state === "in_flight") {
           // An attempt whose worker died never completes or abandons: once its lease is up it is taken over.
-          if (now < (row.lease_until ?? row.created_at + MIN_IN_FLIGHT_LEASE_MS)) {
-            throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight");
+          const leaseEnd = row.lease_until ?? row.created_at + MIN_IN_FLIGHT_LEASE_MS;
+          if (now < leaseEnd) {
+            // When the lease is up, so a retry (a job's runner, a client) waits that long, not a guess.
+            throw new LedgerRefusal("conflict", "a request with this Idempotency-Key is still in flight", {
+              retry_after: Math.ceil((leaseEnd - now) / 1000),
+            });
           }
           return restart(row.nonce ?? crypto.randomUUID());
         }

@@ -52,6 +52,8 @@ describe("operation records and their nonce", () => {
     await nonceOf(account.beginIdempotent(user.sub, "op:stream", "f", now, 55 * 60_000));
     const early = await account.beginIdempotent(user.sub, "op:stream", "f", now + 30 * 60_000);
     expect(early.ok ? "ok" : early.code).toBe("conflict");
+    // The refusal says when the lease is up, so a caller waits that long rather than guess.
+    expect(early.ok ? undefined : early.details).toEqual({ retry_after: 25 * 60 });
     await nonceOf(account.beginIdempotent(user.sub, "op:stream", "f", now + 56 * 60_000));
     expect(await codeOf(billing().beginOperation(user, "op:bad-lease", "f", call, { leaseSeconds: 0 }))).toBe(
       "invalid_input",

@@ -15,7 +15,7 @@ import {
 import * as v from "valibot";
 import { jobSettings } from "./config";
 import { kindOf } from "./kinds";
-import type { LeaseGrant } from "./lease";
+import type { LeaseGrant, LeaseOpening } from "./lease";
 import { type JobQueue, jobQueue } from "./queue";
 import { runDue } from "./runner";
 import {
@@ -57,7 +57,8 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
   /**
    * Creates a job. Unknown kinds and invalid input are refused now (400), not discovered later; a
    * `run_at` in the past means now. With an idempotency key, the same request returns the same job;
-   * a different one is 422. A tenant with `JOBS_MAX_PENDING` unfinished jobs is refused (429).
+   * a different one is 422; while that job's row is not readable yet (KV lags its writes) it is 409
+   * with `retry_after`. A tenant with `JOBS_MAX_PENDING` unfinished jobs is refused (429).
    */
   async create(
     input: unknown,
@@ -152,8 +153,23 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     }
     try {
       if (idempotencyKey !== null) {
-        // The same key may come back after the earlier job was pruned: start its lease afresh.
-        await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).reset();
+        // The key's earlier job, if any, is not queued, so it finished or expired. Only the lease
+        // knows which for sure: KV may miss a row written moments ago, and taking a job finished
+        // just now for a pruned one would run (and bill) it again under a new nonce.
+        const opening = (await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).open(
+          fingerprintHash,
+          now,
+          settings.ttlSeconds * 1000,
+        )) as LeaseOpening;
+        if (!opening.ok) {
+          if (opening.fingerprint !== null && opening.fingerprint !== fingerprintHash)
+            throw new ServiceError("idempotency_mismatch", "this Idempotency-Key was used for a different job");
+          throw new ServiceError(
+            "conflict",
+            `the job with this Idempotency-Key has ${opening.outcome === "cancelled" ? "been cancelled" : opening.outcome} and is not readable yet; retry shortly`,
+            { retry_after: 60 },
+          );
+        }
       }
       await saveRow(this.env.KV_BILLING, row, settings);
     } catch (error) {
@@ -201,7 +217,8 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     const newInput = "input" in change ? kindOf(row.kind).validate(change.input) : undefined;
     const holder = `update:${call.requestId}`;
     const lease = this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id));
-    const grant = (await lease.claimForChange(holder, Date.now(), cancel)) as LeaseGrant;
+    const settings = jobSettings(this.env);
+    const grant = (await lease.claimForChange(holder, Date.now(), cancel, settings.ttlSeconds * 1000)) as LeaseGrant;
     if (!grant.ok) {
       throw new ServiceError(
         "conflict",
@@ -210,7 +227,6 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
           : `the job has already ${grant.outcome === "cancelled" ? "been cancelled" : grant.outcome}`,
       );
     }
-    const settings = jobSettings(this.env);
     // Re-read under the lease: the runner may have moved it on since.
     const current = (await getRow(this.env.KV_BILLING, id)) ?? row;
     const now = Date.now();

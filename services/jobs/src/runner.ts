@@ -12,8 +12,24 @@ export interface RunOptions {
   requestId: string;
 }
 
-/** Billing's takeover window for an in-flight operation, plus a margin. */
-const IN_FLIGHT_WAIT_MS = 10 * 60_000 + 5_000;
+/** Billing's shortest in-flight lease: the wait after a `conflict` that does not say how long. */
+const IN_FLIGHT_FALLBACK_MS = 10 * 60_000;
+/** Waited beyond a conflict's `retry_after`, so the retry comes after the lease is up, not at it. */
+const IN_FLIGHT_MARGIN_MS = 5_000;
+/** The longest a conflict may make a job wait: the longest backoff. */
+const IN_FLIGHT_MAX_MS = 6 * 3_600_000;
+
+/**
+ * How long to wait after `error` if it says an earlier attempt's call is still in flight: billing's
+ * `conflict` with `retry_after`, the seconds left of that call's lease, within bounds. Undefined
+ * for any other error.
+ */
+function inFlightWaitMs(error: unknown): number | undefined {
+  if (!isServiceError(error) || error.code !== "conflict") return undefined;
+  const seconds = error.details?.retry_after;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) return undefined;
+  return Math.min(seconds * 1000 + IN_FLIGHT_MARGIN_MS, IN_FLIGHT_MAX_MS);
+}
 
 /** Client mistakes will not get better by retrying; everything else might. */
 function retryable(error: unknown): boolean {
@@ -125,7 +141,7 @@ async function runOne(
       attempts: row.max_attempts,
       last_error: "the runner stopped during every attempt",
     };
-    await lease.finish(options.runner, "failed");
+    await lease.finish(options.runner, "failed", failed.updated_at, settings.ttlSeconds * 1000);
     await saveRow(env.KV_BILLING, failed, settings);
     await queue.remove(id);
     return { id, kind: row.kind, outcome: "failed", attempts: row.max_attempts, error: failed.last_error };
@@ -160,21 +176,46 @@ async function execute(
     );
     const finishedAt = Date.now();
     row = { ...transition(row, "succeeded", finishedAt), result };
-    await lease.finish(options.runner, "succeeded");
+    await lease.finish(options.runner, "succeeded", row.updated_at, settings.ttlSeconds * 1000);
     await saveRow(env.KV_BILLING, row, settings);
     await jobQueue(env).remove(row.id);
     return { id: row.id, kind: row.kind, outcome: "succeeded", attempts: row.attempts };
   } catch (error) {
     const text = message(error).slice(0, 1000);
     const now = Math.max(Date.now(), options.now);
+    const inFlightWait = inFlightWaitMs(error);
+    if (inFlightWait !== undefined) {
+      // An earlier attempt's ask is still in flight at billing (its runner died or timed out
+      // mid-call) and was refused before any work: retry when billing will take it over (or replay
+      // its answer), and give the attempt back, so a job with one attempt left is not failed by a
+      // refusal while its ask may have been answered and charged. This cannot loop: only a counted
+      // attempt of this job begins its ask, so every such refusal follows one.
+      const next = now + inFlightWait;
+      const attempts = row.attempts - 1;
+      row = {
+        ...transition(
+          { ...row, attempts },
+          "pending",
+          now,
+          `attempt ${row.attempts} not counted: ${text}; retrying at ${new Date(next).toISOString()}`,
+        ),
+        run_at: next,
+        last_error: text,
+      };
+      await saveRow(env.KV_BILLING, row, settings);
+      await jobQueue(env).reschedule(row.id, next, pendingExpiry(settings, row));
+      await lease.release(options.runner, true);
+      return { id: row.id, kind: row.kind, outcome: "retry_scheduled", attempts, error: text };
+    }
     if (retryable(error) && row.attempts < row.max_attempts) {
-      // `conflict` means an earlier attempt's ask is still marked in flight at billing (its runner
-      // died mid-call); billing takes such a record over after 10 minutes, so wait at least that long
-      // rather than spend the remaining attempts on certain refusals.
+      // A `conflict` that does not say how long (a billing from before `retry_after`): wait at least
+      // billing's shortest in-flight lease rather than spend the remaining attempts on refusals.
       const inFlight = isServiceError(error) && error.code === "conflict";
       const next =
         options.now +
-        (inFlight ? Math.max(backoffMs(settings, row.attempts), IN_FLIGHT_WAIT_MS) : backoffMs(settings, row.attempts));
+        (inFlight
+          ? Math.max(backoffMs(settings, row.attempts), IN_FLIGHT_FALLBACK_MS + IN_FLIGHT_MARGIN_MS)
+          : backoffMs(settings, row.attempts));
       row = {
         ...transition(
           row,
@@ -191,7 +232,7 @@ async function execute(
       return { id: row.id, kind: row.kind, outcome: "retry_scheduled", attempts: row.attempts, error: text };
     }
     row = { ...transition(row, "failed", now, text), last_error: text };
-    await lease.finish(options.runner, "failed");
+    await lease.finish(options.runner, "failed", row.updated_at, settings.ttlSeconds * 1000);
     await saveRow(env.KV_BILLING, row, settings);
     await jobQueue(env).remove(row.id);
     return { id: row.id, kind: row.kind, outcome: "failed", attempts: row.attempts, error: text };

@@ -96,9 +96,41 @@ describe("an ask still in flight from a dead runner", () => {
     await env.BILLING.beginOperation(user, `ask:job:${job.id}:${row?.nonce}`, JSON.stringify(input), call);
     const t0 = Date.now();
     const { ran } = await jobs().run(admin, call, { now: t0 });
-    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 1 });
+    // The refusal is not an attempt: the ask never started.
+    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 0 });
     const after = await jobs().get(job.id, user, call);
     expect(Date.parse(after.run_at)).toBeGreaterThanOrEqual(t0 + 10 * 60_000);
     expect(after.last_error).toContain("conflict");
+  });
+
+  it("waits as long as the conflict's retry_after, spends no attempt, then replays the answered ask", async () => {
+    const { env } = await import("cloudflare:workers");
+    const user = await guest();
+    const input = { prompt: "in flight for long", max_tokens: 32 };
+    const { job } = await jobs().create({ kind: "si.ask", input, max_attempts: 1 }, user, null, call);
+    const row = await env.KV_BILLING.get<{ nonce: string }>(`job:${job.id}`, "json");
+    const key = `ask:job:${job.id}:${row?.nonce}`;
+    // SI leases an ask for 2 × SI_LATENCY_BUDGET_MS + 120 s: with a larger budget, well over 10 minutes.
+    await env.BILLING.beginOperation(user, key, JSON.stringify(input), call, { leaseSeconds: 1800 });
+    const t0 = Date.now();
+    const first = await jobs().run(admin, call, { now: t0 });
+    expect(first.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 0 });
+    const waiting = await jobs().get(job.id, user, call);
+    expect(waiting).toMatchObject({ status: "pending", attempts: 0 });
+    expect(Date.parse(waiting.run_at)).toBeGreaterThanOrEqual(t0 + 1_800_000);
+    expect(Date.parse(waiting.run_at)).toBeLessThan(t0 + 1_800_000 + 60_000);
+    expect(
+      (await jobs().run(admin, call, { now: Date.parse(waiting.run_at) - 1 })).ran.some((r) => r.id === job.id),
+    ).toBe(false);
+
+    // Meanwhile the earlier attempt's ask is answered (another account's answer stands in for it, so
+    // this account's balance shows only what the job costs): the retry replays it, for free.
+    const answered = await env.SI.ask(input, await guest(), null, { requestId: "the-earlier-attempt" });
+    if ("stream" in answered) throw new Error("expected a JSON answer");
+    await env.BILLING.completeOperation(user, key, JSON.stringify(answered.body), call);
+    const second = await jobs().run(admin, call, { now: Date.parse(waiting.run_at) });
+    expect(second.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "succeeded", attempts: 1 });
+    expect((await jobs().get(job.id, user, call)).result).toMatchObject({ request_id: "the-earlier-attempt" });
+    expect((await env.BILLING.balance(user, call)).balance).toBe(5);
   });
 });

@@ -1,4 +1,4 @@
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { uniqueClientAddress } from "../../../test-support/client-address";
@@ -24,4 +24,14 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
   } catch (error) {
     return (error as { code?: string }).code ?? String(error);
   }
+}
+
+/**
+ * Moves the times a finished job's lease remembers `ms` into the past, as if the job finished that
+ * long ago: with its row gone too, the same as a job pruned after `JOBS_TTL_DAYS`.
+ */
+export async function agedLease(id: string, ms: number): Promise<void> {
+  await runInDurableObject(env.JOB_LEASE.get(env.JOB_LEASE.idFromName(id)), async (_instance, state) => {
+    state.storage.sql.exec("UPDATE lease SET finished_at = finished_at - ?, kept_until = kept_until - ?", ms, ms);
+  });
 }

@@ -2,8 +2,10 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { failure } from "../../../test-support/failure";
+import { migrateLease } from "../src/lease";
 import { JobQueue } from "../src/queue";
-import { admin, call, codeOf, guest, jobs } from "./helpers";
+import { admin, agedLease, call, codeOf, guest, jobs } from "./helpers";
 
 const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 16 } });
 const LONG_AGO = "1970-01-01T00:00:01Z";
@@ -266,6 +268,8 @@ describe("a job re-created after its key's job was pruned", () => {
     const pruned = await jobs().cleanup(admin, call, { now: Date.now() + 15 * 86_400_000 });
     expect(pruned.jobs_deleted).toBeGreaterThanOrEqual(1);
     expect(await codeOf(jobs().get(first.job.id, user, call))).toBe("not_found");
+    // The job's lease remembers when it finished; move that back past JOBS_TTL_DAYS as well.
+    await agedLease(first.job.id, 15 * 86_400_000);
 
     const again = await jobs().create(body, user, "prune-key", call);
     expect(again.created).toBe(true);
@@ -273,6 +277,73 @@ describe("a job re-created after its key's job was pruned", () => {
     expect(ran.find((r) => r.id === again.job.id)?.outcome).toBe("succeeded");
     expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(afterFirst);
   }, 20_000);
+});
+
+describe("a retried create that reads its finished job's row as missing", () => {
+  it("is refused with 409 and never runs or charges the job again (KV may lag its writes)", async () => {
+    const user = await guest();
+    const body = ask("charged once per job");
+    const first = await jobs().create(body, user, "stale-key", call);
+    expect((await jobs().run(admin, call)).ran.find((r) => r.id === first.job.id)?.outcome).toBe("succeeded");
+    const afterFirst = (await env.BILLING.balance(user, call)).balance;
+    expect(afterFirst).toBeLessThan(5);
+    // What a KV reader may see for up to a minute (another colo, a cached negative lookup): the row
+    // written moments ago is not there.
+    const row = await env.KV_BILLING.get(`job:${first.job.id}`);
+    await env.KV_BILLING.delete(`job:${first.job.id}`);
+
+    const refusal = await failure(jobs().create(body, user, "stale-key", call));
+    expect(refusal).toMatchObject({ code: "conflict", details: { retry_after: 60 } });
+    expect(await codeOf(jobs().create(ask("another body"), user, "stale-key", call))).toBe("idempotency_mismatch");
+    await jobs().run(admin, call);
+    expect((await env.BILLING.balance(user, call)).balance).toBe(afterFirst);
+    expect(await env.JOB_QUEUE.get(env.JOB_QUEUE.idFromName("queue")).pending(user.sub, Date.now())).toBe(0);
+
+    // Once the row is readable again, the retry gets the finished job.
+    await env.KV_BILLING.put(`job:${first.job.id}`, row as string);
+    const again = await jobs().create(body, user, "stale-key", call);
+    expect(again).toMatchObject({ created: false, job: { id: first.job.id, status: "succeeded" } });
+  }, 20_000);
+
+  it("is refused for a cancelled job too", async () => {
+    const user = await guest();
+    const body = ask("cancelled, then retried");
+    const first = await jobs().create(body, user, "stale-cancel", call);
+    await jobs().update(first.job.id, { action: "cancel" }, user, call);
+    await env.KV_BILLING.delete(`job:${first.job.id}`);
+    expect(await codeOf(jobs().create(body, user, "stale-cancel", call))).toBe("conflict");
+    expect((await jobs().run(admin, call)).ran.some((r) => r.id === first.job.id)).toBe(false);
+    expect((await env.BILLING.balance(user, call)).balance).toBe(5);
+  });
+});
+
+describe("a lease from before it kept finish times", () => {
+  it("gains the columns, and its finished job's key starts a new job as before", async () => {
+    const user = await guest();
+    const body = ask("an old lease");
+    const first = await jobs().create(body, user, "old-lease-key", call);
+    const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(first.job.id));
+    await runInDurableObject(lease, async (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE lease");
+      sql.exec(
+        "CREATE TABLE lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, until INTEGER NOT NULL, attempts INTEGER NOT NULL, outcome TEXT)",
+      );
+      sql.exec("INSERT INTO lease VALUES (1, NULL, 0, 1, 'succeeded')");
+      migrateLease(sql);
+      migrateLease(sql);
+      const columns = sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('lease')")
+        .toArray()
+        .map((row) => row.name);
+      expect(columns).toEqual(expect.arrayContaining(["finished_at", "kept_until", "fingerprint"]));
+    });
+    // Its finish time is unknown, so a create that finds neither the row nor a queued job takes the
+    // job for pruned, as before.
+    await env.JOB_QUEUE.get(env.JOB_QUEUE.idFromName("queue")).remove(first.job.id);
+    await env.KV_BILLING.delete(`job:${first.job.id}`);
+    expect(await jobs().create(body, user, "old-lease-key", call)).toMatchObject({ created: true });
+  });
 });
 
 describe("jobs written before the queue existed", () => {
