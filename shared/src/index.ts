@@ -1,5 +1,6 @@
 export * from "./auth";
 export * from "./credits";
+export * from "./digest";
 export * from "./errors";
 export * from "./identity";
 export * from "./idle-watch";

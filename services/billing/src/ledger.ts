@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { AiUsage, AllowanceDraw, AllowanceRequest } from "@cognomega/shared";
+import { type AiUsage, type AllowanceDraw, type AllowanceRequest, isSha256Hex, sha256Hex } from "@cognomega/shared";
 import { AccountStore, DAY_MS, type LedgerCall, type LimitSnapshot, MINUTE_MS } from "./account-store";
 import {
   type LedgerAllowanceGrant,
@@ -392,14 +392,26 @@ export class AccountLedger extends DurableObject<BillingEnv> {
    * long as the record: a retry after a failed or dead attempt gets the same one (a charge it made
    * is not made twice), a key reused once the record is past retention gets a new one (a new
    * operation, billed as one).
+   *
+   * A record keeps only a SHA-256 of the request (SI sends one; a request sent whole is hashed
+   * here). A record written before fingerprints were hashed holds the whole request: it is hashed to
+   * compare, so a retry across that deploy is still the same operation.
    */
-  beginIdempotent(
+  async beginIdempotent(
     name: string,
     key: string,
-    fingerprint: string,
+    requestFingerprint: string,
     now: number,
     leaseMs = MIN_IN_FLIGHT_LEASE_MS,
-  ): LedgerResult<{ state: "new"; nonce: string } | { state: "replay"; response: string }> {
+  ): Promise<LedgerResult<{ state: "new"; nonce: string } | { state: "replay"; response: string }>> {
+    const fingerprint = isSha256Hex(requestFingerprint) ? requestFingerprint : await sha256Hex(requestFingerprint);
+    // Hashing yields to other events, so the transaction reads the record again: the digest of an old
+    // record is used only if that record is still the one it was computed from.
+    const stored = this.store.sql
+      .exec<{ fingerprint: string }>("SELECT fingerprint FROM idempotency WHERE key = ?", key)
+      .toArray()[0]?.fingerprint;
+    const legacy =
+      stored !== undefined && !isSha256Hex(stored) ? { whole: stored, digest: await sha256Hex(stored) } : undefined;
     return this.tx(() => {
       const leaseUntil = now + Math.min(MAX_IN_FLIGHT_LEASE_MS, Math.max(MIN_IN_FLIGHT_LEASE_MS, leaseMs));
       let row = this.store.sql
@@ -412,6 +424,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
           lease_until: number | null;
         }>("SELECT fingerprint, state, response, created_at, nonce, lease_until FROM idempotency WHERE key = ?", key)
         .toArray()[0];
+      if (row && legacy && row.fingerprint === legacy.whole) row = { ...row, fingerprint: legacy.digest };
       // Past retention a record is gone, whether or not the alarm has pruned it yet.
       if (row && row.created_at < now - IDEMPOTENCY_RETENTION_MS) {
         this.store.sql.exec("DELETE FROM idempotency WHERE key = ?", key);

@@ -1,4 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
+import { sha256Hex } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import type { AccountLedger } from "../src/index";
 import { migrateLedger } from "../src/ledger-schema";
@@ -101,6 +102,61 @@ describe("a ledger made before records had a nonce", () => {
     expect(await nonceOf(account.beginIdempotent(user.sub, "op:legacy", "f", now + 11 * 60_000))).toMatch(
       /^[0-9a-f-]{36}$/,
     );
+  });
+});
+
+describe("an operation's fingerprint", () => {
+  it("is kept as a SHA-256 of the request, even when the request itself is sent", async () => {
+    const user = await newAccount();
+    const account = ledger(user.sub);
+    const now = Date.now();
+    const raw = JSON.stringify({ prompt: "x".repeat(100_000) });
+    const hash = await sha256Hex(raw);
+    const first = await nonceOf(account.beginIdempotent(user.sub, "op:raw", raw, now));
+    await runInDurableObject(account, async (_instance, state) => {
+      expect(state.storage.sql.exec("SELECT fingerprint FROM idempotency WHERE key = 'op:raw'").one().fingerprint).toBe(
+        hash,
+      );
+    });
+    // The request and its hash are the same request.
+    await account.abandonIdempotent("op:raw");
+    expect(await nonceOf(account.beginIdempotent(user.sub, "op:raw", hash, now + 1_000))).toBe(first);
+    await account.abandonIdempotent("op:raw");
+    expect(await nonceOf(account.beginIdempotent(user.sub, "op:raw", raw, now + 2_000))).toBe(first);
+  });
+
+  it("matches a record written before fingerprints were hashed by its request's hash", async () => {
+    const user = await newAccount();
+    const account = ledger(user.sub);
+    const now = Date.now();
+    const raw = '{"prompt":"an ask from before the deploy"}';
+    await nonceOf(account.beginIdempotent(user.sub, "op:setup", "f", now));
+    await runInDurableObject(account, async (_instance, state) => {
+      const insert = (key: string, status: string, response: string | null, nonce: string) =>
+        state.storage.sql.exec(
+          "INSERT INTO idempotency (key, fingerprint, state, response, created_at, nonce, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          key,
+          raw,
+          status,
+          response,
+          now,
+          nonce,
+          now + 20 * 60_000,
+        );
+      insert("op:done", "done", '"the first answer"', "nonce-done");
+      insert("op:failed", "abandoned", null, "nonce-failed");
+      insert("op:running", "in_flight", null, "nonce-running");
+    });
+    const hash = await sha256Hex(raw);
+    expect(await account.beginIdempotent(user.sub, "op:done", hash, now + 1_000)).toMatchObject({
+      ok: true,
+      value: { state: "replay", response: '"the first answer"' },
+    });
+    const other = await account.beginIdempotent(user.sub, "op:done", await sha256Hex("{}"), now + 1_000);
+    expect(other.ok ? "ok" : other.code).toBe("idempotency_mismatch");
+    expect(await nonceOf(account.beginIdempotent(user.sub, "op:failed", hash, now + 1_000))).toBe("nonce-failed");
+    const running = await account.beginIdempotent(user.sub, "op:running", hash, now + 1_000);
+    expect(running.ok ? "ok" : running.code).toBe("conflict");
   });
 });
 

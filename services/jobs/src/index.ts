@@ -10,6 +10,7 @@ import {
   parseInput,
   requireAdmin,
   ServiceError,
+  sha256Hex,
   UpdateJobRequest,
 } from "@cognomega/shared";
 import * as v from "valibot";
@@ -26,7 +27,6 @@ import {
   migrateDueIndex,
   pendingExpiry,
   saveRow,
-  sha256Hex,
   transition,
   view,
 } from "./store";

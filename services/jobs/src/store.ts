@@ -1,5 +1,5 @@
 import type { Identity, JobHistoryEntry, JobStatus, JobSummary, JobView } from "@cognomega/shared";
-import { ServiceError } from "@cognomega/shared";
+import { ServiceError, sha256Hex } from "@cognomega/shared";
 import type { JobSettings } from "./config";
 import { jobQueue } from "./queue";
 
@@ -152,11 +152,6 @@ export async function saveRow(kv: KVNamespace, row: JobRow, settings: JobSetting
     kv.put(rowKey(row.id), JSON.stringify(row), options),
     kv.put(ownerKey(row), "", { ...options, metadata: indexMeta(row) }),
   ]);
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

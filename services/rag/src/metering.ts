@@ -1,5 +1,5 @@
 import { type CallContext, type Identity, tokenCost } from "@cognomega/shared";
-import { EMBEDDING_BATCH, EMBEDDING_MODEL, embeddingTokenBound, estimateEmbeddingTokens } from "./vectors";
+import { EMBEDDING_BATCH, EMBEDDING_MODEL, embeddingTokenBound, embeddingTokensCharged } from "./vectors";
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));
@@ -8,7 +8,7 @@ function log(fields: Record<string, unknown>): void {
 /**
  * One embedding operation's charge, held in the tenant's ledger before the AI binding is called
  * (like an ask): the hold covers every text at its token bound, the settle charges what was
- * embedded at its estimated count (the model reports no usage), and a call that embedded nothing
+ * embedded at `embeddingTokensCharged` (the model reports no usage), and a call that embedded nothing
  * releases it. Its id is new for every operation, so a charge can never be taken for another's.
  */
 export class EmbeddingCharge {
@@ -54,7 +54,7 @@ export class EmbeddingCharge {
     if (!this.open) throw new Error("this embedding charge was already settled or voided");
     this.open = false;
     let tokens = 0;
-    for (const text of texts) tokens += estimateEmbeddingTokens(text);
+    for (const text of texts) tokens += embeddingTokensCharged(text);
     const settled = await this.billing.settle(
       this.identity,
       this.holdId,

@@ -1,14 +1,11 @@
+import { sha256Hex } from "@cognomega/shared";
+
 /** The embedding model: 768 dimensions; the Vectorize index must be created to match. */
 export const EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
 /** Reciprocal-rank-fusion constant: damps the weight of top ranks so neither list dominates. */
 export const RRF_K = 60;
 /** Texts per embedding call (the model takes at most 100). */
 export const EMBEDDING_BATCH = 100;
-
-const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-async function sha(text: string): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
 
 /** Embeddings and Vectorize are used only when both are bound (production); BM25 works alone. */
 export function hybrid(env: RagEnv): { ai: Ai; index: VectorizeIndex } | undefined {
@@ -17,11 +14,11 @@ export function hybrid(env: RagEnv): { ai: Ai; index: VectorizeIndex } | undefin
 
 /** A tenant's Vectorize namespace (ids and namespaces are at most 64 bytes). */
 export async function namespaceOf(tenant: string): Promise<string> {
-  return (await sha(`rag-namespace\n${tenant}`)).slice(0, 48);
+  return (await sha256Hex(`rag-namespace\n${tenant}`)).slice(0, 48);
 }
 
 export async function vectorId(tenant: string, chunkId: string): Promise<string> {
-  return (await sha(`rag-chunk\n${tenant}\n${chunkId}`)).slice(0, 48);
+  return (await sha256Hex(`rag-chunk\n${tenant}\n${chunkId}`)).slice(0, 48);
 }
 
 /** The embedding model reads at most this many tokens of a text ([CLS] and [SEP] included). */
@@ -60,6 +57,16 @@ export function estimateEmbeddingTokens(text: string): number {
     else tokens += piece.length;
   }
   return Math.min(tokens, bound);
+}
+
+/**
+ * Tokens a text is charged at: the estimate, but at least one per two characters, since ids, hashes
+ * and base64 (which WordPiece splits into pieces of one to three characters) run 2–4× over the
+ * estimate; never above {@link embeddingTokenBound}, the hold. Plain prose is charged about twice
+ * its real count by this floor, the price of never under-charging text the estimate cannot read.
+ */
+export function embeddingTokensCharged(text: string): number {
+  return Math.min(embeddingTokenBound(text), Math.max(estimateEmbeddingTokens(text), Math.ceil(text.length / 2)));
 }
 
 /** An embedding call that failed after `embedded` of its texts had been embedded (and paid for). */

@@ -60,8 +60,8 @@ describe("embedding charges", () => {
     const user = await guest();
     const { overrides, calls } = doubles();
     // "The zebra sleeps standing up." is 9 WordPiece tokens by the estimate ([CLS], 5 words, one of
-    // them 8 letters long and so 2, ".", [SEP]); at $0.067/M × 100 credits/USD = 6.7 micro-credits a
-    // token, 60.3 rounded up to 61 micro-credits.
+    // them 8 letters long and so 2, ".", [SEP]), but is charged at the floor of one per two of its 29
+    // characters, 15: at $0.067/M × 100 credits/USD = 6.7 micro-credits a token, 100.5 rounded up to 101.
     expect(estimateEmbeddingTokens("The zebra sleeps standing up.")).toBe(9);
     const ingested = await rag(overrides).ingest(user, { id: "zoo", text: "The zebra sleeps standing up." }, call);
     expect(ingested).toMatchObject({ embedded: true, chunks: 1 });
@@ -72,22 +72,45 @@ describe("embedding charges", () => {
     const charges = (await history(user)).filter((e) => e.kind === "settle");
     expect(charges.map((e) => ({ amount: e.amount, request_id: e.request_id }))).toEqual([
       { amount: -0.000021, request_id: call.requestId },
-      { amount: -0.000061, request_id: call.requestId },
+      { amount: -0.000101, request_id: call.requestId },
     ]);
     // Each its own entry, under an id of its own operation.
     expect(new Set(charges.map((e) => e.id)).size).toBe(2);
     for (const entry of charges) expect(entry.id).toMatch(/^settle:embed:[0-9a-f-]{36}$/);
-    expect(await env.BILLING.balance(user, call)).toMatchObject({ balance: 4.999918, reserved: 0, holds: [] });
+    expect(await env.BILLING.balance(user, call)).toMatchObject({ balance: 4.999878, reserved: 0, holds: [] });
     await vi.waitFor(
       async () => {
         const { events } = await env.BILLING.listUsage(user, {}, call);
         expect(
           events.map((e) => ({ provider: e.provider, model: e.model, tokens_in: e.tokens_in, credits: e.credits })),
         ).toEqual([
-          { provider: "workers-ai", model: EMBEDDING_MODEL, tokens_in: 9, credits: 0.000061 },
+          { provider: "workers-ai", model: EMBEDDING_MODEL, tokens_in: 15, credits: 0.000101 },
           { provider: "workers-ai", model: EMBEDDING_MODEL, tokens_in: 3, credits: 0.000021 },
         ]);
         expect(events.every((e) => e.estimated === true && e.tokens_out === 0)).toBe(true);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+  });
+
+  it("charges ids and hashes at least one token per two characters, which the estimate under-counts", async () => {
+    const user = await guest();
+    const { overrides } = doubles();
+    // Four SHA-256 hex digests: 259 characters. The estimate takes each 64-digit "word" as 21 tokens
+    // (86 in all); WordPiece splits hex into pieces of one to three characters.
+    const text = Array.from(
+      { length: 4 },
+      () => "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ).join(" ");
+    expect(estimateEmbeddingTokens(text)).toBe(86);
+    expect((await rag(overrides).ingest(user, { id: "hashes", text }, call)).embedded).toBe(true);
+    // ⌈259 / 2⌉ = 130 tokens × 6.7 = 871 micro-credits; the hold was 261 tokens.
+    const charges = (await history(user)).filter((e) => e.kind === "settle");
+    expect(charges.map((e) => e.amount)).toEqual([-0.000871]);
+    await vi.waitFor(
+      async () => {
+        const { events } = await env.BILLING.listUsage(user, {}, call);
+        expect(events.map((e) => e.tokens_in)).toEqual([130]);
       },
       { timeout: 5_000, interval: 100 },
     );

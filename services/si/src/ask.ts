@@ -16,7 +16,7 @@ import type { SiSettings } from "./config";
 import type { CreditLine, HeldCall } from "./credit-line";
 import { type Provider, ProviderFailure, type ProviderReply, type ProviderUsage, type StreamPiece } from "./providers";
 import { backoffMs, MAX_RETRY_AFTER_WAIT_MS, type RouterState } from "./router";
-import { estimateTokens } from "./tokens";
+import { CHAT_TOKENS_PER_MESSAGE, estimateTokens } from "./tokens";
 
 /** Below this much budget left, no new attempt starts. */
 const MIN_ATTEMPT_MS = 50;
@@ -79,22 +79,31 @@ export type AskEvent =
   | { type: "done"; outcome: CallOutcome }
   | { type: "error"; code: ErrorCode; message: string; outcome: CallOutcome };
 
-// The prompt estimate is padded for the reservation: the hold must cover the real count.
+const encoder = new TextEncoder();
+
 /**
- * Input tokens a hold covers. The estimate can under-count text unlike natural language (random
- * punctuation runs ~9× over it), so the hold also covers a third of the prompt's UTF-8 bytes, and
- * never more than the model can take. What still exceeds the hold is charged from the balance.
+ * Tokens held or charged for text no provider has counted: `estimate`, but at least a third of the
+ * texts' UTF-8 bytes (plus `perText` each), never more than `cap`. The estimate can under-count text
+ * unlike natural language several times over (random punctuation runs ~9× over it); a third of the
+ * bytes covers that, and `cap` is what the model can take or emit at all.
  */
-function reserveTokensIn(plan: AskPlan, model: CatalogModel): number {
-  const bound = Math.max(Math.ceil(plan.tokensInEstimate * 1.25) + 16, promptByteBound(plan.messages));
-  return Math.min(bound, model.contextWindow);
+function paddedTokens(estimate: number, texts: readonly string[], perText: number, cap: number): number {
+  let bytes = 0;
+  for (const text of texts) bytes += encoder.encode(text).length;
+  return Math.min(cap, Math.max(estimate, Math.ceil(bytes / 3) + perText * texts.length));
 }
 
-const encoder = new TextEncoder();
-function promptByteBound(messages: ChatMessage[]): number {
-  let bytes = 0;
-  for (const message of messages) bytes += encoder.encode(message.content).length;
-  return Math.ceil(bytes / 3) + 4 * messages.length;
+/**
+ * Input tokens a hold covers: the padded estimate, within the model's context window. What still
+ * exceeds the hold is charged from the balance.
+ */
+function reserveTokensIn(plan: AskPlan, model: CatalogModel): number {
+  return paddedTokens(
+    Math.ceil(plan.tokensInEstimate * 1.25) + 16,
+    plan.messages.map((message) => message.content),
+    CHAT_TOKENS_PER_MESSAGE,
+    model.contextWindow,
+  );
 }
 
 /**
@@ -205,9 +214,29 @@ function estimatedTokensIn(plan: AskPlan, model: CatalogModel): number {
   return Math.max(plan.tokensInEstimate, reserveTokensIn(plan, model));
 }
 
-function usageFrom(reported: ProviderUsage | undefined, plan: AskPlan, model: CatalogModel, output: string) {
+/**
+ * Output tokens charged when the provider reported none: what the client got is no measure of what
+ * was generated (it chooses when to cut a stream), so at least the padded bound of the text, and all
+ * of `max_tokens` when the provider says it stopped there; never more than `max_tokens`.
+ */
+function estimatedTokensOut(plan: AskPlan, output: string, finishReason: string | undefined): number {
+  if (finishReason === "length") return plan.maxTokens;
+  return paddedTokens(estimateTokens(output), [output], 0, plan.maxTokens);
+}
+
+function usageFrom(
+  reported: ProviderUsage | undefined,
+  plan: AskPlan,
+  model: CatalogModel,
+  output: string,
+  finishReason: string | undefined,
+) {
   if (reported) return { tokens_in: reported.tokensIn, tokens_out: reported.tokensOut, estimated: false };
-  return { tokens_in: estimatedTokensIn(plan, model), tokens_out: estimateTokens(output), estimated: true };
+  return {
+    tokens_in: estimatedTokensIn(plan, model),
+    tokens_out: estimatedTokensOut(plan, output, finishReason),
+    estimated: true,
+  };
 }
 
 function noAnswer(attempts: RouteAttempt[], needed: number | undefined): ServiceError {
@@ -315,7 +344,7 @@ export async function complete(deps: AskDeps, plan: AskPlan): Promise<CallOutcom
       if (failure.kind === "client_error") throw new ServiceError("invalid_input", failure.message, { attempts });
       continue;
     }
-    const usage = usageFrom(answer.reply.usage, plan, model, answer.reply.text);
+    const usage = usageFrom(answer.reply.usage, plan, model, answer.reply.text, answer.reply.finishReason);
     deps.onAnswered?.({
       model,
       usage,
@@ -438,7 +467,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
         ? { tokens_in: reported.tokensIn, tokens_out: reported.tokensOut, estimated: false }
         : {
             tokens_in: reported?.tokensIn ?? estimatedTokensIn(plan, model),
-            tokens_out: estimateTokens(delivered),
+            tokens_out: estimatedTokensOut(plan, delivered, finishReason),
             estimated: true,
           };
     const { charged, balance } = await settle(open.held, model, usage);

@@ -13,6 +13,7 @@ import {
   type RagResult,
   requireAdmin,
   ServiceError,
+  sha256Hex,
 } from "@cognomega/shared";
 import { type AccountCredits, isolateAllowances } from "./allowances";
 import {
@@ -84,8 +85,13 @@ async function adviceThresholds(
   }
 }
 
-function fingerprint(value: unknown): string {
-  return JSON.stringify(value);
+/**
+ * An ask's idempotency fingerprint: a SHA-256 of its validated body (valibot emits keys in schema
+ * order, so the same request always serialises the same way), never the body itself (up to 1 MiB,
+ * kept with the record for two days).
+ */
+function fingerprint(value: unknown): Promise<string> {
+  return sha256Hex(JSON.stringify(value));
 }
 
 /** Streams bytes from events; `onEnd` learns whether the stream finished or broke. */
@@ -302,7 +308,7 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     }
     const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
     if (key) {
-      const begun = await this.env.BILLING.beginOperation(identity, key, fingerprint(body), call, {
+      const begun = await this.env.BILLING.beginOperation(identity, key, await fingerprint(body), call, {
         leaseSeconds: operationLeaseSeconds(deps.settings, planInput.stream),
       });
       if (begun.state === "new") {

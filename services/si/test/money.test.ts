@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { AskRequest, type Identity, MODEL_ID_MAX_LENGTH, parseInput } from "@cognomega/shared";
+import { AskRequest, type Identity, MODEL_ID_MAX_LENGTH, parseInput, sha256Hex } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { routerState } from "../src/router";
 import {
@@ -264,5 +264,178 @@ describe("catalog model ids", () => {
     } finally {
       await si().service.resetCatalog(admin, call);
     }
+  });
+});
+
+// 2,800 characters of punctuation: the token estimate counts them at about a quarter of a third of
+// their bytes, which is what a provider may well have generated.
+const SYMBOL_DELTAS = Array.from({ length: 10 }, () => "!?#%&*+-=<>|~^".repeat(20));
+/** The least output these deltas are charged at without the provider's usage: a third of their bytes. */
+const PADDED_TOKENS_OUT = Math.ceil(new TextEncoder().encode(SYMBOL_DELTAS.join("")).length / 3);
+/** Groq's gpt-oss-20b output price: $0.30/M × 100 credits/USD = 30 micro-credits a token. */
+const GROQ_OUT_MICRO = 30;
+
+describe("output charged without the provider's usage", () => {
+  it("charges a stream cut before done for at least a third of the bytes it delivered", async () => {
+    const user = await guest();
+    fakeProviders(() => streamOf(SYMBOL_DELTAS, { cut: true }));
+    const { service, done } = si();
+    const answer = await service.ask(
+      { prompt: "hi", model: "groq/gpt-oss-20b", stream: true, max_tokens: 4000 },
+      user,
+      null,
+      call,
+    );
+    if (!("stream" in answer)) throw new Error("expected a stream");
+    const last = (await readEvents(answer.stream)).at(-1);
+    await done();
+    expect(last?.event).toBe("error");
+    const usage = last?.data.usage as { tokens_out: number; estimated: boolean };
+    expect(usage.estimated).toBe(true);
+    expect(usage.tokens_out).toBeGreaterThanOrEqual(PADDED_TOKENS_OUT);
+    const charges = await settleEntries(user);
+    expect(charges).toHaveLength(1);
+    expect(-(charges[0]?.amount ?? 0) * 1_000_000).toBeGreaterThanOrEqual(PADDED_TOKENS_OUT * GROQ_OUT_MICRO);
+  });
+
+  it("charges a stream the client leaves before done the same way", async () => {
+    const user = await guest();
+    fakeProviders(() => streamOf(SYMBOL_DELTAS));
+    const { service, done } = si();
+    const answer = await service.ask(
+      { prompt: "hi", model: "groq/gpt-oss-20b", stream: true, max_tokens: 4000 },
+      user,
+      null,
+      call,
+    );
+    if (!("stream" in answer)) throw new Error("expected a stream");
+    const reader = answer.stream.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while ((text.match(/event: token/g) ?? []).length < SYMBOL_DELTAS.length) {
+      const next = await reader.read();
+      if (next.done) throw new Error("the stream ended early");
+      text += decoder.decode(next.value);
+    }
+    await reader.cancel();
+    await done();
+    const charges = await settleEntries(user);
+    expect(charges).toHaveLength(1);
+    expect(-(charges[0]?.amount ?? 0) * 1_000_000).toBeGreaterThanOrEqual(PADDED_TOKENS_OUT * GROQ_OUT_MICRO);
+  });
+
+  it("never charges estimated output above the call's max_tokens", async () => {
+    const user = await guest();
+    fakeProviders(() => streamOf(SYMBOL_DELTAS, { cut: true }));
+    const answer = await si().service.ask(
+      { prompt: "hi", model: "groq/gpt-oss-20b", stream: true, max_tokens: 100 },
+      user,
+      null,
+      call,
+    );
+    if (!("stream" in answer)) throw new Error("expected a stream");
+    const last = (await readEvents(answer.stream)).at(-1);
+    expect(last?.data.usage).toMatchObject({ tokens_out: 100, estimated: true });
+  });
+
+  it("charges a complete answer without usage for at least a third of its bytes", async () => {
+    const user = await guest();
+    fakeProviders(() => completion(SYMBOL_DELTAS.join("")));
+    const { service, done } = si();
+    const result = body(
+      await service.ask({ prompt: "hi", model: "groq/gpt-oss-20b", max_tokens: 4000 }, user, null, call),
+    );
+    await done();
+    expect(result.usage.estimated).toBe(true);
+    expect(result.usage.tokens_out).toBeGreaterThanOrEqual(PADDED_TOKENS_OUT);
+    const charges = await settleEntries(user);
+    expect(-(charges[0]?.amount ?? 0) * 1_000_000).toBeGreaterThanOrEqual(PADDED_TOKENS_OUT * GROQ_OUT_MICRO);
+  });
+});
+
+/** A 200 chat completion whose message has no content (a refusal, a filter, all of max_tokens spent thinking). */
+function emptyCompletion(finish: string, usage?: { prompt_tokens: number; completion_tokens: number }): Response {
+  return Response.json({
+    id: "chatcmpl-fake",
+    object: "chat.completion",
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: null, refusal: "I can't help with that." },
+        finish_reason: finish,
+      },
+    ],
+    ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
+  });
+}
+
+describe("a 200 answer without content", () => {
+  beforeEach(async () => {
+    await si().service.setCatalog(TWO_MODELS, admin, call);
+  });
+  afterEach(async () => {
+    await si().service.resetCatalog(admin, call);
+  });
+
+  it("is the answer the provider billed: charged its reported usage once, not retried elsewhere", async () => {
+    const user = await guest();
+    const { seen } = fakeProviders(() => emptyCompletion("stop", { prompt_tokens: 50_000, completion_tokens: 4000 }));
+    const { service, done } = si();
+    const result = body(await service.ask({ prompt: "hello", policy: "cheapest", max_tokens: 4000 }, user, null, call));
+    await done();
+    expect(seen).toHaveLength(1);
+    expect(result).toMatchObject({
+      output: "",
+      model: "groq/gpt-oss-20b",
+      usage: { tokens_in: 50_000, tokens_out: 4000, estimated: false },
+    });
+    // 50,000 × 7.5 + 4,000 × 30 = 495,000 micro-credits.
+    const charges = await settleEntries(user);
+    expect(charges.map((entry) => entry.amount)).toEqual([-0.495]);
+  });
+
+  it("cut at max_tokens without usage is charged all of max_tokens", async () => {
+    const user = await guest();
+    const { seen } = fakeProviders(() => emptyCompletion("length"));
+    const { service, done } = si();
+    const result = body(
+      await service.ask({ prompt: "think hard", policy: "cheapest", max_tokens: 2000 }, user, null, call),
+    );
+    await done();
+    expect(seen).toHaveLength(1);
+    expect(result).toMatchObject({ output: "", usage: { tokens_out: 2000, estimated: true } });
+  });
+});
+
+describe("an idempotency record's fingerprint", () => {
+  it("is the SHA-256 of the canonical request, not the request", async () => {
+    const user = await guest();
+    fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 5 }));
+    const sent: string[] = [];
+    const billing = new Proxy(env.BILLING, {
+      get(target, property) {
+        if (property === "beginOperation")
+          return (...args: Parameters<typeof target.beginOperation>) => {
+            sent.push(args[2]);
+            return target.beginOperation(...args);
+          };
+        return (...args: unknown[]) =>
+          (target as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[property]?.(...args);
+      },
+    });
+    const input = { prompt: "a request of any size", model: "groq/gpt-oss-20b", max_tokens: 16 };
+    const { service, done } = si({ BILLING: billing });
+    body(await service.ask(input, user, "hashed-key", call));
+    await done();
+    expect(sent.map((fingerprint) => fingerprint.slice(0, 80))).toEqual([
+      await sha256Hex(JSON.stringify(parseInput(AskRequest, input))),
+    ]);
+    // The same request replays; another under the key is still refused.
+    const again = si({ BILLING: billing });
+    expect(body(await again.service.ask(input, user, "hashed-key", call)).output).toBe("ok");
+    await expect(again.service.ask({ ...input, prompt: "y" }, user, "hashed-key", call)).rejects.toMatchObject({
+      code: "idempotency_mismatch",
+    });
+    await again.done();
   });
 });

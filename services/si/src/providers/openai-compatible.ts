@@ -121,13 +121,18 @@ export class OpenAiCompatibleProvider implements Provider {
       throw new ProviderFailure("server_error", `${this.id} sent a body that is not JSON`, response.status);
     }
     const choice = body.choices?.[0];
-    if (!choice || typeof choice.message?.content !== "string") {
+    const content = choice?.message?.content;
+    const usage = usageOf(body.usage);
+    // A 200 that reports usage or a finish reason is a call the provider ran and bills, text or not
+    // (a refusal, a content filter, a reasoning model that spent max_tokens thinking): it is the
+    // answer, empty, as OpenAI itself returns it. Retrying it elsewhere would pay again for the
+    // same prompt, likely to end the same way; `finish_reason` tells the client why.
+    if (typeof content !== "string" && !usage && !choice?.finish_reason) {
       throw new ProviderFailure("server_error", `${this.id} sent no message`, response.status);
     }
-    const reply: ProviderReply = { text: choice.message.content };
-    const usage = usageOf(body.usage);
+    const reply: ProviderReply = { text: typeof content === "string" ? content : "" };
     if (usage) reply.usage = usage;
-    if (choice.finish_reason) reply.finishReason = choice.finish_reason;
+    if (choice?.finish_reason) reply.finishReason = choice.finish_reason;
     return reply;
   }
 

@@ -100,9 +100,10 @@ export class WorkersAiProvider implements Provider {
       return reply;
     }
     const text = textOf(output);
-    if (text === undefined) throw new ProviderFailure("server_error", "workers-ai sent no response");
-    reply.text = text;
     const usage = usageOf(output.usage);
+    // With usage the call ran and is billed: an answer, even an empty one (as for OpenAI-compatible APIs).
+    if (text === undefined && !usage) throw new ProviderFailure("server_error", "workers-ai sent no response");
+    reply.text = text ?? "";
     if (usage) reply.usage = usage;
     return reply;
   }

@@ -1,0 +1,14 @@
+const encoder = new TextEncoder();
+
+/** The SHA-256 of `text` (as UTF-8), as 64 lowercase hex digits. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Whether `value` has the shape {@link sha256Hex} returns. */
+export function isSha256Hex(value: string): boolean {
+  return SHA256_HEX.test(value);
+}
