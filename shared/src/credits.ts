@@ -188,7 +188,15 @@ export type AllowanceState = {
   now: number;
 };
 
-export type AllowanceGrant = AllowanceState & { granted_micro: number; granted_slots: number };
+export type AllowanceGrant = AllowanceState & {
+  granted_micro: number;
+  granted_slots: number;
+  /**
+   * With granted slots: the account's balance, reservations and open holds as of this transaction
+   * (what `overview` returns), so a request whose counting needed a grant needs no second call.
+   */
+  credits?: CreditsView;
+};
 
 /** One call's actual cost, charged against an allowance (idempotent per `id`). */
 export type AllowanceDraw = {

@@ -1,4 +1,4 @@
-import type { CallContext, Identity, LimitState, Meter } from "@cognomega/shared";
+import type { CallContext, CreditsView, Identity, LimitState, Meter } from "@cognomega/shared";
 import { ServiceError } from "@cognomega/shared";
 import { type AdminCheck, assertAdmin, checkAdmin } from "./admin";
 import { maxJsonBytes, readJson } from "./body";
@@ -30,6 +30,8 @@ export class RequestContext {
   limits: LimitState | undefined;
   private adminCheck: Promise<AdminCheck> | undefined;
   private resolved: Promise<Identity | undefined> | undefined;
+  /** The caller's balance and holds, when counting this request took a ledger call that read them. */
+  private countedCredits: CreditsView | undefined;
 
   constructor(
     readonly request: Request,
@@ -76,12 +78,14 @@ export class RequestContext {
           ),
       });
       if (identity && !identity.admin) {
-        this.limits = await requestSlots.account(identity.sub).take({
+        const admission = await requestSlots.account(identity.sub).take({
           billing: this.env.BILLING,
           identity,
           call: this.call,
           waitUntil: (promise) => this.exec.waitUntil(promise),
         });
+        this.limits = admission.limits;
+        this.countedCredits = admission.credits;
       }
       return identity;
     });
@@ -97,6 +101,23 @@ export class RequestContext {
         "sign in: send `Authorization: Bearer <token>` (POST /auth/guest issues one)",
       );
     return identity;
+  }
+
+  /**
+   * The caller's balance, reservations and open holds, with the limits for the headers, in one
+   * ledger round trip however the request was counted: when counting it needed a grant of slots (a
+   * new or returning account, idle for 2 s), that grant read them in the same transaction, else one
+   * `overview` call does. So a UI polling its balance every few seconds costs one call a poll.
+   * (Rather than keeping an idle isolate's slots so a returning user finds one: slots held unused
+   * are lost to the account's other isolates for the rest of the minute, which is what small grants
+   * and giving back when idle are there to prevent.)
+   */
+  async credits(): Promise<CreditsView> {
+    const identity = await this.identity();
+    if (this.countedCredits) return this.countedCredits;
+    const { credits, limits } = await this.env.BILLING.overview(identity, this.call);
+    this.noteLimits(identity, limits);
+    return credits;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { AllowanceGrant, CallContext, Identity, IdleWatchClock, LimitState } from "@cognomega/shared";
+import type { AllowanceGrant, CallContext, CreditsView, Identity, IdleWatchClock, LimitState } from "@cognomega/shared";
 import { IdleWatch, isServiceError } from "@cognomega/shared";
 
 /**
@@ -6,16 +6,18 @@ import { IdleWatch, isServiceError } from "@cognomega/shared";
  *
  * The account's ledger grants this isolate some of the current minute's requests at once (an
  * allowance with slots and no credits: `BillingService.openAllowance`, at most half of what is
- * left). Each request then takes one slot in memory, before its route does anything with its
- * input; when none is left, one ledger call grants more, or answers 429. While the minute has
- * plenty left, more are asked for in the background before they run out. An account idle for
- * `IDLE_MS` gives its unused slots back, so another isolate can use them this minute.
+ * left and at most a sixteenth of the limit, so slots idle in one isolate never keep a user's
+ * requests on others from most of the minute). Each request then takes one slot in memory, before
+ * its route does anything with its input; when none is left, one ledger call grants more, or
+ * answers 429. While the minute has plenty left, more are asked for in the background before they
+ * run out. An account idle for `IDLE_MS` gives its unused slots back, so another isolate can use
+ * them this minute.
  */
 
 type Billing = Pick<GatewayEnv["BILLING"], "openAllowance" | "settleAllowance">;
 
 const MINUTE_MS = 60_000;
-/** Slots one grant asks for; the ledger grants at most half of what is left this minute. */
+/** Slots one grant asks for; the ledger grants at most half of what is left and ceil(limit / 16). */
 const SLOTS_AHEAD = 64;
 /** A lease lives this long past its last grant (slots are good for their minute only). */
 const LEASE_TTL_SECONDS = 120;
@@ -23,11 +25,35 @@ const LEASE_TTL_SECONDS = 120;
 const FRESH_GRANT_MS = 1_000;
 /** An account without a request this long gives its unused slots back. */
 const IDLE_MS = 2_000;
+/**
+ * The longest a returning account's first grant waits for its previous slots to be back in the
+ * ledger: that give-back runs in another request's `waitUntil`, which may hang or be cut short.
+ */
+const GIVE_BACK_WAIT_MS = 250;
 
 const realClock: IdleWatchClock = {
   now: Date.now,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/** `promise`, or nothing once `ms` have passed, on a timer of the caller's own request. */
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A request counted: the caller's limits after it, and the ledger's snapshot when it had one. */
+export interface Admission {
+  limits: LimitState;
+  /**
+   * The balance and holds from the grant this request made (not one it shared with a request
+   * that came first: that grant may have been read before this request arrived).
+   */
+  credits?: CreditsView;
+}
 
 /** What one request needs to take a slot: the ledger, and a way to run work after the answer. */
 export interface SlotRequest {
@@ -47,7 +73,7 @@ export class AccountSlots {
   private offset = 0;
   private limits: LimitState | undefined;
   private lastUsed = 0;
-  private granting: Promise<void> | undefined;
+  private granting: Promise<AllowanceGrant> | undefined;
   /** The last grant was all that was asked for: the minute has plenty left. */
   private plenty = false;
   private readonly watch: IdleWatch;
@@ -56,13 +82,14 @@ export class AccountSlots {
   /**
    * @param onEmpty called once the account holds nothing, with the giving back of its unused slots
    *   when there were any
-   * @param returning a previous lease's slots still on their way back to the ledger: the first
-   *   grant waits for them, so the ledger counts them as free and the limits it reports are exact
+   * @param returning waits (a short while at most) for a previous lease's slots still on their
+   *   way back to the ledger: the first grant waits for them, so the ledger counts them as free and
+   *   the limits it reports are exact
    */
   constructor(
     private readonly onEmpty: (givingBack?: Promise<void>) => void,
     clock: IdleWatchClock = realClock,
-    private returning?: Promise<void>,
+    private returning?: () => Promise<void>,
   ) {
     this.now = clock.now;
     this.watch = new IdleWatch(IDLE_MS, clock);
@@ -79,17 +106,18 @@ export class AccountSlots {
 
   /**
    * Counts one request: takes a slot, growing the lease by one ledger call when none is left (429
-   * `rate_limited` there when the minute has none). Resolves to the caller's limits after it.
+   * `rate_limited` there when the minute has none). Resolves to the caller's limits after it, and
+   * the account's balance when this request's own grant read it.
    */
-  async take(request: SlotRequest): Promise<LimitState> {
+  async take(request: SlotRequest): Promise<Admission> {
     this.lastUsed = this.now();
+    let credits: CreditsView | undefined;
     try {
       while (!this.hasSlot()) {
         // One grant at a time per account: requests arriving meanwhile share it.
-        this.granting ??= this.grant(request).finally(() => {
-          this.granting = undefined;
-        });
-        await this.granting;
+        const shared = this.granting;
+        const granted = await (shared ?? this.startGrant(request));
+        credits = shared ? undefined : granted.credits;
       }
     } catch (error) {
       if (this.lease === undefined && !this.watch.running && this.granting === undefined) this.onEmpty();
@@ -99,10 +127,7 @@ export class AccountSlots {
     this.lastUsed = this.now();
     if (this.plenty && this.slots < SLOTS_AHEAD / 4 && this.granting === undefined) {
       // Asked for before they run out, so a busy account's requests never wait for a grant.
-      this.granting = this.grant(request).finally(() => {
-        this.granting = undefined;
-      });
-      request.waitUntil(this.granting.catch(() => {}));
+      request.waitUntil(this.startGrant(request).catch(() => {}));
     }
     const watching = this.watch.touch(
       // A grant under way is a request in progress: not idle yet.
@@ -110,7 +135,7 @@ export class AccountSlots {
       () => this.release(request),
     );
     if (watching) request.waitUntil(watching);
-    return this.view();
+    return { limits: this.view(), credits };
   }
 
   /** The caller's limits, counting the slots this isolate holds for them as still available. */
@@ -136,10 +161,18 @@ export class AccountSlots {
     return this.view();
   }
 
-  private async grant({ billing, identity, call }: SlotRequest): Promise<void> {
+  private startGrant(request: SlotRequest): Promise<AllowanceGrant> {
+    this.granting = this.grant(request).finally(() => {
+      this.granting = undefined;
+    });
+    return this.granting;
+  }
+
+  private async grant({ billing, identity, call }: SlotRequest): Promise<AllowanceGrant> {
     if (this.returning) {
-      await this.returning;
+      const returning = this.returning;
       this.returning = undefined;
+      await returning();
     }
     const open = (id: string) =>
       billing.openAllowance(
@@ -162,6 +195,7 @@ export class AccountSlots {
     this.window = grant.window;
     this.grantedAt = this.now();
     this.plenty = grant.granted_slots >= SLOTS_AHEAD;
+    return grant;
   }
 
   /** Gives the unused slots back and forgets the account. */
@@ -197,27 +231,32 @@ export class AccountSlots {
 /** Every signed-in account's request slots in this isolate. */
 export class RequestSlots {
   private readonly accounts = new Map<string, AccountSlots>();
-  /** Accounts whose unused slots are on their way back to the ledger. */
+  /** Accounts whose unused slots are on their way back to the ledger (for GIVE_BACK_WAIT_MS at most). */
   private readonly returning = new Map<string, Promise<void>>();
 
-  constructor(private readonly clock: IdleWatchClock = realClock) {}
+  constructor(
+    private readonly clock: IdleWatchClock = realClock,
+    private readonly giveBackWaitMs = GIVE_BACK_WAIT_MS,
+  ) {}
 
   /** The account's slots, created on first use and forgotten once given back. */
   account(sub: string): AccountSlots {
     let account = this.accounts.get(sub);
     if (!account) {
+      const returning = this.returning.get(sub);
       const created: AccountSlots = new AccountSlots(
         (givingBack) => {
           if (this.accounts.get(sub) !== created) return;
           this.accounts.delete(sub);
           if (!givingBack) return;
           this.returning.set(sub, givingBack);
-          void givingBack.finally(() => {
+          // Forgotten once back, or once no grant would wait for it any longer, even if it hangs.
+          void within(givingBack, this.giveBackWaitMs).then(() => {
             if (this.returning.get(sub) === givingBack) this.returning.delete(sub);
           });
         },
         this.clock,
-        this.returning.get(sub),
+        returning && (() => within(returning, this.giveBackWaitMs)),
       );
       this.accounts.set(sub, created);
       account = created;
@@ -233,5 +272,10 @@ export class RequestSlots {
   /** Accounts this isolate keeps slots for. */
   get size(): number {
     return this.accounts.size;
+  }
+
+  /** Accounts whose unused slots are still on their way back. */
+  get givingBack(): number {
+    return this.returning.size;
   }
 }

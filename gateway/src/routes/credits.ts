@@ -8,10 +8,8 @@ function query(url: URL): Record<string, string> {
 export function registerCreditRoutes(router: GatewayRouter): void {
   /** The caller's balance, reservations and open holds, with `X-Credits-Balance`. */
   router.get("/api/credits", async (_request, ctx) => {
-    const identity = await ctx.identity();
     // One ledger call: the balance and holds, and the limits for the headers.
-    const { credits, limits } = await ctx.env.BILLING.overview(identity, ctx.call);
-    ctx.noteLimits(identity, limits);
+    const credits = await ctx.credits();
     // Credits are numbers whose shortest text is the exact decimal (at most 6 places).
     ctx.meter = { creditsBalance: String(credits.balance) };
     return json(credits);

@@ -17,11 +17,25 @@ export type LimitSnapshot = {
   daily: { limit: number; remaining: number; resetSeconds: number };
 };
 
+/** Balance, reservations and open holds of one account, in micro-credits. */
+export interface AccountSnapshot {
+  name: string;
+  balance: number;
+  reserved: number;
+  holds: HoldRow[];
+}
+
 /** An allowance's state with limits as the ledger keeps them (BillingService makes them public). */
 export type LedgerAllowanceState = Omit<AllowanceState, "limits"> & { limits: LimitSnapshot };
 
 export const MINUTE_MS = 60_000;
 export const DAY_MS = 86_400_000;
+/**
+ * A closed slot lease (an allowance with request slots that never charged anything: a gateway
+ * isolate's) is kept this long, then pruned. Its slots count only in their minute, which is over
+ * by then, and nothing is ever drawn on it; a busy account opens thousands a day.
+ */
+export const SLOT_LEASE_RETENTION_MS = 2 * MINUTE_MS;
 
 /**
  * The reads and writes one account's ledger is made of, over its SQLite storage. Every caller runs
@@ -74,6 +88,41 @@ export class AccountStore {
       now,
     );
     if (total > 0) this.sql.exec("UPDATE account SET reserved = reserved - ? WHERE id = 1", total);
+  }
+
+  /** Deletes the slot leases closed more than SLOT_LEASE_RETENTION_MS before `now`. */
+  pruneSlotLeases(now: number): void {
+    this.sql.exec(
+      "DELETE FROM allowances WHERE status IN ('released', 'expired') AND slots > 0 AND charged = 0 AND closed_at < ?",
+      now - SLOT_LEASE_RETENTION_MS,
+    );
+  }
+
+  /** When the oldest closed slot lease is due to be pruned, if there is one. */
+  nextSlotLeasePrune(): number | null {
+    const oldest = this.sql
+      .exec<{ t: number | null }>(
+        "SELECT MIN(closed_at) AS t FROM allowances WHERE status IN ('released', 'expired') AND slots > 0 AND charged = 0",
+      )
+      .one().t;
+    return oldest === null ? null : oldest + SLOT_LEASE_RETENTION_MS;
+  }
+
+  /** Balance, reservations and the first 100 open holds (an open allowance with credits is one). */
+  snapshot(): AccountSnapshot {
+    const account = this.requireAccount();
+    const holds = this.sql
+      .exec<HoldRow>(
+        `SELECT * FROM (
+           SELECT id, amount, status, created_at, expires_at, request_id, settled, closed_at
+             FROM holds WHERE status = 'open'
+           UNION ALL
+           SELECT 'allowance:' || id, held, status, created_at, expires_at, NULL, NULL, closed_at
+             FROM allowances WHERE status = 'open' AND held > 0
+         ) ORDER BY expires_at, id LIMIT 100`,
+      )
+      .toArray() as HoldRow[];
+    return { name: account.name, balance: account.balance, reserved: account.reserved, holds };
   }
 
   appendEntry(entry: Omit<EntryRow, "seq" | "balance_after">, balance: number): EntryRow {

@@ -1,9 +1,22 @@
 import type { AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettlement } from "@cognomega/shared";
-import { type AccountStore, DAY_MS, type LedgerCall, type LimitSnapshot, MINUTE_MS } from "./account-store";
+import {
+  type AccountSnapshot,
+  type AccountStore,
+  DAY_MS,
+  type LedgerCall,
+  type LimitSnapshot,
+  MINUTE_MS,
+} from "./account-store";
 import { LedgerRefusal } from "./result";
 
-/** Shared allowance shapes, with limits as the ledger keeps them (BillingService makes them public). */
-export type LedgerAllowanceGrant = Omit<AllowanceGrant, "limits"> & { limits: LimitSnapshot };
+/**
+ * Shared allowance shapes, with limits as the ledger keeps them (BillingService makes them public).
+ * A grant of request slots carries the account's snapshot too (see `openAllowance`).
+ */
+export type LedgerAllowanceGrant = Omit<AllowanceGrant, "limits" | "credits"> & {
+  limits: LimitSnapshot;
+  account?: AccountSnapshot;
+};
 export type LedgerAllowanceSettlement = Omit<AllowanceSettlement, "limits"> & { limits: LimitSnapshot };
 
 /**
@@ -15,11 +28,22 @@ function shareOf(free: number, want: number, min: number): number {
 }
 
 /**
+ * The most request slots one grant gives, as a share of the per-minute limit. Slots an instance
+ * holds unused are lost to the account's other instances until given back, so a grant is small
+ * next to the limit: a user whose requests are spread over many gateway isolates is refused only
+ * when the minute is nearly used up.
+ */
+const SLOT_GRANT_DIVISOR = 16;
+
+/**
  * Opens an allowance, or grows an open one: request slots in the current minute (when
  * `want_slots` > 0; none left is 429) and credits reserved for the caller's instance to hold
  * calls against locally. At least `min_micro` is granted or nothing is (402 short of it, 429 over
  * the daily budget); beyond that, `want_micro` as far as half of what is free, so one instance
- * never takes everything. Slots are likewise granted up to half of what is left this minute.
+ * never takes everything. Slots are granted up to half of what is left this minute and at most
+ * ceil(limit / 16), at least one. A grant of slots (a gateway isolate's, which may be the first
+ * ledger call of a request for the balance) also returns the account's snapshot, and prunes the
+ * account's old closed slot leases.
  */
 export function openAllowance(
   store: AccountStore,
@@ -43,8 +67,12 @@ export function openAllowance(
         limits,
       });
     }
-    grantedSlots = shareOf(limits.rpm.remaining, Math.max(1, request.want_slots), 1);
+    grantedSlots = Math.min(
+      shareOf(limits.rpm.remaining, Math.max(1, request.want_slots), 1),
+      Math.ceil(limits.rpm.limit / SLOT_GRANT_DIVISOR),
+    );
     store.countRequests(window, grantedSlots);
+    store.pruneSlotLeases(call.now);
   }
   const available = account.balance - account.reserved;
   if (request.min_micro > available) {
@@ -90,6 +118,7 @@ export function openAllowance(
     ...store.allowanceState(request.id, call.now),
     granted_micro: grantedMicro,
     granted_slots: grantedSlots,
+    ...(grantedSlots > 0 ? { account: store.snapshot() } : {}),
   };
 }
 

@@ -338,8 +338,9 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
   /**
    * Opens or grows an allowance: credits an SI instance may hold calls against, or request slots
    * of the current minute a gateway isolate counts requests from, without a round trip each (see
-   * AccountLedger.openAllowance). 402 when even `min_micro` is not free, 429 over the per-minute or
-   * daily limit.
+   * AccountLedger.openAllowance). A grant of slots also carries `credits`, what `overview` would
+   * return, from the same transaction. 402 when even `min_micro` is not free, 429 over the
+   * per-minute or daily limit.
    */
   async openAllowance(identity: Identity, request: AllowanceRequest, ctx: CallContext): Promise<AllowanceGrant> {
     checkChargeId(request.id, "an allowance id");
@@ -359,8 +360,12 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
       this.ledgerCall(ctx, identity.sub),
     );
     if (!result.ok && result.details?.limits) result.details.limits = limitView(result.details.limits as LimitSnapshot);
-    const grant = unwrap(result);
-    return { ...grant, limits: limitView(grant.limits) };
+    const { account, ...grant } = unwrap(result);
+    return {
+      ...grant,
+      limits: limitView(grant.limits),
+      ...(account ? { credits: creditsView(account) } : {}),
+    };
   }
 
   /**

@@ -44,7 +44,9 @@ export const LEDGER_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS rate_window (id INTEGER PRIMARY KEY CHECK (id = 1), window INTEGER NOT NULL, count INTEGER NOT NULL)`,
   // A credit allowance: credits (and request slots) an SI instance reserved in one transaction so
   // that it can admit and hold many calls without a round trip each; each call's actual cost is
-  // settled against it later as its own ledger entry. `held` is part of `account.reserved`.
+  // settled against it later as its own ledger entry. `held` is part of `account.reserved`. One
+  // with slots that never charged anything is a gateway isolate's slot lease: nothing is drawn on
+  // it, and it is pruned minutes after it closes (SLOT_LEASE_RETENTION_MS); others are kept 7 days.
   `CREATE TABLE IF NOT EXISTS allowances (
      id TEXT PRIMARY KEY,
      held INTEGER NOT NULL CHECK (held >= 0),

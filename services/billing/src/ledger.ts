@@ -1,6 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { type AiUsage, type AllowanceDraw, type AllowanceRequest, isSha256Hex, sha256Hex } from "@cognomega/shared";
-import { AccountStore, DAY_MS, type LedgerCall, type LimitSnapshot, MINUTE_MS } from "./account-store";
+import {
+  type AccountSnapshot,
+  AccountStore,
+  DAY_MS,
+  type LedgerCall,
+  type LimitSnapshot,
+  MINUTE_MS,
+} from "./account-store";
 import {
   type LedgerAllowanceGrant,
   type LedgerAllowanceSettlement,
@@ -12,16 +19,8 @@ import { type EntryRow, type HoldRow, LEDGER_SCHEMA, migrateLedger } from "./led
 import { attempt, LedgerRefusal, type LedgerResult } from "./result";
 import { carryUsage, USAGE_OUTBOX_DELAY_MS, usagePending } from "./usage-outbox";
 
-export type { LedgerCall, LimitSnapshot } from "./account-store";
+export type { AccountSnapshot, LedgerCall, LimitSnapshot } from "./account-store";
 export type { LedgerAllowanceGrant, LedgerAllowanceSettlement } from "./allowance-ledger";
-
-/** Balance, reservations and open holds of one account, in micro-credits. */
-export interface AccountSnapshot {
-  name: string;
-  balance: number;
-  reserved: number;
-  holds: HoldRow[];
-}
 
 /** Idempotency records of multi-step operations are kept at least this long (24 h promised). */
 const IDEMPOTENCY_RETENTION_MS = 2 * DAY_MS;
@@ -65,19 +64,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
 
   private snapshotNow(now: number): AccountSnapshot {
     this.store.expireDue(now);
-    const account = this.store.requireAccount();
-    const holds = this.store.sql
-      .exec<HoldRow>(
-        `SELECT * FROM (
-           SELECT id, amount, status, created_at, expires_at, request_id, settled, closed_at
-             FROM holds WHERE status = 'open'
-           UNION ALL
-           SELECT 'allowance:' || id, held, status, created_at, expires_at, NULL, NULL, closed_at
-             FROM allowances WHERE status = 'open' AND held > 0
-         ) ORDER BY expires_at, id LIMIT 100`,
-      )
-      .toArray() as HoldRow[];
-    return { name: account.name, balance: account.balance, reserved: account.reserved, holds };
+    return this.store.snapshot();
   }
 
   /** Balance, reservations and open holds; 404 for an account that was never opened. */
@@ -362,7 +349,8 @@ export class AccountLedger extends DurableObject<BillingEnv> {
    * `want_slots` > 0; none left is 429) and credits reserved for the caller's instance to hold
    * calls against locally. At least `min_micro` is granted or nothing is (402 short of it, 429 over
    * the daily budget); beyond that, `want_micro` as far as half of what is free, so one instance
-   * never takes everything. Slots are likewise granted up to half of what is left this minute.
+   * never takes everything. Slots are granted up to half of what is left this minute and at most
+   * ceil(limit / 16); a grant of slots carries the account's snapshot too.
    */
   openAllowance(name: string, request: AllowanceRequest, call: LedgerCall): LedgerResult<LedgerAllowanceGrant> {
     return this.tx(() => openAllowance(this.store, name, request, call));
@@ -516,6 +504,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
   /** Expires due holds and deletes what is past its retention at `now`. */
   private prune(now: number): void {
     this.store.expireDue(now);
+    this.store.pruneSlotLeases(now);
     this.store.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_RETENTION_MS);
     this.store.sql.exec("DELETE FROM holds WHERE status != 'open' AND closed_at < ?", now - CLOSED_HOLD_RETENTION_MS);
     this.store.sql.exec(
@@ -570,6 +559,9 @@ export class AccountLedger extends DurableObject<BillingEnv> {
           )
           .one().n > 0;
       let next = nextExpiry ?? (leftovers ? now + DAY_MS : null);
+      // Closed slot leases go minutes after they close, not a day later.
+      const leases = this.store.nextSlotLeasePrune();
+      if (leases !== null) next = Math.min(next ?? Number.MAX_SAFE_INTEGER, Math.max(leases, now + 1_000));
       // Events still queued (KV failed, or they came in meanwhile): carry them shortly.
       if (usagePending(this.store.sql)) next = Math.min(next ?? Number.MAX_SAFE_INTEGER, now + USAGE_OUTBOX_DELAY_MS);
       this.store.sql.exec("UPDATE account SET next_alarm = ? WHERE id = 1", next);

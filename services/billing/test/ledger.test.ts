@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { admin, at, billing, call, codeOf, expectInvariants, ledger, newAccount } from "./helpers";
 
@@ -327,9 +327,11 @@ describe("allowances", () => {
   it("grants at least the minimum and at most half of what is free, with request slots", async () => {
     const user = await newAccount();
     const grant = await billing().openAllowance(user, request("al-1"), call);
-    // 5 credits free: half of them, since 10 were wanted.
-    expect(grant).toMatchObject({ granted_micro: 2_500_000, held_micro: 2_500_000, granted_slots: 60 });
-    expect(grant.limits.rpm.remaining).toBe(60);
+    // 5 credits free: half of them, since 10 were wanted; slots, ceil(120 / 16). With slots, the
+    // grant carries what `overview` would return.
+    expect(grant).toMatchObject({ granted_micro: 2_500_000, held_micro: 2_500_000, granted_slots: 8 });
+    expect(grant.limits.rpm.remaining).toBe(112);
+    expect(grant.credits).toEqual(await billing().balance(user, call));
     // Growing it takes half of what is left; the account shows it as one hold.
     const grown = await billing().openAllowance(user, request("al-1", { want_slots: 0 }), call);
     expect(grown).toMatchObject({ granted_micro: 1_250_000, held_micro: 3_750_000, granted_slots: 0 });
@@ -356,7 +358,7 @@ describe("allowances", () => {
 
   it("charges each draw once, releases what is left and gives unused slots back", async () => {
     const user = await newAccount();
-    await billing().openAllowance(user, request("al-5", { want_slots: 10 }), call);
+    await billing().openAllowance(user, request("al-5", { want_slots: 8 }), call);
     const draws = [
       { id: "draw-a", cost_micro: 300, request_id: "r-a" },
       { id: "draw-b", cost_micro: 700, request_id: "r-b" },
@@ -366,8 +368,8 @@ describe("allowances", () => {
       [300, false],
       [700, false],
     ]);
-    // A replay of the same draws charges nothing more; the release frees the rest and 9 slots.
-    const again = await billing().settleAllowance(user, "al-5", draws, { unusedSlots: 9 }, call);
+    // A replay of the same draws charges nothing more; the release frees the rest and 7 slots.
+    const again = await billing().settleAllowance(user, "al-5", draws, { unusedSlots: 7 }, call);
     expect(again.draws.every((d) => d.replayed)).toBe(true);
     expect(again).toMatchObject({ held_micro: 0, charged_micro: 1_000, balance_micro: 4_999_000 });
     expect(again.limits.rpm.remaining).toBe(again.limits.rpm.limit - 1);
@@ -385,6 +387,78 @@ describe("allowances", () => {
     const snapshot = await ledger(user.sub).snapshot(now + 1_001);
     expect(snapshot.ok && snapshot.value.reserved).toBe(0);
     await expectInvariants(user.sub);
+  });
+
+  it("grants request slots in small shares of the limit, so many instances share one minute", async () => {
+    const user = await newAccount(); // 120 requests a minute: at most 8 slots a grant
+    const account = ledger(user.sub);
+    const now = Date.now();
+    const granted: (number | string)[] = [];
+    for (let i = 0; i < 25; i++) {
+      const result = await account.openAllowance(
+        user.sub,
+        { id: `share-${i}`, min_micro: 0, want_micro: 0, want_slots: 64, ttl_seconds: 60 },
+        at(now),
+      );
+      granted.push(result.ok ? result.value.granted_slots : result.code);
+      if (!result.ok) break;
+    }
+    // ceil(120 / 16) each while half of what is left allows it, then half, then the last one.
+    expect(granted).toEqual([...Array(14).fill(8), 4, 2, 1, 1, "rate_limited"]);
+  });
+
+  it("prunes closed slot leases soon after their minute, and keeps credit allowances for support", async () => {
+    const user = await newAccount();
+    const account = ledger(user.sub);
+    const now = Date.now();
+    const slots = (id: string, ttl_seconds: number) => ({
+      id,
+      min_micro: 0,
+      want_micro: 0,
+      want_slots: 4,
+      ttl_seconds,
+    });
+    const rows = () =>
+      runInDurableObject(account, async (_instance, state) =>
+        state.storage.sql
+          .exec<{ id: string }>("SELECT id FROM allowances ORDER BY id")
+          .toArray()
+          .map((row) => row.id),
+      );
+    expect((await account.openAllowance(user.sub, slots("lease-released", 60), at(now))).ok).toBe(true);
+    expect((await account.settleAllowance("lease-released", [], { unusedSlots: 3 }, at(now + 100))).ok).toBe(true);
+    expect((await account.openAllowance(user.sub, slots("lease-expired", 1), at(now))).ok).toBe(true);
+    const credits = { id: "credits", min_micro: 0, want_micro: 1_000_000, want_slots: 0, ttl_seconds: 60 };
+    expect((await account.openAllowance(user.sub, credits, at(now))).ok).toBe(true);
+    expect((await account.settleAllowance("credits", [], { unusedSlots: 0 }, at(now + 100))).ok).toBe(true);
+    // Just closed: kept a little while.
+    expect((await account.pruneAsOf(now + 5_000)).ok).toBe(true);
+    expect(await rows()).toEqual(["credits", "lease-expired", "lease-released"]);
+    // Minutes later the alarm's pruning drops the slot leases; the credit allowance stays its 7 days.
+    expect((await account.pruneAsOf(now + 4 * 60_000)).ok).toBe(true);
+    expect(await rows()).toEqual(["credits"]);
+    expect((await account.pruneAsOf(now + 8 * 86_400_000)).ok).toBe(true);
+    expect(await rows()).toEqual([]);
+    await expectInvariants(user.sub);
+  });
+
+  it("prunes old slot leases as it grants new ones, so a busy account's leases stay few", async () => {
+    const user = await newAccount();
+    const account = ledger(user.sub);
+    const now = Date.now();
+    const lease = (id: string) => ({ id, min_micro: 0, want_micro: 0, want_slots: 1, ttl_seconds: 60 });
+    // A grant every 4 s for ten minutes, each lease given back at once (an isolate going idle).
+    for (let i = 0; i < 150; i++) {
+      const t = now + i * 4_000;
+      expect((await account.openAllowance(user.sub, lease(`busy-${i}`), at(t))).ok).toBe(true);
+      expect((await account.settleAllowance(`busy-${i}`, [], { unusedSlots: 0 }, at(t + 10))).ok).toBe(true);
+    }
+    const kept = await runInDurableObject(
+      account,
+      async (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM allowances").one().n,
+    );
+    // Only the leases closed in the last two minutes, and the one just granted.
+    expect(kept).toBeLessThanOrEqual(2 * 15 + 1);
   });
 
   it("rejects malformed allowance requests", async () => {
