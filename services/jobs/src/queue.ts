@@ -97,16 +97,7 @@ export class JobQueue extends DurableObject<JobsEnv> {
     }
     // The tenant's expired entries (an expired one of this id among them) give their places up.
     this.sql.exec("DELETE FROM queue WHERE tenant = ? AND expires_at <= ?", entry.tenant, now);
-    this.sql.exec(
-      "INSERT INTO queue (id, tenant, run_at, expires_at, taken_until, admitted_at, fingerprint) VALUES (?, ?, ?, ?, 0, ?, ?)",
-      entry.id,
-      entry.tenant,
-      entry.runAt,
-      entry.expiresAt,
-      now,
-      entry.fingerprint,
-    );
-    this.track(entry.tenant, entry.runAt);
+    this.insert("INSERT", entry, now);
     return { ok: true, fresh: true };
   }
 
@@ -165,10 +156,10 @@ export class JobQueue extends DurableObject<JobsEnv> {
     if (gone) this.forget(gone.tenant);
   }
 
-  /** Queues a job found only in the old KV due index, outside any cap (cleanup's migration). */
-  restore(entry: NewEntry, now: number): void {
+  /** Writes a queue entry and makes its tenant known to the pick. */
+  private insert(verb: "INSERT" | "INSERT OR IGNORE", entry: NewEntry, now: number): void {
     this.sql.exec(
-      "INSERT OR IGNORE INTO queue (id, tenant, run_at, expires_at, taken_until, admitted_at, fingerprint) VALUES (?, ?, ?, ?, 0, ?, ?)",
+      `${verb} INTO queue (id, tenant, run_at, expires_at, taken_until, admitted_at, fingerprint) VALUES (?, ?, ?, ?, 0, ?, ?)`,
       entry.id,
       entry.tenant,
       entry.runAt,
@@ -177,6 +168,11 @@ export class JobQueue extends DurableObject<JobsEnv> {
       entry.fingerprint,
     );
     this.track(entry.tenant, entry.runAt);
+  }
+
+  /** Queues a job found only in the old KV due index, outside any cap (cleanup's migration). */
+  restore(entry: NewEntry, now: number): void {
+    this.insert("INSERT OR IGNORE", entry, now);
   }
 
   /** A tenant's unfinished jobs as counted against its cap (tests and support). */

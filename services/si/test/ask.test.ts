@@ -3,7 +3,6 @@ import type { AskResult } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { routerState } from "../src/router";
 import {
-  admin,
   balanceOf,
   body,
   call,
@@ -15,7 +14,7 @@ import {
   readEvents,
   si,
   streamOf,
-  TWO_MODELS,
+  useTwoModels,
 } from "./helpers";
 
 beforeEach(() => routerState.reset());
@@ -148,12 +147,7 @@ describe("a billed ask", () => {
 });
 
 describe("routing and fallback", () => {
-  beforeEach(async () => {
-    await si().service.setCatalog(TWO_MODELS, admin, call);
-  });
-  afterEach(async () => {
-    await si().service.resetCatalog(admin, call);
-  });
+  useTwoModels();
 
   it("falls back at once on a 429 whose Retry-After exceeds the budget", async () => {
     const user = await guest();
@@ -256,12 +250,7 @@ describe("routing and fallback", () => {
 });
 
 describe("streaming", () => {
-  beforeEach(async () => {
-    await si().service.setCatalog(TWO_MODELS, admin, call);
-  });
-  afterEach(async () => {
-    await si().service.resetCatalog(admin, call);
-  });
+  useTwoModels();
 
   it("streams tokens, then a final event with exact usage and credits, and asks for usage", async () => {
     const user = await guest();

@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { AskResult, Identity } from "@cognomega/shared";
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
 import { type JsonAnswer, SiService, type StreamedAnswer } from "../src/index";
 
@@ -146,3 +146,13 @@ export const TWO_MODELS = [
     capabilities: ["chat", "json", "stream"],
   },
 ];
+
+/** Within a describe block: the catalog is TWO_MODELS for each test, the default again after it. */
+export function useTwoModels(): void {
+  beforeEach(async () => {
+    await si().service.setCatalog(TWO_MODELS, admin, call);
+  });
+  afterEach(async () => {
+    await si().service.resetCatalog(admin, call);
+  });
+}

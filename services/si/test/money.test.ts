@@ -15,6 +15,7 @@ import {
   si,
   streamOf,
   TWO_MODELS,
+  useTwoModels,
 } from "./helpers";
 
 const DAY_MS = 86_400_000;
@@ -69,12 +70,7 @@ describe("an idempotency key past its record's retention", () => {
 });
 
 describe("a keyed retry served by another candidate", () => {
-  beforeEach(async () => {
-    await si().service.setCatalog(TWO_MODELS, admin, call);
-  });
-  afterEach(async () => {
-    await si().service.resetCatalog(admin, call);
-  });
+  useTwoModels();
 
   it("is charged once, whichever candidate answers it", async () => {
     const user = await guest();
@@ -370,12 +366,7 @@ function emptyCompletion(finish: string, usage?: { prompt_tokens: number; comple
 }
 
 describe("a 200 answer without content", () => {
-  beforeEach(async () => {
-    await si().service.setCatalog(TWO_MODELS, admin, call);
-  });
-  afterEach(async () => {
-    await si().service.resetCatalog(admin, call);
-  });
+  useTwoModels();
 
   it("is the answer the provider billed: charged its reported usage once, not retried elsewhere", async () => {
     const user = await guest();
