@@ -54,6 +54,22 @@ const UNCOUNTED = new Set([
   "POST /api/admin/cleanup",
 ]);
 
+/** The billing binding, recording the name of every ledger-facing call made through it. */
+function recordedBilling(): { billing: GatewayEnv["BILLING"]; calls: string[] } {
+  const calls: string[] = [];
+  const real = env.BILLING as unknown as Record<string, (...args: unknown[]) => unknown>;
+  // Every method is wrapped, never `bind`-ed: on an RPC binding `.bind` would be a remote call.
+  const billing = new Proxy(real, {
+    get(target, method: string) {
+      return (...args: unknown[]) => {
+        if (method !== "tokenVerification") calls.push(method);
+        return target[method]?.(...args);
+      };
+    },
+  }) as unknown as GatewayEnv["BILLING"];
+  return { billing, calls };
+}
+
 describe("request counting", () => {
   it("counts AI asks that fail on their input, so invalid asks cannot be sent for free", async () => {
     const { token, sub } = await guestToken();
@@ -171,17 +187,7 @@ describe("request counting", () => {
 
   it("GET /api/credits makes one ledger call in steady state and after the account was idle", async () => {
     const { token } = await guestToken();
-    const calls: string[] = [];
-    const real = env.BILLING as unknown as Record<string, (...args: unknown[]) => unknown>;
-    // Every method is wrapped, never `bind`-ed: on an RPC binding `.bind` would be a remote call.
-    const billing = new Proxy(real, {
-      get(target, method: string) {
-        return (...args: unknown[]) => {
-          if (method !== "tokenVerification") calls.push(method);
-          return target[method]?.(...args);
-        };
-      },
-    }) as unknown as GatewayEnv["BILLING"];
+    const { billing, calls } = recordedBilling();
     const background: ExecutionContext[] = [];
     /** One GET /api/credits: the ledger calls made before its answer. */
     const credits = async () => {
@@ -213,5 +219,22 @@ describe("request counting", () => {
     await Promise.all(background.map((exec) => waitOnExecutionContext(exec)));
     expect(calls).toContain("settleAllowance");
     expect(await credits()).toEqual(["openAllowance"]);
+  });
+
+  it("GET /api/limits answers from the grant that counted it, with the headers' numbers", async () => {
+    const { token } = await guestToken();
+    const { billing, calls } = recordedBilling();
+    const request = new Request(`${BASE}/api/limits`, { headers: { Authorization: `Bearer ${token}` } });
+    const exec = createExecutionContext();
+    const response = await worker.fetch(
+      request as Request<unknown, IncomingRequestCfProperties>,
+      { ...env, BILLING: billing },
+      exec,
+    );
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { rpm: { remaining: number } };
+    expect(calls).toEqual(["openAllowance"]);
+    expect(body.rpm.remaining).toBe(Number(response.headers.get("X-Limit-Requests-Remaining")));
+    await waitOnExecutionContext(exec);
   });
 });

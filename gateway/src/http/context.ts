@@ -121,6 +121,17 @@ export class RequestContext {
   }
 
   /**
+   * The caller's limits after counting this request. When counting it took a ledger call, that
+   * call read them in the same transaction, so no second call is made.
+   */
+  async currentLimits(): Promise<LimitState> {
+    const identity = await this.identity();
+    if (this.countedCredits && this.limits) return this.limits;
+    const limits = await this.env.BILLING.limits(identity, this.call);
+    return this.noteLimits(identity, limits) ?? limits;
+  }
+
+  /**
    * Limits from a ledger answer newer than the one this request was counted with (a route that
    * read them, SI's view of the daily credits after an ask): for this answer's headers and the
    * next ones. The result, like every view here, counts slots this isolate holds as available.

@@ -31,10 +31,8 @@ export function registerCreditRoutes(router: GatewayRouter): void {
 
   /** The caller's limits and what is left of them. */
   router.get("/api/limits", async (_request, ctx) => {
-    const identity = await ctx.identity();
-    const limits = await ctx.env.BILLING.limits(identity, ctx.call);
     // The same numbers as the headers: this request counted, slots this instance holds still free.
-    return json(ctx.noteLimits(identity, limits) ?? limits);
+    return json(await ctx.currentLimits());
   });
 
   /** Admin: a tenant's own limits `{ rpm?, daily_credits? }`; `null` restores a default. */
