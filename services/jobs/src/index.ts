@@ -38,6 +38,12 @@ const ListQuery = v.object({
 });
 
 const ID = /^[a-f0-9-]{32,36}$/;
+/**
+ * How long after a job finished a keyed re-create that finds no row is refused rather than run
+ * anew. KV can miss a row written moments ago (a cached negative lookup, another location: about
+ * 60 s); a row still missing after this is gone for good, and the key starts a new, billed job.
+ */
+const KV_LAG_MS = 5 * 60_000;
 
 function notFound(): ServiceError {
   return new ServiceError("not_found", "no such job");
@@ -159,7 +165,7 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
         const opening = (await this.env.JOB_LEASE.get(this.env.JOB_LEASE.idFromName(id)).open(
           fingerprintHash,
           now,
-          settings.ttlSeconds * 1000,
+          Math.min(KV_LAG_MS, settings.ttlSeconds * 1000),
         )) as LeaseOpening;
         if (!opening.ok) {
           if (opening.fingerprint !== null && opening.fingerprint !== fingerprintHash)

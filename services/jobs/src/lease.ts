@@ -147,9 +147,9 @@ export class JobLease extends DurableObject<JobsEnv> {
 
   /**
    * Starts the lease afresh for a new job under this id (one created under an idempotency key whose
-   * earlier job is not in the queue), unless the earlier job finished less than `keepMs`
-   * (`JOBS_TTL_DAYS`) ago and its row's own expiry: then its row may still exist, and the create
-   * that read it as missing read KV before that row reached it. Such a create must not become a new,
+   * earlier job is not in the queue), unless the earlier job finished less than `keepMs` (KV's
+   * lag, a few minutes) ago and before its row's own expiry: then its row may still exist, and the
+   * create that read it as missing read KV before that row reached it. Such a create must not become a new,
    * billed run, so nothing changes and the caller refuses it. Leases that finished before their
    * finish time was kept are started afresh, as before.
    */

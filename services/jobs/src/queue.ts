@@ -103,8 +103,8 @@ export class JobQueue extends DurableObject<JobsEnv> {
 
   /**
    * Takes up to `limit` due jobs for one pass, round-robin across tenants and across passes: the
-   * tenant served longest ago (one never served first, then by its oldest job) gets its oldest due
-   * job, and is then last in line; tenants with nothing due keep their place. A pass whose tenants
+   * tenant served longest ago (ties by its oldest job) gets its oldest due job, and is then last in
+   * line; a tenant new to the queue starts last in line; tenants with nothing due keep their place. A pass whose tenants
    * run out goes round them again. Each turn walks tenants in that order and stops at its limit, so
    * a pass costs about one index probe per tenant visited, however many jobs are queued. Taken
    * entries are not offered to another pass for `holdMs` (the lease time), so overlapping passes do
@@ -182,10 +182,15 @@ export class JobQueue extends DurableObject<JobsEnv> {
       .one().n;
   }
 
-  /** The tenant has a queued job: a tenant new to the queue waits its turn as never served. */
+  /**
+   * The tenant has a queued job. One new to the queue joins the back of the line, as if served
+   * last: a tenant that drains its queue and comes back must not go ahead of those still waiting,
+   * or a few tenants keeping one job each queued would take every place of every pass. (Before
+   * anyone is served, everyone is at 0 and goes oldest job first.)
+   */
   private track(tenant: string, runAt: number): void {
     this.sql.exec(
-      `INSERT INTO served (tenant, since) VALUES (?, ?)
+      `INSERT INTO served (tenant, since, seq) VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) FROM served))
        ON CONFLICT (tenant) DO UPDATE SET since = MIN(since, excluded.since) WHERE seq = 0`,
       tenant,
       runAt,

@@ -166,6 +166,24 @@ describe("the queue's pick, pass after pass", () => {
     expect(taken[0]).toHaveLength(3);
   });
 
+  it("keeps a backlogged tenant's turn while others drain their queue and come back", async () => {
+    const queue = queueNamed("fairness-churn");
+    for (let i = 0; i < 5; i++) await queue.admit(entry(`b-${i}`, "b", 1000 + i), 100, 1000);
+    const served: string[] = [];
+    for (let pass = 0; pass < 10; pass++) {
+      const now = 10_000 + pass * 60_000;
+      // Two tenants keep one job queued at a time: a new one as soon as the last has finished.
+      for (const t of ["x", "y"])
+        if ((await queue.pending(t, now)) === 0) await queue.admit(entry(`${t}-${pass}`, t, now), 100, now);
+      for (const taken of await queue.take(now, 2, 1)) {
+        served.push(taken.tenant);
+        await queue.remove(taken.id);
+      }
+    }
+    // Three tenants, two places a pass: B gets one in every three or so, never fewer.
+    expect(served.filter((tenant) => tenant === "b").length).toBeGreaterThanOrEqual(5);
+  });
+
   it("serves every backlogged tenant once before any tenant twice, across consecutive passes", async () => {
     const queue = queueNamed("fairness-rounds");
     const tenants = Array.from({ length: 7 }, (_, i) => `t${i}`);
@@ -303,6 +321,22 @@ describe("a retried create that reads its finished job's row as missing", () => 
     await env.KV_BILLING.put(`job:${first.job.id}`, row as string);
     const again = await jobs().create(body, user, "stale-key", call);
     expect(again).toMatchObject({ created: false, job: { id: first.job.id, status: "succeeded" } });
+  }, 20_000);
+
+  it("is a new job once the finished one's row has stayed unreadable past KV's lag", async () => {
+    const user = await guest();
+    const body = ask("row lost for good");
+    const first = await jobs().create(body, user, "lost-row", call);
+    await jobs().run(admin, call);
+    const afterFirst = (await env.BILLING.balance(user, call)).balance;
+    // The row is gone for good (its last write failed, or an operator deleted it), not just late.
+    await env.KV_BILLING.delete(`job:${first.job.id}`);
+    expect(await codeOf(jobs().create(body, user, "lost-row", call))).toBe("conflict");
+    await agedLease(first.job.id, 10 * 60_000);
+    const again = await jobs().create(body, user, "lost-row", call);
+    expect(again).toMatchObject({ created: true, job: { id: first.job.id, status: "pending" } });
+    await jobs().run(admin, call);
+    expect((await env.BILLING.balance(user, call)).balance).toBeLessThan(afterFirst);
   }, 20_000);
 
   it("is refused for a cancelled job too", async () => {
