@@ -11,3 +11,8 @@ export async function failure(promise: Promise<unknown>): Promise<{ code: string
     return { code: code ?? String(error), ...(details ? { details } : {}) };
   }
 }
+
+/** The code a promise failed with (`ok` when it resolved). */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return (await failure(promise)).code;
+}

@@ -1,5 +1,6 @@
 import OpenAI from "openai";
 import { describe, expect, it, vi } from "vitest";
+import { GROQ_SMALL, OPENAI_NANO } from "../../test-support/catalog";
 import { readEvents } from "../../test-support/sse-events";
 import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken } from "./helpers";
 
@@ -68,27 +69,10 @@ describe("POST /api/si/ask through the gateway", () => {
   it("falls back to another provider and tells the route (with an admin's catalog)", async () => {
     const admin = { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" };
     const catalog = [
-      {
-        id: "groq/gpt-oss-20b",
-        provider: "groq",
-        provider_model: "openai/gpt-oss-20b",
-        price_in_usd_per_m: 0.075,
-        price_out_usd_per_m: 0.3,
-        context_window: 131072,
-        tier: "small",
-        capabilities: ["chat", "stream"],
-      },
-      {
-        id: "openai/gpt-4.1-nano",
-        provider: "openai",
-        provider_model: "gpt-4.1-nano",
-        price_in_usd_per_m: 0.1,
-        price_out_usd_per_m: 0.4,
-        context_window: 1047576,
-        tier: "small",
-        capabilities: ["chat", "stream"],
-      },
+      { ...GROQ_SMALL, capabilities: ["chat", "stream"] },
+      { ...OPENAI_NANO, capabilities: ["chat", "stream"] },
     ];
+
     expect(
       (await gateway("/api/admin/catalog", { method: "PUT", headers: admin, body: JSON.stringify(catalog) })).status,
     ).toBe(200);
@@ -116,16 +100,7 @@ describe("POST /api/si/ask through the gateway", () => {
 
   it("refuses a catalog model id longer than billing can record a charge for", async () => {
     const admin = { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" };
-    const entry = {
-      id: `groq/${"m".repeat(96)}`,
-      provider: "groq",
-      provider_model: "openai/gpt-oss-20b",
-      price_in_usd_per_m: 0.075,
-      price_out_usd_per_m: 0.3,
-      context_window: 131072,
-      tier: "small",
-      capabilities: ["chat"],
-    };
+    const entry = { ...GROQ_SMALL, id: `groq/${"m".repeat(96)}`, capabilities: ["chat"] };
     try {
       await expectProblem(
         await gateway("/api/admin/catalog", { method: "PUT", headers: admin, body: JSON.stringify([entry]) }),

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it, vi } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { codeOf } from "../../../test-support/failure";
 import { RagService } from "../src/index";
 import { EMBEDDING_MODEL, estimateEmbeddingTokens } from "../src/vectors";
 
@@ -42,15 +43,6 @@ function doubles(options: { fail?: (batch: number) => boolean } = {}) {
 
 function rag(overrides: Partial<RagEnv> = {}): RagService {
   return new RagService(createExecutionContext(), { ...env, ...overrides } as RagEnv);
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
 }
 
 const history = async (user: Identity) => (await env.BILLING.history(user, { limit: "20" }, call)).entries;

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { codeOf } from "../../../test-support/failure";
 import { CHUNK_CHARS, chunkText } from "../src/chunker";
 import { RagService } from "../src/index";
 import { ftsQuery } from "../src/index-do";
@@ -28,15 +29,6 @@ function rag(overrides: Partial<RagEnv> = {}): RagService {
     VECTORIZE: undefined,
     ...overrides,
   } as unknown as RagEnv);
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
 }
 
 // A small corpus this test ships: one relevant document per query, the rest distractors.

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import type { AskResult, Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, vi } from "vitest";
+import { GROQ_SMALL, OPENAI_NANO } from "../../../test-support/catalog";
 import { uniqueClientAddress } from "../../../test-support/client-address";
 import { type JsonAnswer, SiService, type StreamedAnswer } from "../src/index";
 
@@ -123,29 +124,8 @@ export function body(answer: JsonAnswer<AskResult> | StreamedAnswer): AskResult 
   return answer.body;
 }
 
-// Two small models, Groq the cheaper: routing tests know which comes first.
-export const TWO_MODELS = [
-  {
-    id: "groq/gpt-oss-20b",
-    provider: "groq",
-    provider_model: "openai/gpt-oss-20b",
-    price_in_usd_per_m: 0.075,
-    price_out_usd_per_m: 0.3,
-    context_window: 131072,
-    tier: "small",
-    capabilities: ["chat", "json", "stream"],
-  },
-  {
-    id: "openai/gpt-4.1-nano",
-    provider: "openai",
-    provider_model: "gpt-4.1-nano",
-    price_in_usd_per_m: 0.1,
-    price_out_usd_per_m: 0.4,
-    context_window: 1047576,
-    tier: "small",
-    capabilities: ["chat", "json", "stream"],
-  },
-];
+/** Two small models, Groq the cheaper: routing tests know which comes first. */
+export const TWO_MODELS = [GROQ_SMALL, OPENAI_NANO];
 
 /** Within a describe block: the catalog is TWO_MODELS for each test, the default again after it. */
 export function useTwoModels(): void {
@@ -155,4 +135,18 @@ export function useTwoModels(): void {
   afterEach(async () => {
     await si().service.resetCatalog(admin, call);
   });
+}
+
+/** Reads a stream's SSE text until `count` token events have come, then leaves (cancels it). */
+export async function readTokensThenLeave(stream: ReadableStream<Uint8Array>, count: number): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while ((text.match(/event: token/g) ?? []).length < count) {
+    const next = await reader.read();
+    if (next.done) throw new Error("the stream ended early");
+    text += decoder.decode(next.value);
+  }
+  await reader.cancel();
+  return text;
 }

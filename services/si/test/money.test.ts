@@ -12,6 +12,7 @@ import {
   fakeProviders,
   guest,
   readEvents,
+  readTokensThenLeave,
   si,
   streamOf,
   TWO_MODELS,
@@ -136,17 +137,8 @@ describe("an answer without the provider's usage", () => {
       call,
     );
     if (!("stream" in answer)) throw new Error("expected a stream");
-    const reader = answer.stream.getReader();
-    const decoder = new TextDecoder();
-    let text = "";
     // Every token is read; the client goes away before the final event.
-    while ((text.match(/event: token/g) ?? []).length < 3) {
-      const next = await reader.read();
-      if (next.done) throw new Error("the stream ended early");
-      text += decoder.decode(next.value);
-    }
-    expect(text).not.toContain("event: done");
-    await reader.cancel();
+    expect(await readTokensThenLeave(answer.stream, 3)).not.toContain("event: done");
     await done();
     const charges = await settleEntries(user);
     expect(charges).toHaveLength(1);
@@ -305,15 +297,7 @@ describe("output charged without the provider's usage", () => {
       call,
     );
     if (!("stream" in answer)) throw new Error("expected a stream");
-    const reader = answer.stream.getReader();
-    const decoder = new TextDecoder();
-    let text = "";
-    while ((text.match(/event: token/g) ?? []).length < SYMBOL_DELTAS.length) {
-      const next = await reader.read();
-      if (next.done) throw new Error("the stream ended early");
-      text += decoder.decode(next.value);
-    }
-    await reader.cancel();
+    await readTokensThenLeave(answer.stream, SYMBOL_DELTAS.length);
     await done();
     const charges = await settleEntries(user);
     expect(charges).toHaveLength(1);

@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../../test-support/failure";
 import { UploadsService } from "../src/index";
 import { sanitizeFilename } from "../src/names";
 
@@ -31,15 +32,6 @@ const meta = (contentLength: string | null, contentType = "text/plain", filename
   filename,
   route: "/api/upload/direct",
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
 
 async function objectCount(): Promise<number> {
   return (await env.R2_UPLOADS.list()).objects.length;
