@@ -35,5 +35,6 @@ export default workerProject(import.meta.url, "gateway", {
       bindings: { UPLOAD_MAX_BYTES: "262144", UPLOAD_QUOTA_BYTES: "400000", UPLOAD_QUOTA_FILES: "3" },
     },
     { dir: "services/rag", bindings: { RAG_QUOTA_DOCS: "3" } },
+    { dir: "services/voice" },
   ],
 });

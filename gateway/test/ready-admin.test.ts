@@ -7,7 +7,7 @@ describe("GET /ready", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: "ready",
-      services: { billing: "ok", si: "ok", jobs: "ok", uploads: "ok", rag: "ok", advisor: "ok" },
+      services: { billing: "ok", si: "ok", jobs: "ok", uploads: "ok", rag: "ok", advisor: "ok", voice: "ok" },
     });
   });
 
@@ -22,6 +22,7 @@ describe("GET /ready", () => {
       uploads: "ok",
       rag: "ok",
       advisor: "ok",
+      voice: "ok",
     });
     expect(body.detail).toContain("billing");
   });

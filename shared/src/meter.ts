@@ -1,6 +1,7 @@
 /**
  * What a metered answer reports about its cost. The gateway turns it into the billing headers
- * `X-Credits-Used`, `X-Credits-Balance`, `X-Tokens-In`, `X-Tokens-Out`, `X-Provider`, `X-Model`.
+ * `X-Credits-Used`, `X-Credits-Balance`, `X-Tokens-In`, `X-Tokens-Out`, `X-Provider`, `X-Model`, and for
+ * speech `X-Characters` (text spoken) and `X-Audio-Seconds` (audio transcribed).
  * Credit amounts are decimal strings so no float ever touches money on the way out.
  */
 export interface Meter {
@@ -10,6 +11,8 @@ export interface Meter {
   tokensOut?: number;
   provider?: string;
   model?: string;
+  characters?: number;
+  audioSeconds?: number;
 }
 
 /** The header each Meter field is written to. */
@@ -20,6 +23,8 @@ export const METER_HEADERS: Record<keyof Meter, string> = {
   tokensOut: "X-Tokens-Out",
   provider: "X-Provider",
   model: "X-Model",
+  characters: "X-Characters",
+  audioSeconds: "X-Audio-Seconds",
 };
 
 /** Writes a meter's fields onto response headers; absent fields are left out. */

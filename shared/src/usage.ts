@@ -34,8 +34,12 @@ export interface UsageEvent {
   provider: string;
   model: string;
   credits: number;
-  source: "client" | "si";
+  source: "client" | "si" | "voice";
   estimated?: boolean;
+  /** Speech: the characters spoken (text to speech). */
+  characters?: number;
+  /** Speech: the seconds of audio transcribed (speech to text), to the millisecond. */
+  audio_seconds?: number;
 }
 
 const INSTANT = v.pipe(
@@ -57,11 +61,17 @@ export const UsageQuery = v.object({
   limit: v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(1), v.maxValue(100))),
 });
 
-/** What SI tells billing about a settled AI call, for its usage event. */
+/** What SI or voice tells billing about a settled AI call, for its usage event. */
 export interface AiUsage {
   tokens_in: number;
   tokens_out: number;
   provider: string;
   model: string;
   estimated: boolean;
+  /** The worker that made the call; `si` when absent. */
+  source?: "si" | "voice";
+  /** Text to speech: characters spoken. */
+  characters?: number;
+  /** Speech to text: milliseconds of audio transcribed. */
+  audio_ms?: number;
 }

@@ -7,7 +7,15 @@ const HEALTH_TIMEOUT_MS = 3000;
 
 /** Every internal service the gateway is bound to, by the name `/ready` reports. */
 function boundServices(env: GatewayEnv): Record<string, { health(): Promise<unknown> }> {
-  return { billing: env.BILLING, si: env.SI, jobs: env.JOBS, uploads: env.UPLOADS, rag: env.RAG, advisor: env.ADVISOR };
+  return {
+    billing: env.BILLING,
+    si: env.SI,
+    jobs: env.JOBS,
+    uploads: env.UPLOADS,
+    rag: env.RAG,
+    advisor: env.ADVISOR,
+    voice: env.VOICE,
+  };
 }
 
 async function probe(service: { health(): Promise<unknown> }): Promise<"ok" | "unavailable"> {

@@ -78,11 +78,14 @@ function checkUsage(usage: AiUsage): void {
     !name(usage.model, MODEL_ID_MAX_LENGTH) ||
     !count(usage.tokens_in) ||
     !count(usage.tokens_out) ||
-    typeof usage.estimated !== "boolean"
+    typeof usage.estimated !== "boolean" ||
+    (usage.source !== undefined && usage.source !== "si" && usage.source !== "voice") ||
+    (usage.characters !== undefined && !count(usage.characters)) ||
+    (usage.audio_ms !== undefined && !count(usage.audio_ms))
   )
     throw new ServiceError(
       "invalid_input",
-      `usage needs a provider (1-100 characters), a model (1-${MODEL_ID_MAX_LENGTH}) and whole token counts`,
+      `usage needs a provider (1-100 characters), a model (1-${MODEL_ID_MAX_LENGTH}), whole token counts and a known source`,
     );
 }
 

@@ -41,9 +41,11 @@ export function queueUsage(sql: SqlStorage, account: string, charged: ChargedUsa
     provider: charged.usage.provider,
     model: charged.usage.model,
     creditsMicro: charged.chargedMicro,
-    source: "si",
+    source: charged.usage.source ?? "si",
     estimated: charged.usage.estimated,
   };
+  if (charged.usage.characters !== undefined) record.characters = charged.usage.characters;
+  if (charged.usage.audio_ms !== undefined) record.audioMs = charged.usage.audio_ms;
   sql.exec("INSERT INTO usage_outbox (event) VALUES (?)", JSON.stringify(record));
 }
 

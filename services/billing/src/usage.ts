@@ -17,6 +17,8 @@ export interface UsageRecord {
   creditsMicro: number;
   source: UsageEvent["source"];
   estimated?: boolean;
+  characters?: number;
+  audioMs?: number;
 }
 
 function dayKey(day: number): string {
@@ -41,6 +43,8 @@ function eventOf(record: UsageRecord): UsageEvent {
     source: record.source,
   };
   if (record.estimated) event.estimated = true;
+  if (record.characters !== undefined) event.characters = record.characters;
+  if (record.audioMs !== undefined) event.audio_seconds = record.audioMs / 1000;
   return event;
 }
 

@@ -1,4 +1,10 @@
-import { parseCreditsPerUsd, ROUTING_POLICIES, type RoutingPolicy, ServiceError } from "@cognomega/shared";
+import {
+  integerSetting as integer,
+  parseCreditsPerUsd,
+  ROUTING_POLICIES,
+  type RoutingPolicy,
+  ServiceError,
+} from "@cognomega/shared";
 
 /** SI settings read from the worker's vars, validated where they are used. */
 export interface SiSettings {
@@ -15,15 +21,6 @@ export interface SiSettings {
   allowanceMicro: number;
   /** Charges are written to the ledger this long after a call, batched with the calls made meanwhile. */
   settleBatchMs: number;
-}
-
-function integer(value: string | undefined, fallback: number, name: string, min: number, max: number): number {
-  if (value === undefined || value.trim() === "") return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new ServiceError("not_configured", `${name} must be an integer from ${min} to ${max}`);
-  }
-  return parsed;
 }
 
 export function siSettings(env: SiEnv): SiSettings {

@@ -1,10 +1,15 @@
-import type { ProviderId, RoutingPolicy, Tier } from "@cognomega/shared";
+import {
+  CircuitBreakers,
+  type CircuitState,
+  type FailureKind,
+  type ProviderId,
+  type RoutingPolicy,
+  type Tier,
+} from "@cognomega/shared";
 import { type CatalogModel, callCost } from "./catalog";
-import type { FailureKind } from "./providers/types";
 
-/** Consecutive failures that open a model's circuit, and how long it then stays open. */
-export const CIRCUIT_THRESHOLD = 3;
-export const CIRCUIT_COOLDOWN_MS = 30_000;
+export { backoffMs, CIRCUIT_COOLDOWN_MS, CIRCUIT_THRESHOLD, MAX_RETRY_AFTER_WAIT_MS } from "@cognomega/shared";
+
 const EWMA_ALPHA = 0.2;
 /** What a provider is assumed to take before it has been observed. */
 const LATENCY_PRIOR_MS: Record<ProviderId, number> = { groq: 400, "workers-ai": 900, openai: 1200 };
@@ -14,8 +19,6 @@ export interface ModelStats {
   latencyMs?: number;
   ttftMs?: number;
   errorRate: number;
-  consecutiveFailures: number;
-  openUntil: number;
 }
 
 /**
@@ -24,11 +27,12 @@ export interface ModelStats {
  */
 export class RouterState {
   private readonly stats = new Map<string, ModelStats>();
+  private readonly circuits = new CircuitBreakers();
 
   get(id: string): ModelStats {
     let entry = this.stats.get(id);
     if (!entry) {
-      entry = { errorRate: 0, consecutiveFailures: 0, openUntil: 0 };
+      entry = { errorRate: 0 };
       this.stats.set(id, entry);
     }
     return entry;
@@ -39,8 +43,7 @@ export class RouterState {
     s.latencyMs = s.latencyMs === undefined ? latencyMs : s.latencyMs + EWMA_ALPHA * (latencyMs - s.latencyMs);
     if (ttftMs !== undefined) s.ttftMs = s.ttftMs === undefined ? ttftMs : s.ttftMs + EWMA_ALPHA * (ttftMs - s.ttftMs);
     s.errorRate *= 1 - EWMA_ALPHA;
-    s.consecutiveFailures = 0;
-    s.openUntil = 0;
+    this.circuits.recordSuccess(id);
   }
 
   /** Counts a failure; `client_error` says nothing about the provider and is not counted. */
@@ -48,15 +51,12 @@ export class RouterState {
     if (kind === "client_error") return;
     const s = this.get(id);
     s.errorRate = s.errorRate + EWMA_ALPHA * (1 - s.errorRate);
-    s.consecutiveFailures += 1;
-    if (s.consecutiveFailures >= CIRCUIT_THRESHOLD) s.openUntil = now + CIRCUIT_COOLDOWN_MS;
+    this.circuits.recordFailure(id, kind, now);
   }
 
   /** Open: skip it. After the cool-down one call goes through (half-open); a failure re-opens it. */
-  circuit(id: string, now: number): "closed" | "open" | "half-open" {
-    const s = this.get(id);
-    if (s.consecutiveFailures < CIRCUIT_THRESHOLD) return "closed";
-    return now < s.openUntil ? "open" : "half-open";
+  circuit(id: string, now: number): CircuitState {
+    return this.circuits.state(id, now);
   }
 
   expectedLatency(model: CatalogModel): number {
@@ -66,6 +66,7 @@ export class RouterState {
   /** Forgets everything (tests). */
   reset(): void {
     this.stats.clear();
+    this.circuits.reset();
   }
 }
 
@@ -102,11 +103,3 @@ export function rankCandidates(models: CatalogModel[], input: RankInput, state: 
   const others = models.filter((m) => m.tier !== input.tier).sort(byScore);
   return [...wanted, ...others];
 }
-
-/** Jittered exponential backoff: base·2^attempt, scaled by a random factor in [0.5, 1). */
-export function backoffMs(attempt: number, baseMs = 150): number {
-  return Math.round(baseMs * 2 ** attempt * (0.5 + Math.random() * 0.5));
-}
-
-/** The most a call waits on a provider's Retry-After before falling back instead. */
-export const MAX_RETRY_AFTER_WAIT_MS = 5_000;

@@ -1,4 +1,4 @@
-import type { ProviderId } from "@cognomega/shared";
+import { type ProviderId, retryAfterMs } from "@cognomega/shared";
 import { sseData } from "./sse";
 import {
   type Provider,
@@ -26,18 +26,6 @@ interface ChatUsage {
 function usageOf(raw: ChatUsage | null | undefined): ProviderUsage | undefined {
   if (!raw || typeof raw.prompt_tokens !== "number" || typeof raw.completion_tokens !== "number") return undefined;
   return { tokensIn: raw.prompt_tokens, tokensOut: raw.completion_tokens };
-}
-
-/** Milliseconds from `retry-after-ms`, or `retry-after` (seconds or an HTTP date). */
-export function retryAfterMs(headers: Headers): number | undefined {
-  const ms = Number(headers.get("retry-after-ms"));
-  if (Number.isFinite(ms) && ms >= 0 && headers.has("retry-after-ms")) return ms;
-  const value = headers.get("retry-after");
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 async function failureFrom(response: Response, id: ProviderId): Promise<ProviderFailure> {

@@ -1,3 +1,4 @@
+import { workersAiFailure } from "@cognomega/shared";
 import { sseData } from "./sse";
 import {
   type Provider,
@@ -21,34 +22,6 @@ interface AiOutput {
 function usageOf(raw: AiOutput["usage"]): ProviderUsage | undefined {
   if (!raw || typeof raw.prompt_tokens !== "number" || typeof raw.completion_tokens !== "number") return undefined;
   return { tokensIn: raw.prompt_tokens, tokensOut: raw.completion_tokens };
-}
-
-// The binding throws plain Errors whose message starts with an internal code (PROVIDERS.md §1).
-function failureFrom(error: unknown, signal: AbortSignal): ProviderFailure {
-  const message = error instanceof Error ? error.message : String(error);
-  if (signal.aborted) return new ProviderFailure("timeout", "workers-ai did not answer in time");
-  if (/needs to be run remotely|not logged in|remote/i.test(message)) {
-    return new ProviderFailure("unavailable", "workers-ai is not reachable here (the AI binding has no local mode)");
-  }
-  const code = Number(/^(\d{4})\b/.exec(message)?.[1]);
-  switch (code) {
-    case 3040: // out of capacity: retry
-      return new ProviderFailure("rate_limited", `workers-ai: ${message}`, 429);
-    case 3036: // the account's daily free allocation is used up: waiting will not help today
-    case 3023:
-    case 5016:
-    case 5007:
-    case 3042:
-      return new ProviderFailure("rejected", `workers-ai: ${message}`);
-    case 3003:
-    case 3006:
-      return new ProviderFailure("client_error", `workers-ai: ${message}`, 400);
-    case 3007:
-    case 3008:
-      return new ProviderFailure("timeout", `workers-ai: ${message}`, 408);
-    default:
-      return new ProviderFailure("server_error", `workers-ai: ${message.slice(0, 300)}`);
-  }
 }
 
 function textOf(output: AiOutput): string | undefined {
@@ -88,7 +61,7 @@ export class WorkersAiProvider implements Provider {
       return await Promise.race([run, abort]);
     } catch (error) {
       if (error instanceof ProviderFailure) throw error;
-      throw failureFrom(error, request.signal);
+      throw workersAiFailure(error, request.signal);
     }
   }
 
@@ -127,7 +100,7 @@ export class WorkersAiProvider implements Provider {
           if (usage) yield { usage };
         }
       } catch (error) {
-        throw error instanceof ProviderFailure ? error : failureFrom(error, request.signal);
+        throw error instanceof ProviderFailure ? error : workersAiFailure(error, request.signal);
       }
       throw new ProviderFailure("connection_error", "workers-ai stream ended before [DONE]");
     })();
