@@ -8,6 +8,7 @@ export const MAX_FORM_FIELDS = 32;
 /** The longest text field (UTF-8 bytes): a `prompt` is the only long one OpenAI documents. */
 export const MAX_FORM_FIELD_BYTES = 4 * 1024;
 const MAX_FILENAME_CHARS = 255;
+const MAX_FIELD_NAME_CHARS = 128;
 
 /** What OpenAI's `POST /v1/audio/transcriptions` form carried. */
 export interface AudioForm {
@@ -23,6 +24,13 @@ export interface AudioForm {
   fields: Record<string, string>;
 }
 
+/** The client's file name without control characters, at most 255 characters; null when none is left. */
+function filenameOf(name: string): string | null {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed.
+  const clean = name.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, MAX_FILENAME_CHARS);
+  return clean === "" ? null : clean;
+}
+
 /** The `boundary` parameter of a Content-Type, if it has a non-empty one. */
 function boundaryOf(contentType: string): string | null {
   for (const parameter of contentType.split(";").slice(1)) {
@@ -36,6 +44,14 @@ function boundaryOf(contentType: string): string | null {
     return value === "" ? null : value;
   }
   return null;
+}
+
+async function parseForm(bytes: Uint8Array, contentType: string): Promise<FormData> {
+  try {
+    return await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    throw new ServiceError("invalid_input", "the body is not a valid multipart/form-data form");
+  }
 }
 
 /**
@@ -67,14 +83,8 @@ export async function readAudioForm(
     await body?.cancel().catch(() => {});
     throw error;
   }
-  const bytes = await readExactly(body, declared);
-
-  let form: FormData;
-  try {
-    form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
-  } catch {
-    throw new ServiceError("invalid_input", "the body is not a valid multipart/form-data form");
-  }
+  // The raw body is only referenced inside this call, so it can be collected once parsed.
+  const form = await parseForm(await readExactly(body, declared), contentType);
 
   const encoder = new TextEncoder();
   const fields: Record<string, string> = Object.create(null);
@@ -89,13 +99,14 @@ export async function readAudioForm(
       files.push(value);
       continue;
     }
+    if (name.length > MAX_FIELD_NAME_CHARS)
+      throw new ServiceError("invalid_input", `form field names are at most ${MAX_FIELD_NAME_CHARS} characters`);
     if (typeof value !== "string") throw new ServiceError("invalid_input", `${name} must be text, not a file`);
-    if (encoder.encode(value).byteLength > MAX_FORM_FIELD_BYTES)
-      throw new ServiceError("invalid_input", `${name} is at most ${MAX_FORM_FIELD_BYTES} bytes`);
     const before = fields[name];
-    fields[name] = before === undefined ? value : `${before},${value}`;
-    if (fields[name].length > MAX_FORM_FIELD_BYTES)
+    const joined = before === undefined ? value : `${before},${value}`;
+    if (encoder.encode(joined).byteLength > MAX_FORM_FIELD_BYTES)
       throw new ServiceError("invalid_input", `${name} is at most ${MAX_FORM_FIELD_BYTES} bytes`);
+    fields[name] = joined;
   }
   const file = files[0];
   if (file === undefined) throw new ServiceError("invalid_input", "file is required");
@@ -107,7 +118,7 @@ export async function readAudioForm(
   return {
     audio: new Uint8Array(await file.arrayBuffer()),
     declaredType: type === "" || type === "application/octet-stream" ? null : type,
-    filename: file.name ? file.name.slice(0, MAX_FILENAME_CHARS) : null,
+    filename: filenameOf(file.name),
     fields: { ...fields },
   };
 }

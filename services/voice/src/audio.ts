@@ -176,6 +176,9 @@ function facts(container: AudioContainer, byteLength: number, durationMs?: numbe
   };
 }
 
+/** WAVE format tags whose data is plain samples: PCM, IEEE float, A-law, µ-law, extensible. */
+const PCM_FORMATS = new Set([1, 3, 6, 7, 0xfffe]);
+
 function parseWav(b: Uint8Array): AudioFacts {
   if (b.length < 12) throw refused("truncated", "the WAV file ends inside its RIFF header");
   let at = 12;
@@ -187,10 +190,16 @@ function parseWav(b: Uint8Array): AudioFacts {
     const remaining = b.length - body;
     if (ascii(b, at, "fmt ")) {
       if (size < 16 || remaining < 16) throw refused("truncated", "the WAV fmt chunk is short");
+      const format = u16le(b, body);
       const channels = u16le(b, body + 2);
+      const sampleRate = u32le(b, body + 4);
       byteRate = u32le(b, body + 8);
-      if (channels === 0 || byteRate === 0)
-        throw refused("not_audio", "the WAV fmt chunk has no channels or byte rate");
+      if (channels === 0 || byteRate === 0 || sampleRate === 0)
+        throw refused("not_audio", "the WAV fmt chunk has no channels, sample rate or byte rate");
+      // A PCM decoder plays sample rate × block size, whatever the byte-rate field says; the
+      // slower of the two keeps a lying header from shrinking the duration.
+      const pcmRate = sampleRate * u16le(b, body + 12);
+      if (PCM_FORMATS.has(format) && pcmRate > 0) byteRate = Math.min(byteRate, pcmRate);
     } else if (ascii(b, at, "data")) {
       if (byteRate === 0) throw refused("truncated", "the WAV file has no fmt chunk before its data");
       // Streaming writers leave the size 0 or 0xFFFFFFFF: the data runs to the end of the file.

@@ -6,7 +6,7 @@ const le32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 
 const be32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
 
 /** Concatenates byte lists and arrays. */
-export function concat(...parts: (number[] | Uint8Array)[]): Uint8Array {
+export function concat(...parts: (readonly number[] | Uint8Array)[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
   let at = 0;
   for (const part of parts) {

@@ -101,6 +101,21 @@ describe("readAudioForm", () => {
     expect((await failure((await send(long)).result)).code).toBe("invalid_input");
   });
 
+  it("refuses a field name over 128 characters", async () => {
+    const form = openAiForm();
+    form.append("x".repeat(129), "1");
+    expect((await failure((await send(form)).result)).code).toBe("invalid_input");
+  });
+
+  it("keeps a file name without its control characters, and none when nothing is left", async () => {
+    const named = new FormData();
+    named.append("file", new File([audio], "a\u0001b\u007f.wav", { type: "audio/wav" }));
+    expect((await (await send(named)).result).filename).toBe("ab.wav");
+    const unnamed = new FormData();
+    unnamed.append("file", new File([audio], "\u0002", { type: "audio/wav" }));
+    expect((await (await send(unnamed)).result).filename).toBeNull();
+  });
+
   it("refuses a file over the audio limit with 413 and the limit", async () => {
     const { result } = await send(openAiForm(), audio.length - 1);
     expect(await failure(result)).toEqual({ code: "payload_too_large", details: { limit: audio.length - 1 } });

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { failure } from "../../../test-support/failure";
 import { AUDIO_TYPES, type AudioFacts, inspectAudio, readAudioBody } from "../src/audio";
@@ -157,6 +158,12 @@ describe("inspectAudio durations and bounds", () => {
     expectBound(facts);
   });
 
+  it("WAV: a byte rate above sample rate × block size cannot shorten PCM", () => {
+    const facts = inspectAudio(wav({ sampleRate: 16_000, dataBytes: 64_000, byteRate: 64_000_000 }), null);
+    expect(facts.durationMs).toBe(2000);
+    expect(facts.boundMs).toBe(3000);
+  });
+
   it("WAV: a streamed data size (0 or 0xFFFFFFFF) runs to the end", () => {
     expect(inspectAudio(wav({ dataBytes: 16_000, dataSizeField: 0 }), null).durationMs).toBe(500);
     expect(inspectAudio(wav({ dataBytes: 16_000, dataSizeField: 0xffffffff }), null).durationMs).toBe(500);
@@ -228,6 +235,9 @@ describe("inspectAudio refusals", () => {
 
   it("WAV with a 0 byte rate or channel count is not audio", async () => {
     expect((await inspected(wav({ dataBytes: 100, byteRate: 0 }))).details).toEqual({ reason: "not_audio" });
+    expect((await inspected(wav({ dataBytes: 100, sampleRate: 0, byteRate: 32_000 }))).details).toEqual({
+      reason: "not_audio",
+    });
     expect((await inspected(wav({ dataBytes: 100, channels: 0, byteRate: 32_000 }))).details).toEqual({
       reason: "not_audio",
     });
@@ -316,5 +326,62 @@ describe("inspectAudio is bounded on adversarial input", () => {
     expect((await inspected(adversarial[5]![1])).details).toEqual({ reason: "not_audio" });
     expect((await inspected(adversarial[7]![1])).details).toEqual({ reason: "truncated" });
     expect((await inspected(adversarial[12]![1])).details).toEqual({ reason: "not_audio" });
+  });
+});
+
+describe("inspectAudio on any bytes", () => {
+  const valid = [
+    wav({ dataBytes: 2000, listChunk: true }),
+    flac({ sampleRate: 44_100, totalSamples: 44_100 }),
+    mp3({ kbps: 128, frames: 3, id3Bytes: 20, xingFrames: 100 }),
+    ogg(100),
+    webm(100),
+    mp4({ timescale: 1000, duration: 1500 }),
+  ];
+
+  /** Either facts whose bound covers their duration, or a 400/415 ServiceError — never another throw. */
+  function answersSafely(bytes: Uint8Array): boolean {
+    try {
+      const facts = inspectAudio(bytes, null);
+      return facts.boundMs >= (facts.durationMs ?? 0) && Number.isFinite(facts.boundMs);
+    } catch (error) {
+      const { name, code } = error as { name?: string; code?: string };
+      return name === "ServiceError" && (code === "invalid_input" || code === "unsupported_media_type");
+    }
+  }
+
+  it("refuses or reads every prefix and every corrupted byte of a valid file", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...valid),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (file, cut, at, byte) => {
+          const prefix = file.slice(0, cut % (file.length + 1));
+          const corrupted = file.slice();
+          corrupted[at % file.length] = byte;
+          return answersSafely(prefix) && answersSafely(corrupted);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refuses or reads arbitrary bytes behind each magic", () => {
+    const magic = fc.constantFrom(
+      [0x52, 0x49, 0x46, 0x46, 0, 0, 0, 0, 0x57, 0x41, 0x56, 0x45],
+      [0x66, 0x4c, 0x61, 0x43],
+      [0x4f, 0x67, 0x67, 0x53],
+      [0x1a, 0x45, 0xdf, 0xa3],
+      [0, 0, 0, 16, 0x66, 0x74, 0x79, 0x70],
+      [0x49, 0x44, 0x33],
+      [0xff, 0xfb, 0x90, 0x00],
+      [],
+    );
+    fc.assert(
+      fc.property(magic, fc.uint8Array({ maxLength: 600 }), (head, tail) => answersSafely(concat(head, tail))),
+      { numRuns: 500 },
+    );
   });
 });
