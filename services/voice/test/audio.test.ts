@@ -24,6 +24,16 @@ const meta = (contentLength: string | null, contentType: string | null = "audio/
   contentType,
 });
 
+/** The reason inspectAudio refused the bytes with, or `ok`. */
+function reasonOf(bytes: Uint8Array): string {
+  try {
+    inspectAudio(bytes, null);
+    return "ok";
+  } catch (error) {
+    return String((error as { details?: { reason?: string } }).details?.reason);
+  }
+}
+
 /** What inspectAudio threw: its code and details, or `ok`. */
 async function inspected(bytes: Uint8Array, declared: string | null = null) {
   return failure(Promise.resolve().then(() => inspectAudio(bytes, declared)));
@@ -193,6 +203,22 @@ describe("inspectAudio durations and bounds", () => {
     const facts = inspectAudio(mp3({ kbps: 128, frames: 5, xingFrames: 44_100, id3Bytes: 1000 }), null);
     expect(facts.durationMs).toBe((44_100 * 1152 * 1000) / 44_100);
     expect(facts.boundMs).toBe(1_153_000);
+  });
+
+  it("MP3: MPEG-2 layer III mono frames (576 samples, 72 × bitrate ÷ rate bytes)", () => {
+    const frame = new Uint8Array(144); // 72 × 32,000 ÷ 16,000
+    frame.set([0xff, 0xf3, 0x48, 0xc0]);
+    const facts = inspectAudio(concat(...Array.from({ length: 100 }, () => frame)), null);
+    expect(facts.durationMs).toBe(3600); // 100 × 576 ÷ 16,000 s
+    expect(reasonOf(frame.slice(0, 143))).toBe("truncated");
+  });
+
+  it("MP3: exact from a VBRI frame count", () => {
+    const first = new Uint8Array(mp3FrameLength(128));
+    first.set(mp3FrameHeader(128));
+    first.set([0x56, 0x42, 0x52, 0x49, 0, 1, 0, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0x03, 0xe8], 36); // VBRI, 1,000 frames
+    const facts = inspectAudio(concat(first, mp3({ kbps: 128, frames: 2 })), null);
+    expect(facts.durationMs).toBe(Math.round((1000 * 1152 * 1000) / 44_100));
   });
 
   it("MP4: exact from mvhd, the size floor without it", () => {
