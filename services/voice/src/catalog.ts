@@ -110,12 +110,12 @@ export const DEFAULT_VOICE_CATALOG: VoiceCatalog = {
   ],
 };
 
-const CATALOG_KEY = "catalog";
-const CACHE_MS = 30_000;
-let cached: { at: number; stored: string | null; catalog: VoiceCatalog & { source: "default" | "kv" } } | undefined;
-
 /** The catalog as it is served, with where it came from. */
 export type LoadedVoiceCatalog = VoiceCatalog & { source: "default" | "kv" };
+
+const CATALOG_KEY = "catalog";
+const CACHE_MS = 30_000;
+let cached: { at: number; catalog: LoadedVoiceCatalog } | undefined;
 
 /**
  * Prices must convert to exact micro-credits (at most 6 decimals), or every charge of that model
@@ -152,7 +152,7 @@ export async function loadVoiceCatalog(kv: KVNamespace): Promise<LoadedVoiceCata
       );
     }
   }
-  cached = { at: Date.now(), stored, catalog };
+  cached = { at: Date.now(), catalog };
   return catalog;
 }
 
@@ -271,7 +271,10 @@ function narrow(
 /**
  * The text-to-speech models that can serve a request, in the order to try them (priority, then id),
  * each with the voice it would use: the request's, else for Cartesia `cartesiaVoiceId` (the
- * `CARTESIA_VOICE_ID` setting) or the model's default, else the model's default. A model pinned by
+ * `CARTESIA_VOICE_ID` setting) or the model's default, else the model's default. A model with a
+ * `voices` list speaks exactly those; a Cartesia model without one speaks any voice id shaped like a
+ * Cartesia UUID (the caller's account may hold voices no list shows); any other model speaks only its
+ * default voice. A model pinned by
  * name, a voice no model speaks, or a format, language or speed no remaining model supports is a
  * 400 `invalid_input` whose issue path names the field.
  */
@@ -283,7 +286,9 @@ export function ttsCandidates(models: VoiceCatalogEntry[], want: TtsWant, cartes
       pool,
       (m) => canSpeakVoice(m, voice),
       "voice",
-      `no ${want.model === undefined ? "" : `${pool[0]?.id} `}voice named ${voice}; GET /api/voice/voices lists them`,
+      want.model === undefined
+        ? `no model has a voice named ${voice}; GET /api/voice/voices lists them`
+        : `${pool[0]?.id} has no voice named ${voice}; GET /api/voice/voices lists them`,
     );
   pool = narrow(
     pool,

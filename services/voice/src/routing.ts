@@ -159,6 +159,8 @@ export async function withFallback<C extends RoutedCandidate, T>(
   const attempts: VoiceAttempt[] = [];
   let last: ProviderFailure | undefined;
   nextCandidate: for (const candidate of candidates) {
+    // A caller who has gone needs no further attempts.
+    if (options.signal?.aborted) break;
     const { model } = candidate;
     const provider = providers[model.provider];
     if (!provider.configured().ok) {
@@ -206,5 +208,6 @@ export async function withFallback<C extends RoutedCandidate, T>(
       }
     }
   }
+  if (options.signal?.aborted) throw new ServiceError("upstream_unavailable", "the call was cancelled", { attempts });
   throw noAnswer(attempts, last);
 }

@@ -414,6 +414,22 @@ describe("voices list", () => {
     expect(seen).toHaveLength(2);
   });
 
+  it("serves an expired copy when Cartesia cannot be listed", async () => {
+    let up = true;
+    const { seen } = fakeCartesia(() =>
+      up ? Response.json({ data: CARTESIA_VOICES, has_more: false }) : cartesiaError(503, null),
+    );
+    const all = providers();
+    let now = 5_000_000;
+    const clock = { now: () => now };
+    await listVoices(env.KV_VOICE, all, catalog, { provider: "cartesia" }, 60, clock);
+    up = false;
+    now += 120_000;
+    const page = await listVoices(env.KV_VOICE, all, catalog, { provider: "cartesia" }, 60, clock);
+    expect(page.data.map((v) => v.id)).toEqual(["c-1", "c-2", "c-3"]);
+    expect(seen).toHaveLength(2);
+  });
+
   it("without Cartesia lists Workers AI alone; asked for Cartesia explicitly, it is a 503", async () => {
     const { seen } = fakeCartesia(() => cartesiaError(503, null));
     const all = providers();

@@ -252,6 +252,17 @@ describe("when nothing answers", () => {
     expect(error.details?.retry_after).toBe(30);
   });
 
+  it("makes no attempt for a caller who has already gone", async () => {
+    const { seen } = fakeCartesia(() => new Response(AUDIO));
+    const caller = new AbortController();
+    caller.abort();
+    const error = await rejection(
+      withFallback(cartesiaFirst(), providers(undefined), speak, { ...clocked().options, signal: caller.signal }),
+    );
+    expect(error.code).toBe("upstream_unavailable");
+    expect(seen).toHaveLength(0);
+  });
+
   it("rethrows what is not a provider failure", async () => {
     const broken = {
       cartesia: { id: "cartesia", configured: () => ({ ok: true }) },
