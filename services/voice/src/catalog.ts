@@ -182,11 +182,6 @@ export interface TtsCandidate {
   voice: string;
 }
 
-/** A speech-to-text candidate. */
-export interface SttCandidate {
-  model: VoiceCatalogEntry;
-}
-
 /** What a speech request asks of a model. */
 export interface TtsWant {
   model?: string;
@@ -320,12 +315,11 @@ export function ttsCandidates(models: VoiceCatalogEntry[], want: TtsWant, cartes
  * The speech-to-text models that can serve a transcription, in the order to try them. A pinned
  * model that is unknown or not speech-to-text, or a language no model hears, is a 400.
  */
-export function sttCandidates(models: VoiceCatalogEntry[], want: SttWant): SttCandidate[] {
-  let pool = pick(models, "stt", want.model);
+export function sttCandidates(models: VoiceCatalogEntry[], want: SttWant): VoiceCatalogEntry[] {
+  const pool = pick(models, "stt", want.model);
   const language = want.language;
-  if (language !== undefined)
-    pool = narrow(pool, (m) => speaksLanguage(m, language), "language", `no transcription model hears ${language}`);
-  return pool.map((model) => ({ model }));
+  if (language === undefined) return pool;
+  return narrow(pool, (m) => speaksLanguage(m, language), "language", `no transcription model hears ${language}`);
 }
 
 /** A positive price never charges nothing: the call ran. */

@@ -38,9 +38,16 @@ export interface VoiceAttempt {
   provider_code?: string;
 }
 
-/** Anything the router can try: a catalog model (and, for speech, the voice it would use). */
-export interface RoutedCandidate {
-  model: VoiceCatalogEntry;
+/**
+ * Anything the router can try: a catalog model itself (transcription), or a model with what else the
+ * call needs (speech: `{ model, voice }`).
+ */
+export type RoutedCandidate = VoiceCatalogEntry | { model: VoiceCatalogEntry };
+
+/** The catalog model a candidate names. */
+export function candidateModel(candidate: RoutedCandidate): VoiceCatalogEntry {
+  // A catalog entry's own `model` is the provider's model name, a string.
+  return typeof candidate.model === "string" ? (candidate as VoiceCatalogEntry) : candidate.model;
 }
 
 /** What served the call: the value, the candidate and model that produced it, and every attempt. */
@@ -161,7 +168,7 @@ export async function withFallback<C extends RoutedCandidate, T>(
   nextCandidate: for (const candidate of candidates) {
     // A caller who has gone needs no further attempts.
     if (options.signal?.aborted) break;
-    const { model } = candidate;
+    const model = candidateModel(candidate);
     const provider = providers[model.provider];
     if (!provider.configured().ok) {
       attempts.push({ provider: model.provider, model: model.id, outcome: "skipped_unconfigured" });

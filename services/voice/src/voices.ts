@@ -2,6 +2,7 @@ import {
   type ProviderFailure,
   ServiceError,
   type VoiceCatalog,
+  type VoiceCatalogEntry,
   type VoiceListQuery,
   type VoicePage,
   type VoiceProviderId,
@@ -34,10 +35,10 @@ function titleCase(name: string): string {
 }
 
 /** Workers AI's speakers: catalog data, so listing them costs no provider call. */
-function workersAiVoices(catalog: VoiceCatalog): VoiceView[] {
+function workersAiVoices(entries: readonly VoiceCatalogEntry[]): VoiceView[] {
   const seen = new Set<string>();
   const voices: VoiceView[] = [];
-  const models = catalog.models
+  const models = entries
     .filter((m) => m.provider === "workers-ai" && m.kind === "tts")
     .sort((a, b) => (a.priority ?? 100) - (b.priority ?? 100) || (a.id < b.id ? -1 : 1));
   for (const model of models) {
@@ -100,7 +101,7 @@ function unavailable(error: unknown): ServiceError {
 }
 
 /**
- * One page of the voices a caller may pick: Workers AI's speakers (from the catalog, in catalog
+ * One page of the voices a caller may pick: Workers AI's speakers (from the catalog or its models, in catalog
  * order) then Cartesia's (by name), filtered by provider and language (primary subtag), paged by an
  * offset cursor. A provider that is not configured lists nothing.
  *
@@ -113,7 +114,7 @@ function unavailable(error: unknown): ServiceError {
 export async function listVoices(
   kv: KVNamespace,
   providers: Record<VoiceProviderId, VoiceProvider>,
-  catalog: VoiceCatalog,
+  catalog: VoiceCatalog | readonly VoiceCatalogEntry[],
   query: VoiceListQuery,
   ttlSeconds: number,
   options: ListVoicesOptions = {},
@@ -121,7 +122,8 @@ export async function listVoices(
   const now = options.now ?? Date.now;
   const wants = (id: VoiceProviderId) =>
     (query.provider === undefined || query.provider === id) && providers[id].configured().ok;
-  let voices: VoiceView[] = wants("workers-ai") ? workersAiVoices(catalog) : [];
+  const models = "models" in catalog ? catalog.models : catalog;
+  let voices: VoiceView[] = wants("workers-ai") ? workersAiVoices(models) : [];
   if (wants("cartesia")) {
     try {
       voices = voices.concat(

@@ -119,11 +119,11 @@ describe("text-to-speech candidates", () => {
 
 describe("speech-to-text candidates", () => {
   it("orders by priority, pins by id, refuses a text-to-speech model and an unheard language", async () => {
-    expect(sttCandidates(MODELS, {}).map((c) => c.model.id)).toEqual([
+    expect(sttCandidates(MODELS, {}).map((m) => m.id)).toEqual([
       "workers-ai/whisper-large-v3-turbo",
       "cartesia/ink-whisper",
     ]);
-    expect(sttCandidates(MODELS, { model: "cartesia/ink-whisper", language: "fr" }).map((c) => c.model.id)).toEqual([
+    expect(sttCandidates(MODELS, { model: "cartesia/ink-whisper", language: "fr" }).map((m) => m.id)).toEqual([
       "cartesia/ink-whisper",
     ]);
     expect(await invalidAt(() => sttCandidates(MODELS, { model: "cartesia/sonic-3" }))).toMatchObject({

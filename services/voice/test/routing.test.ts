@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { CIRCUIT_COOLDOWN_MS, type VoiceProviderId } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_VOICE_CATALOG, type TtsCandidate, ttsCandidates } from "../src/catalog";
+import { DEFAULT_VOICE_CATALOG, sttCandidates, type TtsCandidate, ttsCandidates } from "../src/catalog";
 import { voiceProviders } from "../src/providers/index";
 import type { VoiceProvider } from "../src/providers/types";
 import { type FallbackOptions, voiceCircuits, withFallback } from "../src/routing";
@@ -154,6 +154,24 @@ describe("fallback", () => {
     expect(seen[0]?.signal?.aborted).toBe(false);
     caller.abort();
     expect(seen[0]?.signal?.aborted).toBe(true);
+  });
+});
+
+describe("transcription", () => {
+  it("routes catalog entries directly: Whisper out of capacity, Cartesia Ink hears it", async () => {
+    const { seen } = fakeCartesia(() => Response.json({ text: "hi", duration: 0.5, language: "en", words: [] }));
+    const { ai, calls } = fakeAi(busy);
+    const routed = await withFallback(
+      sttCandidates(DEFAULT_VOICE_CATALOG.models, {}),
+      providers(ai),
+      (model, provider, signal) =>
+        provider.transcribe({ model, audio: new Uint8Array([1]), contentType: "audio/wav", signal }),
+      clocked().options,
+    );
+    expect(routed.model.id).toBe("cartesia/ink-whisper");
+    expect(routed.value).toEqual({ text: "hi", language: "en", durationS: 0.5, words: [] });
+    expect(calls).toHaveLength(2);
+    expect(seen[0]?.form?.get("model")).toBe("ink-whisper");
   });
 });
 
