@@ -118,16 +118,21 @@ const CACHE_MS = 30_000;
 let cached: { at: number; catalog: LoadedVoiceCatalog } | undefined;
 
 /**
- * Prices must convert to exact micro-credits (at most 6 decimals), or every charge of that model
- * would fail at settlement: checked at store time, so a catalog is never accepted and then unusable.
+ * What the schema cannot say alone: prices must convert to exact micro-credits (at most 6 decimals),
+ * or every charge of that model would fail at settlement; and a model with a voice list must list its
+ * default voice, or a request naming no voice would ask it for one it lacks. Checked at store time,
+ * so a catalog is never accepted and then unusable.
  */
-function checkPrices(catalog: VoiceCatalog): VoiceCatalog {
+function checkCatalog(catalog: VoiceCatalog): VoiceCatalog {
   const issues = catalog.models.flatMap((model, index) => {
     const price = model.kind === "tts" ? model.usd_per_m_chars : model.usd_per_minute;
     const field = model.kind === "tts" ? "usd_per_m_chars" : "usd_per_minute";
-    return price !== undefined && usdPerMToMicroPerM(price, 1) === undefined
-      ? [{ path: `models.${index}.${field}`, message: "a price has at most 6 decimals" }]
-      : [];
+    const found: { path: string; message: string }[] = [];
+    if (price !== undefined && usdPerMToMicroPerM(price, 1) === undefined)
+      found.push({ path: `models.${index}.${field}`, message: "a price has at most 6 decimals" });
+    if (model.voices && model.default_voice !== undefined && !model.voices.includes(model.default_voice))
+      found.push({ path: `models.${index}.default_voice`, message: "default_voice must be one of voices" });
+    return found;
   });
   const first = issues[0];
   if (first) throw new ServiceError("invalid_input", `${first.path}: ${first.message}`, { issues });
@@ -145,7 +150,7 @@ export async function loadVoiceCatalog(kv: KVNamespace): Promise<LoadedVoiceCata
   let catalog: LoadedVoiceCatalog = { ...DEFAULT_VOICE_CATALOG, source: "default" };
   if (stored !== null) {
     try {
-      catalog = { ...checkPrices(parseInput(VoiceCatalog, JSON.parse(stored))), source: "kv" };
+      catalog = { ...checkCatalog(parseInput(VoiceCatalog, JSON.parse(stored))), source: "kv" };
     } catch {
       console.log(
         JSON.stringify({ level: "error", msg: "voice catalog override in KV is invalid; using the default catalog" }),
@@ -158,7 +163,7 @@ export async function loadVoiceCatalog(kv: KVNamespace): Promise<LoadedVoiceCata
 
 /** Validates and stores an override, replacing the whole catalog; a bad one is a 400 `invalid_input`. */
 export async function storeVoiceCatalog(kv: KVNamespace, input: unknown): Promise<VoiceCatalog & { source: "kv" }> {
-  const catalog = checkPrices(parseInput(VoiceCatalog, input));
+  const catalog = checkCatalog(parseInput(VoiceCatalog, input));
   await kv.put(CATALOG_KEY, JSON.stringify(catalog));
   cached = undefined;
   return { ...catalog, source: "kv" };

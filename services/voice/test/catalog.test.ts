@@ -205,6 +205,10 @@ describe("stored catalog", () => {
       storeVoiceCatalog(env.KV_VOICE, { models: [{ ...SONIC, usd_per_m_chars: 0.0000001 }] }),
     );
     expect(sevenDecimals).toMatchObject({ code: "invalid_input", path: "models.0.usd_per_m_chars" });
+    const lostDefault = await invalidAt(() =>
+      storeVoiceCatalog(env.KV_VOICE, { models: [{ ...AURA, default_voice: "nobody" }] }),
+    );
+    expect(lostDefault).toMatchObject({ code: "invalid_input", path: "models.0.default_voice" });
     expect((await loadVoiceCatalog(env.KV_VOICE)).source).toBe("kv");
 
     expect(await resetVoiceCatalog(env.KV_VOICE)).toEqual({ ...DEFAULT_VOICE_CATALOG, source: "default" });
