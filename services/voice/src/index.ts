@@ -7,15 +7,16 @@ import {
   requireAdmin,
   ServiceError,
   type SpeechAnswer,
-  type Transcript,
   TranscribeUpload,
+  type Transcript,
   VoiceAskQuery,
   type VoiceJsonAnswer,
-  type VoiceLoopResult,
   VoiceListQuery,
+  type VoiceLoopResult,
   type VoicePage,
 } from "@cognomega/shared";
-import { inspectAudio, readAudioBody, readAudioForm } from "./audio";
+import { inspectAudio, readAudioBody } from "./audio";
+import { readAudioForm } from "./audio-form";
 import { loadVoiceCatalog, resetVoiceCatalog, storeVoiceCatalog } from "./catalog";
 import { voiceSettings } from "./config";
 import type { VoiceDeps } from "./deps";
@@ -186,7 +187,8 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
       kv: this.env.KV_VOICE,
       ask: (input, who, key, context) => this.env.SI.ask(input, who, key, context),
       operations: {
-        begin: (who, key, fingerprint, context, options) => billing.beginOperation(who, key, fingerprint, context, options),
+        begin: (who, key, fingerprint, context, options) =>
+          billing.beginOperation(who, key, fingerprint, context, options),
         complete: (who, key, response, context) => billing.completeOperation(who, key, response, context),
         abandon: (who, key, context) => billing.abandonOperation(who, key, context),
       },

@@ -89,7 +89,9 @@ function meterOf(result: VoiceLoopResult, balanceMicro: number) {
   return {
     creditsUsed: formatCredits(Math.round(result.credits_used * MICRO_PER_CREDIT)),
     creditsBalance: formatCredits(balanceMicro),
-    ...(result.audio ? { provider: result.audio.provider, model: result.audio.model, characters: result.audio.characters } : {}),
+    ...(result.audio
+      ? { provider: result.audio.provider, model: result.audio.model, characters: result.audio.characters }
+      : {}),
     audioSeconds: result.transcript.duration_s,
   };
 }
@@ -175,7 +177,13 @@ async function runLoop(
   let balanceMicro = Math.round(Number(heard.meter.creditsBalance ?? "0") * MICRO_PER_CREDIT);
   if (transcript.text === "") {
     return {
-      body: { transcript, answer: null, audio: null, credits_used: transcript.credits_used, request_id: call.requestId },
+      body: {
+        transcript,
+        answer: null,
+        audio: null,
+        credits_used: transcript.credits_used,
+        request_id: call.requestId,
+      },
       balanceMicro,
     };
   }

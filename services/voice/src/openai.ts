@@ -37,7 +37,9 @@ export function speechWantFromOpenAi(input: unknown): SpeechWant {
     });
   const voice = typeof body.voice === "string" ? body.voice : body.voice.id;
   if (body.speed !== undefined && body.speed !== 1 && (body.speed < 0.6 || body.speed > 1.5))
-    throw new ServiceError("invalid_input", "speed is 0.6 to 1.5 here", { issues: [{ path: "speed", message: "0.6 to 1.5" }] });
+    throw new ServiceError("invalid_input", "speed is 0.6 to 1.5 here", {
+      issues: [{ path: "speed", message: "0.6 to 1.5" }],
+    });
   return {
     text: body.input,
     format: format as SpeechFormat,
@@ -59,9 +61,13 @@ export function transcriptionFieldsFromOpenAi(fields: Record<string, string>): O
     throw new ServiceError("invalid_input", "model is required", { issues: [{ path: "model", message: "required" }] });
   const format = fields.response_format ?? "json";
   if (format !== "json" && format !== "text" && format !== "verbose_json")
-    throw new ServiceError("invalid_input", `response_format ${format} is not supported; use json, text or verbose_json`, {
-      issues: [{ path: "response_format", message: "use json, text or verbose_json" }],
-    });
+    throw new ServiceError(
+      "invalid_input",
+      `response_format ${format} is not supported; use json, text or verbose_json`,
+      {
+        issues: [{ path: "response_format", message: "use json, text or verbose_json" }],
+      },
+    );
   const language = fields.language;
   if (language !== undefined && !/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$/.test(language))
     throw new ServiceError("invalid_input", "language must be an ISO 639-1 code such as en", {
@@ -80,7 +86,8 @@ export function transcriptionFieldsFromOpenAi(fields: Record<string, string>): O
 export function openAiTranscription(transcript: Transcript, format: OpenAiTranscriptionFields["responseFormat"]) {
   if (format === "text") return { body: transcript.text, contentType: "text/plain; charset=utf-8" };
   const usage = { type: "duration", seconds: Math.ceil(transcript.duration_s) };
-  if (format === "json") return { body: { text: transcript.text, usage }, contentType: "application/json; charset=utf-8" };
+  if (format === "json")
+    return { body: { text: transcript.text, usage }, contentType: "application/json; charset=utf-8" };
   return {
     body: {
       task: "transcribe",

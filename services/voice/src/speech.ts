@@ -10,8 +10,8 @@ import {
 import { ttsCandidates, ttsCostMicro } from "./catalog";
 import type { VoiceDeps } from "./deps";
 import type { SpokenAudio } from "./providers/types";
-import type { SpeechWant } from "./speech-want";
 import { withFallback } from "./routing";
+import type { SpeechWant } from "./speech-want";
 
 /**
  * The most characters a second of speech can carry, at the fastest speed a request may ask for
@@ -38,10 +38,14 @@ export function charactersProduced(bytes: number, bytesPerSecond: number, charac
 
 function checkLength(characters: number, maxChars: number): void {
   if (characters > maxChars)
-    throw new ServiceError("invalid_input", `text is at most ${maxChars} characters (VOICE_MAX_CHARS); got ${characters}`, {
-      issues: [{ path: "text", message: `at most ${maxChars} characters` }],
-      limit: maxChars,
-    });
+    throw new ServiceError(
+      "invalid_input",
+      `text is at most ${maxChars} characters (VOICE_MAX_CHARS); got ${characters}`,
+      {
+        issues: [{ path: "text", message: `at most ${maxChars} characters` }],
+        limit: maxChars,
+      },
+    );
 }
 
 /** A served speech call: the audio as it arrives, and what settles its hold. */
@@ -132,7 +136,14 @@ export function meteredAudio(spoken: SpokenCall, deps: VoiceDeps, chargeId?: str
           chargeId,
         );
     } catch (error) {
-      console.log(JSON.stringify({ level: "error", msg: "speech charge not settled", hold_id: spoken.hold.holdId, error: String(error) }));
+      console.log(
+        JSON.stringify({
+          level: "error",
+          msg: "speech charge not settled",
+          hold_id: spoken.hold.holdId,
+          error: String(error),
+        }),
+      );
     }
   };
   return new ReadableStream<Uint8Array>({

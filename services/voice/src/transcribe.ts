@@ -43,21 +43,21 @@ export async function transcribeAudio(
   const worst = Math.max(...usable.map((model) => sttCostMicro(model, facts.boundMs, deps.settings.creditsPerUsd)));
   const hold = await LedgerHold.take(deps.billing, identity, call, charge.holdId, worst, TRANSCRIBE_HOLD_SECONDS);
   const served = await withFallback(
-      candidates,
-      deps.providers,
-      (model, provider, signal) =>
-        provider.transcribe({
-          model,
-          audio,
-          contentType: facts.contentType,
-          ...(want.language !== undefined ? { language: want.language } : {}),
-          signal,
-        }),
-      deps.routing,
-    ).catch(async (error: unknown) => {
-      await hold.void();
-      throw error;
-    });
+    candidates,
+    deps.providers,
+    (model, provider, signal) =>
+      provider.transcribe({
+        model,
+        audio,
+        contentType: facts.contentType,
+        ...(want.language !== undefined ? { language: want.language } : {}),
+        signal,
+      }),
+    deps.routing,
+  ).catch(async (error: unknown) => {
+    await hold.void();
+    throw error;
+  });
   const heard = served.value;
   const reported = heard.durationS !== undefined && Number.isFinite(heard.durationS) && heard.durationS >= 0;
   const audioMs = reported ? Math.round((heard.durationS as number) * 1000) : (facts.durationMs ?? facts.boundMs);
