@@ -146,8 +146,8 @@ const RESERVED_FIELD_NAMES = new Set([
   "propertyisenumerable",
 ]);
 
-/** The generated index page is `index.html`: no screen may take that name. */
-const RESERVED_SCREEN_IDS = new Set(["index"]);
+/** Pages are served at `/<id>`: `index` is the generated home page and `/api` is the API's own index. */
+const RESERVED_SCREEN_IDS = new Set(["index", "api"]);
 
 /** The collection path segment of an entity: plural kebab-case (`PlantEvent` → `plant-events`). */
 export function entityCollection(name: string): string {
@@ -302,7 +302,8 @@ export function checkAppGraph(graph: AppGraph): AppGraphIssue[] {
     push,
   );
   graph.screens.forEach((screen, s) => {
-    if (RESERVED_SCREEN_IDS.has(screen.id)) push(`screens[${s}].id`, `"${screen.id}" is the generated index page`);
+    if (RESERVED_SCREEN_IDS.has(screen.id))
+      push(`screens[${s}].id`, `"${screen.id}" is reserved (the home page and the API)`);
     if (screen.entity !== undefined && !entityNames.has(screen.entity))
       push(`screens[${s}].entity`, `unknown entity "${screen.entity}"`);
   });
