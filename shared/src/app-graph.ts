@@ -59,13 +59,32 @@ const named = (pattern: RegExp, what: string) =>
     ),
   );
 
+// Enum values become SQL string literals and HTML text: no NULs, line breaks or other controls.
+function printable(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return false;
+  }
+  return true;
+}
+
 /** One field of an entity. `values` is for `enum` fields, `ref` (an entity name) for `reference` fields. */
 export const AppGraphField = v.strictObject({
   name: named(CAMEL_CASE, "a field name"),
   type: v.picklist(FIELD_TYPES, `type must be one of ${FIELD_TYPES.join(", ")}`),
   required: v.optional(v.boolean()),
   unique: v.optional(v.boolean()),
-  values: v.optional(v.pipe(v.array(text(L.enumValueChars, "an enum value")), v.maxLength(L.enumValues))),
+  values: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(
+          text(L.enumValueChars, "an enum value"),
+          v.check(printable, "an enum value must not contain control characters"),
+        ),
+      ),
+      v.maxLength(L.enumValues),
+    ),
+  ),
   ref: v.optional(v.pipe(v.string(), v.maxLength(L.nameChars))),
 });
 export type AppGraphField = v.InferOutput<typeof AppGraphField>;

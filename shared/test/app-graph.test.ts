@@ -99,6 +99,12 @@ describe("App Graph v1 schema", () => {
     expect(pathsOf(graph)).toEqual(["entities[0].name"]);
   });
 
+  it("refuses control characters in enum values (they become SQL literals)", () => {
+    const graph = base();
+    graph.entities[0]!.fields[1]!.values = ["fern", "cac\u0000tus", "a\nb"];
+    expect(pathsOf(graph)).toEqual(["entities[0].fields[1].values[1]", "entities[0].fields[1].values[2]"]);
+  });
+
   it("enforces the limits: 50 entities, 100 fields each, 100 screens", () => {
     const entity = (i: number) => ({ name: `E${i}`, fields: [{ name: "title", type: "string" }] });
     const many = { ...base(), entities: Array.from({ length: APP_GRAPH_LIMITS.entities + 1 }, (_, i) => entity(i)) };

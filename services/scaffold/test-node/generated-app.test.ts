@@ -3,6 +3,7 @@
 // suite (test/suite.ts, as rendered) for every entity, plus the checks below written here.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Script } from "node:vm";
 import { type AppGraph, entityCollection, parseAppGraph } from "@cognomega/shared";
 import { afterAll, describe, expect, it } from "vitest";
 import everyType from "../samples/every-type.json";
@@ -49,6 +50,8 @@ function pagesSuite(graph: AppGraph, app: RunningApp): void {
     expect(script.status).toBe(200);
     expect(script.type).toContain("javascript");
     expect(script.text).toContain("fetch(url, init)");
+    // It parses as a classic script too (no imports), so any browser that loads the page can run it.
+    expect(() => new Script(script.text)).not.toThrow();
   });
 
   it("indexes its API at /api and answers problem+json for unknown routes and methods", async () => {

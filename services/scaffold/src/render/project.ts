@@ -13,7 +13,8 @@ export function packageJson(model: ProjectModel): string {
       dev: "wrangler d1 migrations apply DB --local && wrangler dev",
       test: "vitest run",
       typecheck: "tsc --noEmit",
-      deploy: "wrangler d1 migrations apply DB --remote && wrangler deploy",
+      // The first deploy provisions the D1 database (no database_id yet), then the migration runs on it.
+      deploy: "wrangler deploy && wrangler d1 migrations apply DB --remote",
     },
     devDependencies: { ...TOOLCHAIN_VERSIONS },
     overrides: { vite: TOOLCHAIN_VERSIONS.vite },
@@ -38,7 +39,7 @@ export function wranglerJsonc(model: ProjectModel): string {
   const lines = JSON.stringify(config, null, 2).split("\n");
   return [
     "// The app's Worker. Pages in public/ are served as static assets; /api/* reaches src/index.ts.",
-    "// Before the first deploy: `npx wrangler d1 create <name>-db` and add its database_id below.",
+    "// `npm run deploy` provisions the database on the first deploy; to use an existing one, add its database_id.",
     ...lines,
     "",
   ].join("\n");
@@ -88,6 +89,8 @@ export function readme(model: ProjectModel): string {
     "npm install && npm test   # installs, then tests every entity's API in workerd with the migration applied",
     "npm run dev               # applies the migration to a local D1 and serves the app at http://localhost:8787",
     "```",
+    "",
+    "Deploy with `npm run deploy` (after `npx wrangler login`).",
     "",
     "## API",
     "",
