@@ -41,7 +41,7 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 export const SCREEN_KINDS = ["list", "detail", "form", "dashboard"] as const;
 export type ScreenKind = (typeof SCREEN_KINDS)[number];
 
-// Each pattern is one character class per position with a bounded length: linear on any input.
+// Linear patterns: no two parts of one can match the same character, so nothing backtracks.
 const PASCAL_CASE = /^[A-Z][A-Za-z0-9]*$/;
 const CAMEL_CASE = /^[a-z][A-Za-z0-9]*$/;
 const KEBAB_CASE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
@@ -49,14 +49,11 @@ const KEBAB_CASE = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 const L = APP_GRAPH_LIMITS;
 const text = (max: number, what: string) =>
   v.pipe(v.string(`${what} must be a string`), v.minLength(1, `${what} must not be empty`), v.maxLength(max));
-const named = (pattern: RegExp, what: string) =>
+const named = (pattern: RegExp, style: string, what: string) =>
   v.pipe(
     v.string(`${what} must be a string`),
     v.maxLength(L.nameChars, `${what} is longer than ${L.nameChars} characters`),
-    v.regex(
-      pattern,
-      `${what} must be ${pattern === PASCAL_CASE ? "PascalCase" : pattern === CAMEL_CASE ? "camelCase" : "kebab-case"}`,
-    ),
+    v.regex(pattern, `${what} must be ${style}`),
   );
 
 // Enum values become SQL string literals and HTML text: no NULs, line breaks or other controls.
@@ -70,7 +67,7 @@ function printable(value: string): boolean {
 
 /** One field of an entity. `values` is for `enum` fields, `ref` (an entity name) for `reference` fields. */
 export const AppGraphField = v.strictObject({
-  name: named(CAMEL_CASE, "a field name"),
+  name: named(CAMEL_CASE, "camelCase", "a field name"),
   type: v.picklist(FIELD_TYPES, `type must be one of ${FIELD_TYPES.join(", ")}`),
   required: v.optional(v.boolean()),
   unique: v.optional(v.boolean()),
@@ -91,7 +88,7 @@ export type AppGraphField = v.InferOutput<typeof AppGraphField>;
 
 /** One stored kind of thing (a table, and an API collection). */
 export const AppGraphEntity = v.strictObject({
-  name: named(PASCAL_CASE, "an entity name"),
+  name: named(PASCAL_CASE, "PascalCase", "an entity name"),
   fields: v.pipe(
     v.array(AppGraphField),
     v.minLength(1, "an entity needs at least one field"),
@@ -102,7 +99,7 @@ export type AppGraphEntity = v.InferOutput<typeof AppGraphEntity>;
 
 /** One page of the app. */
 export const AppGraphScreen = v.strictObject({
-  id: named(KEBAB_CASE, "a screen id"),
+  id: named(KEBAB_CASE, "kebab-case", "a screen id"),
   title: text(L.titleChars, "a screen title"),
   kind: v.optional(v.picklist(SCREEN_KINDS, `kind must be one of ${SCREEN_KINDS.join(", ")}`)),
   entity: v.optional(v.pipe(v.string(), v.maxLength(L.nameChars))),

@@ -89,6 +89,18 @@ describe("App Graph v1 schema", () => {
     ]);
   });
 
+  it("says what shape a name must have", () => {
+    const graph = base();
+    graph.entities[0]!.name = "plant";
+    graph.entities[0]!.fields[0]!.name = "Name";
+    graph.screens[0]!.id = "Plants";
+    expect(issuesOf(graph)).toEqual([
+      { path: "entities[0].name", message: "an entity name must be PascalCase" },
+      { path: "entities[0].fields[0].name", message: "a field name must be camelCase" },
+      { path: "screens[0].id", message: "a screen id must be kebab-case" },
+    ]);
+  });
+
   it("refuses a non-object, an empty app and names that are too long", () => {
     expect(pathsOf([])).toEqual([""]);
     expect(pathsOf(null)).toEqual([""]);
