@@ -1,8 +1,9 @@
 // The heart of the scaffold's tests: for each sample graph, the rendered project is bundled by
 // wrangler, run in workerd with its migration applied, and driven over HTTP: the project's own CRUD
 // suite (test/suite.ts, as rendered) for every entity, plus the checks below written here.
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Script } from "node:vm";
 import { type AppGraph, entityCollection, parseAppGraph } from "@cognomega/shared";
 import { afterAll, describe, expect, it } from "vitest";
@@ -187,6 +188,13 @@ function referenceChecks(app: RunningApp): void {
 }
 
 function reservedChecks(app: RunningApp): void {
+  it("typechecks as its own `npm run typecheck` would (tsc over src, test and its vitest config)", () => {
+    const tsc = fileURLToPath(new URL("../../../node_modules/.bin/tsc", import.meta.url));
+    const result = spawnSync(tsc, ["--noEmit", "-p", app.dir], { encoding: "utf8" });
+    expect(`${result.stdout}${result.stderr}`).toBe("");
+    expect(result.status).toBe(0);
+  });
+
   it("stores and reads fields named select, from, where, default, class, null and function", async () => {
     const group = (await app.send("POST", "/api/groups", { key: "g", enum: "a" })).body;
     const order = await app.send("POST", "/api/orders", {
