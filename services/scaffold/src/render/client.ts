@@ -61,6 +61,12 @@ async function renderList() {
 
 const INPUT_TYPES = { integer: "number", number: "number", date: "date", datetime: "datetime-local", email: "email", url: "url", image: "url" };
 
+// datetime-local inputs show local time without a zone; the API stores UTC.
+function localDateTime(iso) {
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
 async function input(field, value) {
   if (field.type === "boolean") {
     const box = el("input", { type: "checkbox", name: field.name });
@@ -70,7 +76,7 @@ async function input(field, value) {
   if (field.type === "text") return Object.assign(el("textarea", { name: field.name }), { value: value ?? "" });
   if (field.type === "enum" || field.type === "reference") {
     const select = el("select", { name: field.name }, el("option", { value: "" }, ""));
-    const options = field.type === "enum" ? field.values.map((v) => [v, v]) : (await call("GET", field.refPath + "?limit=100")).items.map((row) => [row.id, row.id]);
+    const options = field.type === "enum" ? field.values.map((v) => [v, v]) : (await call("GET", field.refPath + "?limit=100")).items.map((row) => [row.id, field.refLabel ? row[field.refLabel] + " (" + row.id.slice(-6) + ")" : row.id]);
     for (const [key, label] of options) select.append(el("option", { value: key }, label));
     select.value = value ?? "";
     return select;
@@ -78,7 +84,7 @@ async function input(field, value) {
   const attrs = { name: field.name, type: INPUT_TYPES[field.type] || "text" };
   if (field.type === "number") attrs.step = "any";
   const box = el("input", attrs);
-  box.value = value == null ? "" : field.type === "datetime" ? String(value).slice(0, 16) : String(value);
+  box.value = value == null ? "" : field.type === "datetime" ? localDateTime(value) : String(value);
   return box;
 }
 

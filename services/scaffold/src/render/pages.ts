@@ -33,10 +33,17 @@ function links(model: ProjectModel, screen: AppGraphScreen): string {
   return ["  <nav>", ...items, "  </nav>"].join("\n");
 }
 
-/** The fields a page's script needs, with each reference's API path. */
+const LABEL_TYPES = new Set(["string", "email", "enum"]);
+
+/** The fields a page's script needs, with each reference's API path and the target field that names a row. */
 function entityJson(model: ProjectModel, entity: EntityModel): string {
-  const paths = new Map(model.entities.map((e) => [e.name, `/api/${e.path}`]));
-  const fields = entity.fields.map((field) => (field.ref ? { ...field, refPath: paths.get(field.ref) } : field));
+  const byName = new Map(model.entities.map((e) => [e.name, e]));
+  const fields = entity.fields.map((field) => {
+    const target = field.ref === undefined ? undefined : byName.get(field.ref);
+    if (target === undefined) return field;
+    const label = target.fields.find((f) => LABEL_TYPES.has(f.type));
+    return { ...field, refPath: `/api/${target.path}`, ...(label ? { refLabel: label.name } : {}) };
+  });
   return embedJson({ name: entity.name, path: `/api/${entity.path}`, fields });
 }
 
