@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { Script } from "node:vm";
 import { type AppGraph, entityCollection, parseAppGraph } from "@cognomega/shared";
 import { afterAll, describe, expect, it } from "vitest";
@@ -161,6 +162,17 @@ function everyTypeChecks(app: RunningApp): void {
 }
 
 function referenceChecks(app: RunningApp): void {
+  it("passes its own `npm test` (vitest-pool-workers, its D1 migration applied by its setup file)", () => {
+    // Offline: the project's toolchain resolves from this repository's node_modules, at the same
+    // versions its package.json pins (versions.test.ts). CI also runs it after a real npm install.
+    const vitest = fileURLToPath(new URL("../../../node_modules/.bin/vitest", import.meta.url));
+    const result = spawnSync(vitest, ["run"], { cwd: app.dir, encoding: "utf8", env: { ...process.env, CI: "1" } });
+    const output = stripVTControlCharacters(`${result.stdout}${result.stderr}`);
+    expect(output).toMatch(/Test Files {2}\d+ passed/);
+    expect(output).not.toContain("failed");
+    expect(result.status).toBe(0);
+  }, 180_000);
+
   it("refuses to delete a row others still refer to (409), then deletes it once they are gone", async () => {
     const gardener = (await app.send("POST", "/api/gardeners", { name: "Ada", email: "ada@example.com" })).body;
     const garden = (await app.send("POST", "/api/gardens", { name: "Back", owner: gardener.id })).body;
