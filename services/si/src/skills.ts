@@ -13,6 +13,33 @@ export interface Skill {
 
 const JSON_OBJECT = v.record(v.string(), v.unknown());
 
+/** The App Graph the `app-graph` prompt shows as its example (a test keeps it valid). */
+export const APP_GRAPH_EXAMPLE = {
+  version: 1,
+  name: "Plant Diary",
+  entities: [
+    {
+      name: "Plant",
+      fields: [
+        { name: "name", type: "string", required: true, unique: true },
+        { name: "kind", type: "enum", values: ["fern", "cactus"] },
+      ],
+    },
+    {
+      name: "Watering",
+      fields: [
+        { name: "plant", type: "reference", ref: "Plant", required: true },
+        { name: "at", type: "datetime", required: true },
+      ],
+    },
+  ],
+  screens: [
+    { id: "plants", title: "Plants", kind: "list", entity: "Plant" },
+    { id: "water", title: "Water a plant", kind: "form", entity: "Watering" },
+  ],
+  navigation: [{ from: "plants", to: "water", label: "Water" }],
+};
+
 export const SKILLS: Record<string, Skill> = {
   general: {
     name: "general",
@@ -50,6 +77,7 @@ export const SKILLS: Record<string, Skill> = {
       'Every entity gets "id", "created_at" and "updated_at" automatically: never declare id, createdAt, updatedAt, rowid or oid fields.',
       'An "enum" field lists its "values"; a "reference" field names an existing entity in "ref" and holds that row\'s id; an "image" field holds an image URL. Only enum fields have values and only reference fields have ref; boolean and enum fields are never unique.',
       "Required references must not form a cycle (make one of them optional). Screens and navigation name only entities and screen ids that exist.",
+      `Example: ${JSON.stringify(APP_GRAPH_EXAMPLE)}`,
       "No code fences, no commentary.",
     ].join("\n"),
     tier: "medium",

@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
-import type { AskResult } from "@cognomega/shared";
+import { AppGraph, type AskResult } from "@cognomega/shared";
+import * as v from "valibot";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { routerState } from "../src/router";
+import { APP_GRAPH_EXAMPLE } from "../src/skills";
 import {
   balanceOf,
   body,
@@ -453,6 +455,9 @@ describe("skills", () => {
     expect(system.role).toBe("system");
     expect(system.content).toContain('"version": 1');
     expect(system.content).toContain('"reference"|"image"');
+    // The prompt's example is itself a valid App Graph v1 (integrity pass included).
+    expect(system.content).toContain(JSON.stringify(APP_GRAPH_EXAMPLE));
+    expect(v.safeParse(AppGraph, APP_GRAPH_EXAMPLE).issues).toBeUndefined();
   });
 
   it("repairs an App Graph that fails the integrity pass once, naming the path", async () => {
