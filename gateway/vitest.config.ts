@@ -36,5 +36,6 @@ export default workerProject(import.meta.url, "gateway", {
     },
     { dir: "services/rag", bindings: { RAG_QUOTA_DOCS: "3" } },
     { dir: "services/voice" },
+    { dir: "services/scaffold" },
   ],
 });

@@ -7,7 +7,16 @@ describe("GET /ready", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: "ready",
-      services: { billing: "ok", si: "ok", jobs: "ok", uploads: "ok", rag: "ok", advisor: "ok", voice: "ok" },
+      services: {
+        billing: "ok",
+        si: "ok",
+        jobs: "ok",
+        uploads: "ok",
+        rag: "ok",
+        advisor: "ok",
+        voice: "ok",
+        scaffold: "ok",
+      },
     });
   });
 
@@ -23,6 +32,7 @@ describe("GET /ready", () => {
       rag: "ok",
       advisor: "ok",
       voice: "ok",
+      scaffold: "ok",
     });
     expect(body.detail).toContain("billing");
   });

@@ -21,5 +21,6 @@ export default workerProject(import.meta.url, "jobs", {
     { dir: "services/advisor" },
     { dir: "services/rag" },
     { dir: "services/uploads" },
+    { dir: "services/scaffold" },
   ],
 });

@@ -10,6 +10,7 @@ export * from "./jobs";
 export * from "./meter";
 export * from "./providers";
 export * from "./rag";
+export * from "./scaffold";
 export * from "./settings";
 export * from "./si";
 export * from "./uploads";

@@ -4,6 +4,7 @@ import { registerAuthRoutes } from "./auth";
 import { registerCreditRoutes } from "./credits";
 import { registerJobRoutes } from "./jobs";
 import { registerRagRoutes } from "./rag";
+import { registerScaffoldRoutes } from "./scaffold";
 import { registerSiRoutes } from "./si";
 import { registerSystemRoutes } from "./system";
 import { registerUploadRoutes } from "./uploads";
@@ -19,5 +20,6 @@ export function gatewayRoutes(): GatewayRouter {
   registerJobRoutes(router);
   registerUploadRoutes(router);
   registerRagRoutes(router);
+  registerScaffoldRoutes(router);
   return router;
 }

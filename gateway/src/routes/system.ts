@@ -15,6 +15,7 @@ function boundServices(env: GatewayEnv): Record<string, { health(): Promise<unkn
     rag: env.RAG,
     advisor: env.ADVISOR,
     voice: env.VOICE,
+    scaffold: env.SCAFFOLD,
   };
 }
 

@@ -4,7 +4,10 @@ import {
   type Identity,
   parseInput,
   RagIngestRequest,
+  ScaffoldGraphRequest,
+  type ScaffoldJobResult,
   ServiceError,
+  uuidV7,
 } from "@cognomega/shared";
 import * as v from "valibot";
 import type { JobRow } from "./store";
@@ -32,17 +35,27 @@ const AsyncAsk = v.pipe(
   v.check((body) => body.stream !== true, "a job cannot stream; leave stream out"),
 );
 
+/**
+ * The key of a job's billed calls: the same on every attempt, so a retry after an attempt that was
+ * paid for but not recorded replays the answer. It names this row (its nonce), not just the id: a
+ * job re-created under the same Idempotency-Key after this one was pruned is a new call, billed anew.
+ */
+function attemptKey(job: JobRow): string {
+  return job.nonce === undefined ? `job:${job.id}` : `job:${job.id}:${job.nonce}`;
+}
+
+/** The scaffold id a job renders under on every attempt: made with the job, unique to its row. */
+async function jobScaffoldId(job: JobRow): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`scaffold\n${attemptKey(job)}`));
+  return uuidV7(job.created_at, new Uint8Array(digest));
+}
+
 export const KINDS: Record<string, JobKind> = {
   "si.ask": {
     adminOnly: false,
     validate: (input) => parseInput(AsyncAsk, input),
     async run({ env, job, call }) {
-      // One idempotency key for every attempt: if an earlier attempt got its answer (and was billed)
-      // but the runner died before recording it, the retry replays the answer instead of paying again.
-      // The key names this row (its nonce), not just the id: a job re-created under the same
-      // Idempotency-Key after this one was pruned is a new ask, billed anew.
-      const key = job.nonce === undefined ? `job:${job.id}` : `job:${job.id}:${job.nonce}`;
-      const answer = await env.SI.ask(job.input, job.owner as Identity, key, call);
+      const answer = await env.SI.ask(job.input, job.owner as Identity, attemptKey(job), call);
       if ("stream" in answer) throw new ServiceError("internal", "an async ask answered with a stream");
       return answer.body;
     },
@@ -51,6 +64,24 @@ export const KINDS: Record<string, JobKind> = {
     adminOnly: false,
     validate: (input) => parseInput(RagIngestRequest, input),
     run: ({ env, job, call }) => env.RAG.ingest(job.owner as Identity, job.input, call),
+  },
+  "scaffold.generate": {
+    adminOnly: false,
+    validate: (input) => parseInput(ScaffoldGraphRequest, input),
+    async run({ env, job, call }): Promise<ScaffoldJobResult> {
+      const owner = job.owner as Identity;
+      // The graph is billed once across attempts (keyed like an si.ask job); the render goes under
+      // one id across attempts, so a retry replaces its own earlier zip with the same bytes.
+      const designed = await env.SCAFFOLD.graph(job.input, owner, attemptKey(job), call);
+      const manifest = await env.SCAFFOLD.render(designed.body.graph, owner, call, { id: await jobScaffoldId(job) });
+      return {
+        scaffold_id: manifest.id,
+        name: manifest.name,
+        download: manifest.download,
+        archive: manifest.archive,
+        credits_used: designed.body.credits_used,
+      };
+    },
   },
   "admin.cleanup": {
     adminOnly: true,

@@ -1,34 +1,45 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { type CallContext, type Identity, parseAppGraph } from "@cognomega/shared";
-import { packProject, type ScaffoldManifest } from "./manifest";
+import {
+  AppGraph,
+  type CallContext,
+  type Identity,
+  type LimitState,
+  type Meter,
+  parseAppGraph,
+  parseInput,
+  SCAFFOLD_PAGE_DEFAULT,
+  ScaffoldGraphRequest,
+  type ScaffoldGraphResult,
+  ScaffoldListQuery,
+  type ScaffoldManifest,
+  type ScaffoldPage,
+  type ScaffoldRecord,
+  ServiceError,
+} from "@cognomega/shared";
+import * as v from "valibot";
+import { packProject } from "./manifest";
+import { checkedId, createdAt, downloadPath, noSuchScaffold, ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
 
-export type { ScaffoldManifest } from "./manifest";
+export { ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
 
-const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-
-/** The owner's key prefix: a hash, so account names never appear in storage paths. */
-export async function ownerPrefix(sub: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`scaffold\n${sub}`));
-  return `scaffold/${hex(new Uint8Array(digest).slice(0, 16))}/`;
+/** A designed graph with the billing headers of the ask that designed it. */
+export interface GraphAnswer {
+  body: ScaffoldGraphResult;
+  meter: Meter;
+  /** The caller's daily credit budget as SI saw it after this ask's charge. */
+  dailyCredits?: LimitState["daily_credits"];
 }
 
-/** A time-ordered id (UUID v7), so an owner's scaffolds list oldest first by key. */
-export function scaffoldId(now = Date.now()): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let ms = now;
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = ms % 256;
-    ms = Math.floor(ms / 256);
-  }
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const h = hex(bytes);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+/** A scaffold's zip, streamed from the bucket, with the headers to send it as a download. */
+export interface ScaffoldDownload {
+  body: ReadableStream;
+  headers: Record<string, string>;
 }
 
 /**
- * Internal worker: an App Graph becomes a Workers + D1 starter project (a zip in R2). No routes; the
- * gateway calls it over RPC.
+ * Internal worker: a prompt becomes an App Graph (through SI's `app-graph` skill), and an App Graph
+ * becomes a Workers + D1 starter project, a zip in R2 under its owner's prefix. No routes; the
+ * gateway and the jobs worker call it over RPC.
  */
 export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   /** Liveness for the gateway's `/ready`. */
@@ -37,14 +48,74 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   }
 
   /**
-   * Checks the graph (400 `invalid_input` with `issues[]`), renders and zips the project, and stores
-   * the archive under the owner's prefix with its owner, request id and both SHA-256s as metadata.
+   * `{ prompt, model?, policy? }` → an App Graph designed by SI's `app-graph` skill, billed as an
+   * ask (SI validates the answer against the App Graph and repairs it once). With an idempotency key,
+   * a retry replays the first answer instead of paying again. A model that fails even after the
+   * repair is 502 `upstream_error`, with what the attempt cost.
    */
-  async render(graph: unknown, identity: Identity, call: CallContext): Promise<ScaffoldManifest> {
+  async graph(
+    input: unknown,
+    identity: Identity,
+    idempotencyKey: string | null,
+    call: CallContext,
+  ): Promise<GraphAnswer> {
+    const body = parseInput(ScaffoldGraphRequest, input);
+    const ask: Record<string, string> = { prompt: body.prompt, skill: "app-graph" };
+    if (body.model !== undefined) ask.model = body.model;
+    if (body.policy !== undefined) ask.policy = body.policy;
+    const answer = await this.env.SI.ask(ask, identity, idempotencyKey, call);
+    if ("stream" in answer) throw new ServiceError("internal", "the app-graph ask answered with a stream");
+    const result = answer.body as typeof answer.body & { schema_error?: string };
+    // SI checked it with this same schema; checking again keeps this method's promise if SI changes.
+    const checked = v.safeParse(AppGraph, result.data);
+    if (!checked.success) {
+      throw new ServiceError(
+        "upstream_error",
+        `the model did not design a valid App Graph, even after one repair: ${result.schema_error ?? "no JSON object"}`,
+        {
+          schema_error: result.schema_error ?? "no JSON object",
+          credits_used: result.credits_used,
+          provider: result.provider,
+          model: result.model,
+        },
+      );
+    }
+    const designed: GraphAnswer = {
+      body: {
+        graph: checked.output,
+        usage: result.usage,
+        credits_used: result.credits_used,
+        balance: result.balance,
+        provider: result.provider,
+        model: result.model,
+        request_id: result.request_id,
+      },
+      meter: answer.meter,
+    };
+    if (answer.dailyCredits) designed.dailyCredits = answer.dailyCredits;
+    return designed;
+  }
+
+  /**
+   * Checks the graph (400 `invalid_input` with `issues[]`), renders and zips the project, and stores
+   * the archive under the owner's prefix with its owner, request id and both SHA-256s as metadata,
+   * and beside it a record of the manifest and the graph (for `get`). `options.id` is for the jobs
+   * worker: a retried job renders under the id its earlier attempt used, replacing it with the
+   * same bytes instead of leaving a second scaffold.
+   */
+  async render(
+    graph: unknown,
+    identity: Identity,
+    call: CallContext,
+    options: { id?: string } = {},
+  ): Promise<ScaffoldManifest> {
     const checked = parseAppGraph(graph);
+    const id = options.id === undefined ? scaffoldId() : checkedId(options.id);
     const packed = await packProject(checked);
-    const id = scaffoldId();
-    await this.env.R2.put(`${await ownerPrefix(identity.sub)}${id}.zip`, packed.archive, {
+    const keys = await scaffoldKeys(identity.sub, id);
+    const manifest: ScaffoldManifest = { id, ...packed.manifest, download: downloadPath(id) };
+    const record: ScaffoldRecord = { ...manifest, graph: checked, created_at: createdAt(id) };
+    await this.env.R2.put(keys.archive, packed.archive, {
       httpMetadata: {
         contentType: "application/zip",
         contentDisposition: `attachment; filename="${packed.slug}.zip"`,
@@ -57,7 +128,76 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
         name: checked.name,
       },
     });
-    return { id, ...packed.manifest };
+    // A graph may be hundreds of KiB, far past R2's 2 KiB of custom metadata: it gets its own object.
+    await this.env.R2.put(keys.record, JSON.stringify(record), {
+      httpMetadata: { contentType: "application/json" },
+      customMetadata: { owner: identity.sub, request_id: call.requestId, graph_sha256: packed.graphSha256 },
+    });
+    return manifest;
+  }
+
+  /**
+   * The caller's scaffolds, oldest first (ids are time-ordered), `limit` (default 20, at most 100) to
+   * a page; `cursor` is the last id of the previous page, and the answer has one when more follow.
+   */
+  async list(identity: Identity, query: ScaffoldListQuery | undefined, _call: CallContext): Promise<ScaffoldPage> {
+    const parsed = parseInput(ScaffoldListQuery, query ?? {});
+    const prefix = await ownerPrefix(identity.sub);
+    // The cursor is an id, not R2's opaque cursor: checked exactly, it starts the listing after itself.
+    // `include` is honoured at this compatibility date; the undated types predate it.
+    const options = {
+      prefix,
+      limit: Number(parsed.limit ?? SCAFFOLD_PAGE_DEFAULT),
+      include: ["customMetadata"],
+      ...(parsed.cursor === undefined ? {} : { startAfter: `${prefix}${parsed.cursor}.zip` }),
+    };
+    const listed = await this.env.R2.list(options as R2ListOptions);
+    const scaffolds = listed.objects.map((object) => {
+      const id = object.key.slice(prefix.length, -".zip".length);
+      return {
+        id,
+        name: object.customMetadata?.name ?? "",
+        archive: { bytes: object.size, sha256: object.customMetadata?.archive_sha256 ?? "" },
+        created_at: createdAt(id),
+        download: downloadPath(id),
+      };
+    });
+    const page: ScaffoldPage = { scaffolds };
+    const last = scaffolds.at(-1);
+    if (listed.truncated && last) page.cursor = last.id;
+    return page;
+  }
+
+  /** One of the caller's scaffolds: its manifest and the graph it was rendered from. */
+  async get(identity: Identity, id: string, _call: CallContext): Promise<ScaffoldRecord> {
+    const object = await this.env.R2.get((await scaffoldKeys(identity.sub, checkedId(id))).record);
+    if (!object) throw noSuchScaffold();
+    return (await object.json()) as ScaffoldRecord;
+  }
+
+  /** One of the caller's scaffolds as a zip download (`application/zip`, an attachment). */
+  async download(identity: Identity, id: string, _call: CallContext): Promise<ScaffoldDownload> {
+    const object = await this.env.R2.get((await scaffoldKeys(identity.sub, checkedId(id))).archive);
+    if (!object) throw noSuchScaffold();
+    return {
+      body: object.body,
+      headers: {
+        "Content-Type": "application/zip",
+        "Content-Length": String(object.size),
+        "Content-Disposition": object.httpMetadata?.contentDisposition ?? `attachment; filename="scaffold.zip"`,
+        ETag: object.httpEtag,
+        "Cache-Control": "private, no-store",
+      },
+    };
+  }
+
+  /** Deletes one of the caller's scaffolds: its zip and its record. */
+  async remove(identity: Identity, id: string, _call: CallContext): Promise<{ deleted: string }> {
+    const keys = await scaffoldKeys(identity.sub, checkedId(id));
+    const [archive, record] = await Promise.all([this.env.R2.head(keys.archive), this.env.R2.head(keys.record)]);
+    if (!archive && !record) throw noSuchScaffold();
+    await this.env.R2.delete([keys.archive, keys.record]);
+    return { deleted: id };
   }
 }
 

@@ -1,21 +1,12 @@
-import { type AppGraph, sha256Hex } from "@cognomega/shared";
+import { type AppGraph, type ScaffoldManifest, sha256Hex } from "@cognomega/shared";
 import { projectModel, type RenderedProject, renderProject } from "./render";
 import { zipProject } from "./zip";
 
-/** What a render produced: the project's entities, its files and its archive, each with a SHA-256. */
-export interface ScaffoldManifest {
-  id: string;
-  name: string;
-  entities: { name: string; path: string }[];
-  files: { path: string; bytes: number; sha256: string }[];
-  archive: { bytes: number; sha256: string };
-}
-
-/** A rendered, zipped project with everything but its id. */
+/** A rendered, zipped project with everything but its id (and so its download path). */
 export interface PackedProject {
   slug: string;
   graphSha256: string;
-  manifest: Omit<ScaffoldManifest, "id">;
+  manifest: Omit<ScaffoldManifest, "id" | "download">;
   archive: Uint8Array;
 }
 

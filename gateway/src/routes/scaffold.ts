@@ -1,0 +1,61 @@
+import { IdempotencyKey, parseInput, ScaffoldRenderRequest } from "@cognomega/shared";
+import { json } from "../http/respond";
+import { type GatewayRouter, pathParam } from "../http/router";
+import { siResponse } from "./si";
+
+export function registerScaffoldRoutes(router: GatewayRouter): void {
+  /** `{ prompt, model?, policy? }` → an App Graph from the `app-graph` skill, billed as an ask. */
+  router.post("/api/scaffold/graph", async (request, ctx) => {
+    const identity = await ctx.identity();
+    const body = await ctx.json();
+    // Client keys live in their own namespace, so none can collide with the keys jobs use.
+    const key = request.headers.get("Idempotency-Key");
+    const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
+    return siResponse(ctx, identity, await ctx.env.SCAFFOLD.graph(body, identity, scoped, ctx.call));
+  });
+
+  /** `{ graph }` → 201 with the rendered project's manifest; no AI call. */
+  router.post("/api/scaffold/render", async (_request, ctx) => {
+    const identity = await ctx.identity();
+    const { graph } = parseInput(ScaffoldRenderRequest, await ctx.json());
+    return json(await ctx.env.SCAFFOLD.render(graph, identity, ctx.call), 201);
+  });
+
+  /** `{ prompt, model?, policy? }` → 202 with a `scaffold.generate` job (graph, then render) to poll. */
+  router.post("/api/scaffold", async (request, ctx) => {
+    const identity = await ctx.identity();
+    const body = await ctx.json();
+    const { job } = await ctx.env.JOBS.create(
+      { kind: "scaffold.generate", input: body },
+      identity,
+      request.headers.get("Idempotency-Key"),
+      ctx.call,
+    );
+    return json({ queued: true, job }, 202);
+  });
+
+  /** The caller's scaffolds, oldest first: `?limit=&cursor=`. */
+  router.get("/api/scaffold", async (_request, ctx) => {
+    const identity = await ctx.identity();
+    return json(await ctx.env.SCAFFOLD.list(identity, Object.fromEntries(ctx.url.searchParams), ctx.call));
+  });
+
+  /** One of the caller's scaffolds: its manifest and its graph. Anyone else's id is 404. */
+  router.get("/api/scaffold/:id", async (request, ctx) => {
+    const identity = await ctx.identity();
+    return json(await ctx.env.SCAFFOLD.get(identity, pathParam(request, "id"), ctx.call));
+  });
+
+  /** The scaffold's zip, as an attachment. */
+  router.get("/api/scaffold/:id/download", async (request, ctx) => {
+    const identity = await ctx.identity();
+    const file = await ctx.env.SCAFFOLD.download(identity, pathParam(request, "id"), ctx.call);
+    return new Response(file.body, { headers: file.headers });
+  });
+
+  /** Deletes one of the caller's scaffolds. */
+  router.delete("/api/scaffold/:id", async (request, ctx) => {
+    const identity = await ctx.identity();
+    return json(await ctx.env.SCAFFOLD.remove(identity, pathParam(request, "id"), ctx.call));
+  });
+}

@@ -1,0 +1,52 @@
+import { SCAFFOLD_ID, ServiceError, uuidV7 } from "@cognomega/shared";
+
+const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+// Archives and records live under separate prefixes, so listing an owner's archives pages through
+// archives alone: one object per scaffold, in id (creation) order.
+const ARCHIVES = "scaffold/";
+const RECORDS = "scaffold-record/";
+
+async function ownerHash(sub: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`scaffold\n${sub}`));
+  return hex(new Uint8Array(digest).slice(0, 16));
+}
+
+/** The owner's archive prefix: a hash, so account names never appear in storage paths. */
+export async function ownerPrefix(sub: string): Promise<string> {
+  return `${ARCHIVES}${await ownerHash(sub)}/`;
+}
+
+/** Where one owner's scaffold keeps its zip and its record (manifest and graph, as JSON). */
+export async function scaffoldKeys(sub: string, id: string): Promise<{ archive: string; record: string }> {
+  const owner = await ownerHash(sub);
+  return { archive: `${ARCHIVES}${owner}/${id}.zip`, record: `${RECORDS}${owner}/${id}.json` };
+}
+
+/** A new time-ordered id (UUID v7), so an owner's scaffolds list oldest first by key. */
+export function scaffoldId(now = Date.now()): string {
+  return uuidV7(now, crypto.getRandomValues(new Uint8Array(10)));
+}
+
+/** The id, refused with 400 unless it is exactly a scaffold id (it becomes part of a storage key). */
+export function checkedId(id: unknown): string {
+  if (typeof id === "string" && SCAFFOLD_ID.test(id)) return id;
+  throw new ServiceError("invalid_input", "not a scaffold id", {
+    issues: [{ path: "id", message: "a scaffold id is a lower-case UUID v7" }],
+  });
+}
+
+/** When a scaffold was made: the millisecond time its UUID v7 carries. */
+export function createdAt(id: string): string {
+  return new Date(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toISOString();
+}
+
+/** The gateway path a scaffold's zip downloads from. */
+export function downloadPath(id: string): string {
+  return `/api/scaffold/${id}/download`;
+}
+
+/** The 404 for an id this owner has no scaffold under (another owner's id included). */
+export function noSuchScaffold(): ServiceError {
+  return new ServiceError("not_found", "no such scaffold");
+}
