@@ -55,6 +55,7 @@ const mf = new Miniflare({
     auxWorker("services/jobs"),
     auxWorker("services/uploads"),
     auxWorker("services/rag"),
+    auxWorker("services/scaffold"),
   ],
 });
 

@@ -86,4 +86,34 @@ describe("ScaffoldService", () => {
     const after = await env.R2.list({ prefix: await ownerPrefix("guest:carol") });
     expect(after.objects).toHaveLength(before.objects.length);
   });
+
+  it("renders under a given id again in place (a retried job), and keeps the record beside the zip", async () => {
+    const id = "01a23189-fde9-7837-99ec-0e11966327a7";
+    const first = await service().render(references, owner("guest:dave"), call, { id });
+    const again = await service().render(references, owner("guest:dave"), call, { id });
+    expect([first.id, again.id]).toEqual([id, id]);
+    expect(again.archive).toEqual(first.archive);
+    const page = await service().list(owner("guest:dave"), {}, call);
+    expect(page.scaffolds.map((s) => s.id)).toEqual([id]);
+    const record = await service().get(owner("guest:dave"), id, call);
+    expect(record).toMatchObject({ ...first, graph: references, created_at: expect.stringMatching(/^2026-/) });
+  });
+
+  it("refuses a malformed id before building a key, and a foreign id is not found", async () => {
+    for (const bad of [
+      "../x",
+      "01A23189-FDE9-7837-99EC-0E11966327A7",
+      `${"0".repeat(8)}-0000-4000-8000-${"0".repeat(12)}`,
+    ]) {
+      const error = await service()
+        .get(owner("guest:erin"), bad, call)
+        .catch((e: unknown) => e);
+      expect(isServiceError(error) && error.code, bad).toBe("invalid_input");
+    }
+    const mine = await service().render(references, owner("guest:erin"), call);
+    const error = await service()
+      .download(owner("guest:frank"), mine.id, call)
+      .catch((e: unknown) => e);
+    expect(isServiceError(error) && error.code).toBe("not_found");
+  });
 });
