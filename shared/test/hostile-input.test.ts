@@ -11,6 +11,7 @@ import {
   normalizeEmail,
   PublishKeyRequest,
   RagIngestRequest,
+  ScaffoldListQuery,
   UsageQuery,
   UsageReport,
 } from "../src/index";
@@ -70,5 +71,13 @@ describe("shared patterns on 100 KB of hostile input", () => {
   it("credit amounts", () => {
     for (const hostile of [run("1"), `1.${run("1")}`, `-${run("1", ".")}`])
       expect(creditsToMicro(hostile)).toBeUndefined();
+  });
+
+  it("scaffold list cursors and limits", () => {
+    for (const unit of ["0", "a", "0-", "7"]) {
+      const hostile = run(unit);
+      expect(v.safeParse(ScaffoldListQuery, { cursor: hostile }).success).toBe(false);
+      expect(v.safeParse(ScaffoldListQuery, { limit: hostile }).success).toBe(false);
+    }
   });
 });
