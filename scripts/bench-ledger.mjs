@@ -80,6 +80,7 @@ const mf = new Miniflare({
     auxWorker("services/jobs"),
     auxWorker("services/uploads"),
     auxWorker("services/rag"),
+    auxWorker("services/scaffold"),
     {
       name: "bench-driver",
       modules: true,
