@@ -52,6 +52,12 @@ export interface AudioFacts {
   durationMs?: number;
   /** An upper bound on the duration, to hold credits for before a provider hears it. */
   boundMs: number;
+  /**
+   * The most a charge may count for this audio, whatever a provider reports: the hold's bound when
+   * the header is what decoders play by (WAV), else what the size allows at the slowest speech
+   * codec (a FLAC, MP4 or Xing duration is a claim no decoder relies on, so a lie may not shrink it).
+   */
+  maxMs: number;
 }
 
 /** A body's media type without parameters, lower-cased: `Audio/WAV; x=1` → `audio/wav`. */
@@ -163,16 +169,50 @@ const u32le = (b: Uint8Array, at: number): number => (u16le(b, at) + u16le(b, at
 const u32be = (b: Uint8Array, at: number): number =>
   (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
 
-/** A container's duration → its facts, with the hold bound derived from either the duration or the size. */
-function facts(container: AudioContainer, byteLength: number, durationMs?: number, exact = true): AudioFacts {
-  // An exact duration is held at its whole seconds plus one, so a provider rounding up still fits.
+/**
+ * The highest byte rate audio in each container plausibly has: FLAC and MP4 (ALAC) at 48 kHz stereo
+ * 24-bit, MPEG audio at its largest bit rate (448 kbit/s). A stated duration shorter than the bytes
+ * last at this rate is a lie, and is not what the hold is taken for.
+ */
+const MAX_BYTES_PER_SECOND: Readonly<Record<AudioContainer, number>> = Object.freeze({
+  wav: Number.POSITIVE_INFINITY,
+  flac: 288_000,
+  mp4: 288_000,
+  mp3: 56_000,
+  ogg: 288_000,
+  webm: 288_000,
+});
+
+/**
+ * A container's duration → its facts. `trust`: `decoded` for a duration decoders play by (WAV's
+ * fmt and data chunks), `stated` for a header's claim decoders ignore (FLAC STREAMINFO, MP4 mvhd,
+ * a Xing frame count), `estimate` for a guess (a CBR MP3's first bit rate).
+ */
+function facts(
+  container: AudioContainer,
+  byteLength: number,
+  durationMs?: number,
+  trust: "decoded" | "stated" | "estimate" = "stated",
+): AudioFacts {
   const sizeBound = Math.max(1_000, Math.ceil((byteLength * 1_000) / FLOOR_BYTES_PER_SECOND));
-  const boundMs = durationMs !== undefined && exact ? (Math.ceil(durationMs / 1_000) + 1) * 1_000 : sizeBound;
+  if (durationMs === undefined || trust === "estimate")
+    return {
+      container,
+      contentType: CANONICAL_AUDIO_TYPE[container],
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      boundMs: Math.max(sizeBound, durationMs ?? 0),
+      maxMs: Math.max(sizeBound, durationMs ?? 0),
+    };
+  // A duration is held at its whole seconds plus one, so a provider rounding up still fits.
+  const stated = Math.max((Math.ceil(durationMs / 1_000) + 1) * 1_000, durationMs);
+  const plausible = Math.ceil((byteLength * 1_000) / MAX_BYTES_PER_SECOND[container]);
+  const boundMs = trust === "decoded" ? stated : Math.max(stated, plausible);
   return {
     container,
     contentType: CANONICAL_AUDIO_TYPE[container],
-    ...(durationMs !== undefined ? { durationMs } : {}),
-    boundMs: durationMs !== undefined ? Math.max(boundMs, durationMs) : boundMs,
+    durationMs,
+    boundMs,
+    maxMs: trust === "decoded" ? boundMs : Math.max(boundMs, sizeBound),
   };
 }
 
@@ -207,7 +247,7 @@ function parseWav(b: Uint8Array): AudioFacts {
       if (!streamed && size > remaining)
         throw refused("truncated", `the WAV data chunk claims ${size} bytes but ${remaining} are present`);
       const dataBytes = streamed ? remaining : size;
-      return facts("wav", b.length, Math.round((dataBytes * 1_000) / byteRate));
+      return facts("wav", b.length, Math.round((dataBytes * 1_000) / byteRate), "decoded");
     }
     // Chunks are padded to an even length.
     at = body + size + (size % 2);
@@ -399,7 +439,7 @@ function parseMp3(b: Uint8Array): AudioFacts {
   // longer, so the hold stays on the size floor.
   const tail = b.length >= 128 && ascii(b, b.length - 128, "TAG") ? 128 : 0;
   const audioBytes = b.length - at - tail;
-  return facts("mp3", b.length, Math.round((audioBytes * 8) / frame.kbps), false);
+  return facts("mp3", b.length, Math.round((audioBytes * 8) / frame.kbps), "estimate");
 }
 
 function sniff(b: Uint8Array): AudioContainer | null {

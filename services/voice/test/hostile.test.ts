@@ -1,0 +1,85 @@
+// What a hostile client (or a misbehaving provider) can try against the voice worker, through its
+// entrypoint with the real billing ledger: paying less than the audio it got, being charged more
+// than its hold, and inputs that must be 4xx, never a 500.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { voiceCircuits } from "../src/routing";
+import { MAX_CHARS_PER_SECOND } from "../src/speech";
+import { flac } from "./audio-fixtures";
+import { audioBody, balanceOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
+import { controlledBody } from "./helpers";
+
+const CARTESIA_ONLY = { AI: undefined } as unknown as Partial<VoiceEnv>;
+
+beforeEach(() => voiceCircuits.reset());
+afterEach(() => vi.restoreAllMocks());
+
+describe("speech a client leaves", () => {
+  it("charges for the audio produced when the client leaves while the provider is still speaking", async () => {
+    const user = await guest();
+    const provider = controlledBody();
+    let providerCancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const reader = provider.stream.getReader();
+        const next = await reader.read();
+        reader.releaseLock();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel() {
+        providerCancelled = true;
+      },
+    });
+    fakeCartesia(() => new Response(body, { headers: { "Content-Type": "audio/mpeg" } }));
+    const { service, done } = voice(CARTESIA_ONLY);
+    const answer = await service.speech({ text: "d".repeat(900) }, user, call);
+    const reader = answer.stream.getReader();
+    // One second of 128 kbit/s MP3 arrives; the provider then keeps the client waiting.
+    provider.push(new Uint8Array(16_000).fill(7));
+    expect((await reader.read()).value?.byteLength).toBe(16_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await reader.cancel();
+    await done();
+    expect(providerCancelled).toBe(true);
+    // One second of speech is at most MAX_CHARS_PER_SECOND characters, at 5,000 micro each.
+    const charged = (MAX_CHARS_PER_SECOND * 5000) / 1e6;
+    expect(await balanceOf(user)).toMatchObject({ balance: 5 - charged, reserved: 0 });
+  });
+});
+
+describe("transcription durations", () => {
+  it("never charges more than the hold, whatever duration the provider reports", async () => {
+    const user = await guest();
+    let reservedDuringCall = -1;
+    fakeCartesia(async () => {
+      reservedDuringCall = (await balanceOf(user)).reserved;
+      return Response.json({ type: "transcript", text: "hi", duration: 10_000_000, language: "en", words: [] });
+    });
+    const { body, meta } = audioBody(wav(3));
+    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    // A 3 s WAV is held for 4 s: 20,000 micro at $0.003 a minute.
+    expect(reservedDuringCall).toBe(0.02);
+    expect(heard.body.credits_used).toBeLessThanOrEqual(0.02);
+    expect(heard.body.duration_s).toBeLessThanOrEqual(4);
+    expect(await balanceOf(user)).toMatchObject({ balance: 4.98, reserved: 0 });
+  });
+
+  it("does not hold a long FLAC for the one second its STREAMINFO claims", async () => {
+    const user = await guest();
+    let reservedDuringCall = -1;
+    fakeCartesia(async () => {
+      reservedDuringCall = (await balanceOf(user)).reserved;
+      return Response.json({ type: "transcript", text: "long talk", duration: 250, language: "en", words: [] });
+    });
+    // 2.88 MB of frames: at the most any FLAC stream carries (48 kHz stereo 24-bit, 288,000 bytes a
+    // second) that is at least 10 s, and real speech FLAC is ten times longer; it says 1 s.
+    const lying = flac({ sampleRate: 16_000, totalSamples: 16_000, frameBytes: 2_880_000 });
+    const { body, meta } = audioBody(lying, "audio/flac");
+    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    // 10 s at $0.003 a minute is 0.05 credits; the claimed 1 s would hold 0.01.
+    expect(reservedDuringCall).toBeGreaterThanOrEqual(0.05);
+    // What the provider heard is charged, up to what so many bytes can last (1,440 s at 2,000 B/s).
+    expect(heard.body.duration_s).toBe(250);
+    expect((await balanceOf(user)).balance).toBeCloseTo(5 - 1.25, 6);
+  });
+});
