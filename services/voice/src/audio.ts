@@ -170,12 +170,12 @@ const u32be = (b: Uint8Array, at: number): number =>
   (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
 
 /**
- * The highest byte rate audio in each container plausibly has: FLAC and MP4 (ALAC) at 48 kHz stereo
- * 24-bit, MPEG audio at its largest bit rate (448 kbit/s). A stated duration shorter than the bytes
+ * The highest byte rate audio in each container plausibly has: FLAC, MP4 (ALAC) and a codec in a WAV at
+ * 48 kHz stereo 24-bit, MPEG audio at its largest bit rate (448 kbit/s). A stated duration shorter than the bytes
  * last at this rate is a lie, and is not what the hold is taken for.
  */
 const MAX_BYTES_PER_SECOND: Readonly<Record<AudioContainer, number>> = Object.freeze({
-  wav: Number.POSITIVE_INFINITY,
+  wav: 288_000,
   flac: 288_000,
   mp4: 288_000,
   mp3: 56_000,
@@ -223,6 +223,8 @@ function parseWav(b: Uint8Array): AudioFacts {
   if (b.length < 12) throw refused("truncated", "the WAV file ends inside its RIFF header");
   let at = 12;
   let byteRate = 0;
+  // Only plain samples play by the fmt chunk's rates; a codec in a WAV (MP3, ADPCM) plays by its frames.
+  let samplesPlayed = false;
   for (let chunks = 0; chunks < MAX_CHUNKS; chunks++) {
     if (at + 8 > b.length) throw refused("truncated", "the WAV file ends before its data chunk");
     const size = u32le(b, at + 4);
@@ -239,7 +241,8 @@ function parseWav(b: Uint8Array): AudioFacts {
       // A PCM decoder plays sample rate × block size, whatever the byte-rate field says; the
       // slower of the two keeps a lying header from shrinking the duration.
       const pcmRate = sampleRate * u16le(b, body + 12);
-      if (PCM_FORMATS.has(format) && pcmRate > 0) byteRate = Math.min(byteRate, pcmRate);
+      samplesPlayed = PCM_FORMATS.has(format) && pcmRate > 0;
+      if (samplesPlayed) byteRate = Math.min(byteRate, pcmRate);
     } else if (ascii(b, at, "data")) {
       if (byteRate === 0) throw refused("truncated", "the WAV file has no fmt chunk before its data");
       // Streaming writers leave the size 0 or 0xFFFFFFFF: the data runs to the end of the file.
@@ -247,7 +250,8 @@ function parseWav(b: Uint8Array): AudioFacts {
       if (!streamed && size > remaining)
         throw refused("truncated", `the WAV data chunk claims ${size} bytes but ${remaining} are present`);
       const dataBytes = streamed ? remaining : size;
-      return facts("wav", b.length, Math.round((dataBytes * 1_000) / byteRate), "decoded");
+      const durationMs = Math.round((dataBytes * 1_000) / byteRate);
+      return facts("wav", b.length, durationMs, samplesPlayed ? "decoded" : "stated");
     }
     // Chunks are padded to an even length.
     at = body + size + (size % 2);

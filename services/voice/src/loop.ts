@@ -13,6 +13,7 @@ import {
   type VoiceLoopResult,
 } from "@cognomega/shared";
 import type { AudioFacts } from "./audio";
+import { ttsCandidates } from "./catalog";
 import type { VoiceDeps } from "./deps";
 import { startSpeech } from "./speech";
 import { transcribeAudio } from "./transcribe";
@@ -77,7 +78,8 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 /** Cuts text to `max` characters (code points), at the last sentence end or space when there is one. */
 export function clipForSpeech(text: string, max: number): string {
   const points = [...text.slice(0, max * 2)];
-  if (points.length <= max) return text;
+  // `max` code points may take up to 2 × `max` UTF-16 units: the slice alone does not say text fits.
+  if (points.length <= max && text.length <= max * 2) return text;
   const head = points.slice(0, max).join("");
   const stop = Math.max(head.lastIndexOf(". "), head.lastIndexOf("! "), head.lastIndexOf("? "), head.lastIndexOf("\n"));
   if (stop > max / 2) return head.slice(0, stop + 1);
@@ -112,6 +114,7 @@ export async function voiceLoop(
   call: CallContext,
 ): Promise<VoiceJsonAnswer<VoiceLoopResult>> {
   const options = parseInput(VoiceAskQuery, query ?? {});
+  await checkSpeakable(deps, options);
   let nonce: string = crypto.randomUUID();
   const key = clientKey === null ? null : `voice:${clientKey}`;
   if (key !== null) {
@@ -139,6 +142,29 @@ export async function voiceLoop(
     if (key !== null) await deps.operations.abandon(identity, key, call).catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The answer's speech stage, checked before the first charge: a voice, format or language no speech
+ * model serves (400), or no speech provider configured (503), would otherwise be refused only after
+ * the hearing and the ask had been paid for.
+ */
+async function checkSpeakable(deps: LoopDeps, options: VoiceAskQuery): Promise<void> {
+  const { models } = await deps.catalog();
+  const candidates = ttsCandidates(
+    models,
+    {
+      format: options.format ?? "mp3",
+      ...(options.voice !== undefined ? { voice: options.voice } : {}),
+      ...(options.language !== undefined ? { language: options.language } : {}),
+    },
+    deps.settings.cartesia.voiceId,
+  );
+  if (!candidates.some((c) => deps.providers[c.model.provider].configured().ok))
+    throw new ServiceError(
+      "not_configured",
+      "no text-to-speech provider is configured: set CARTESIA_API_KEY, or deploy with the AI binding",
+    );
 }
 
 async function replay(deps: LoopDeps, stored: StoredLoop): Promise<VoiceJsonAnswer<VoiceLoopResult>> {

@@ -2,10 +2,11 @@
 // entrypoint with the real billing ledger: paying less than the audio it got, being charged more
 // than its hold, and inputs that must be 4xx, never a 500.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { clipForSpeech } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
 import { MAX_CHARS_PER_SECOND } from "../src/speech";
-import { flac } from "./audio-fixtures";
-import { audioBody, balanceOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
+import { flac, wav as wavFile } from "./audio-fixtures";
+import { audioBody, audioStream, balanceOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
 import { controlledBody } from "./helpers";
 
 const CARTESIA_ONLY = { AI: undefined } as unknown as Partial<VoiceEnv>;
@@ -81,5 +82,55 @@ describe("transcription durations", () => {
     // What the provider heard is charged, up to what so many bytes can last (1,440 s at 2,000 B/s).
     expect(heard.body.duration_s).toBe(250);
     expect((await balanceOf(user)).balance).toBeCloseTo(5 - 1.25, 6);
+  });
+});
+
+describe("transcription durations a WAV states", () => {
+  it("charges a codec in a WAV for what the provider heard, whatever its byte-rate field says", async () => {
+    const user = await guest();
+    fakeCartesia(() =>
+      Response.json({ type: "transcript", text: "an hour", duration: 100, language: "en", words: [] }),
+    );
+    // MPEG audio in a WAV (format tag 0x55) claiming 4 GB a second: its data "lasts" no time at all.
+    const lying = wavFile({ dataBytes: 400_000, byteRate: 0xffffffff });
+    lying[20] = 0x55;
+    const { body, meta } = audioBody(lying);
+    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    expect(heard.body.duration_s).toBe(100);
+    expect((await balanceOf(user)).balance).toBeCloseTo(5 - 0.5, 6);
+  });
+});
+
+describe("the voice loop refuses before it charges", () => {
+  function cartesia() {
+    return fakeCartesia((seen) =>
+      seen.path.startsWith("/stt")
+        ? Response.json({ type: "transcript", text: "hello there", duration: 2, language: "en", words: [] })
+        : audioStream(2, 500).response,
+    );
+  }
+
+  for (const [what, query] of [
+    ["a voice no model has", { voice: "no-such-voice" }],
+    ["a language no speech model speaks", { language: "xx" }],
+  ] as const) {
+    it(`answers 400 for ${what} with nothing charged and no provider called`, async () => {
+      const user = await guest();
+      const { seen } = cartesia();
+      const { body, meta } = audioBody(wav(2));
+      const { service, done } = voice(CARTESIA_ONLY);
+      await expect(service.ask(body, meta, query, user, null, call)).rejects.toMatchObject({ code: "invalid_input" });
+      await done();
+      expect(seen).toHaveLength(0);
+      expect(await balanceOf(user)).toMatchObject({ balance: 5, reserved: 0 });
+    });
+  }
+});
+
+describe("clipForSpeech", () => {
+  it("cuts an answer of astral characters to the limit in code points", () => {
+    const clipped = clipForSpeech("\u{1F600}".repeat(6_000), 5_000);
+    expect([...clipped].length).toBeLessThanOrEqual(5_000);
+    expect([...clipped].length).toBeGreaterThan(2_500);
   });
 });
