@@ -8,6 +8,7 @@ import {
   parseInput,
   ServiceError,
   sha256Hex,
+  type Transcript,
   VoiceAskQuery,
   type VoiceJsonAnswer,
   type VoiceLoopResult,
@@ -45,6 +46,12 @@ export interface LoopDeps extends VoiceDeps {
 interface StoredLoop {
   result: Omit<VoiceLoopResult, "audio"> & { audio: Omit<NonNullable<VoiceLoopResult["audio"]>, "data"> | null };
   audio_key: string | null;
+  balance_micro: number;
+}
+
+/** A keyed loop's hearing, kept so its retries ask SI the same prompt. */
+interface StoredHearing {
+  transcript: Transcript;
   balance_micro: number;
 }
 
@@ -190,17 +197,33 @@ async function runLoop(
   nonce: string,
   keyed: boolean,
 ): Promise<{ body: VoiceLoopResult; balanceMicro: number }> {
-  const heard = await transcribeAudio(
-    deps,
-    audio,
-    facts,
-    options.language !== undefined ? { language: options.language } : {},
-    identity,
-    call,
-    { holdId: `vloop:${crypto.randomUUID()}:stt`, ...(keyed ? { chargeId: `vloop:${nonce}:stt` } : {}) },
-  );
-  const transcript = heard.body;
-  let balanceMicro = Math.round(Number(heard.meter.creditsBalance ?? "0") * MICRO_PER_CREDIT);
+  // A retry hears what the first attempt heard: a second hearing may differ (Whisper is not
+  // deterministic), and SI's key would then refuse the changed prompt as another request.
+  const heardKey = keyed ? `loop:${nonce}:heard` : null;
+  const earlier = heardKey ? await deps.kv.get<StoredHearing>(heardKey, "json").catch(() => null) : null;
+  let transcript: Transcript;
+  let balanceMicro: number;
+  if (earlier?.transcript && typeof earlier.transcript.text === "string") {
+    transcript = earlier.transcript;
+    balanceMicro = earlier.balance_micro;
+  } else {
+    const heard = await transcribeAudio(
+      deps,
+      audio,
+      facts,
+      options.language !== undefined ? { language: options.language } : {},
+      identity,
+      call,
+      { holdId: `vloop:${crypto.randomUUID()}:stt`, ...(keyed ? { chargeId: `vloop:${nonce}:stt` } : {}) },
+    );
+    transcript = heard.body;
+    balanceMicro = Math.round(Number(heard.meter.creditsBalance ?? "0") * MICRO_PER_CREDIT);
+    if (heardKey) {
+      const hearing: StoredHearing = { transcript, balance_micro: balanceMicro };
+      // Unstored, a retry hears again: charged once all the same (the charge id), only less certain to match.
+      await deps.kv.put(heardKey, JSON.stringify(hearing), { expirationTtl: LOOP_AUDIO_TTL_SECONDS }).catch(() => {});
+    }
+  }
   if (transcript.text === "") {
     return {
       body: {

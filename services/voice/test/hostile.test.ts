@@ -1,6 +1,7 @@
 // What a hostile client (or a misbehaving provider) can try against the voice worker, through its
 // entrypoint with the real billing ledger: paying less than the audio it got, being charged more
 // than its hold, and inputs that must be 4xx, never a 500.
+import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clipForSpeech } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
@@ -132,5 +133,41 @@ describe("clipForSpeech", () => {
     const clipped = clipForSpeech("\u{1F600}".repeat(6_000), 5_000);
     expect([...clipped].length).toBeLessThanOrEqual(5_000);
     expect([...clipped].length).toBeGreaterThan(2_500);
+  });
+});
+
+describe("the voice loop under a retried key", () => {
+  it("completes a retry whose second hearing differs from the first, each stage charged once", async () => {
+    const user = await guest();
+    let hearings = 0;
+    let failTts = true;
+    fakeCartesia((seen) => {
+      if (seen.path.startsWith("/stt")) {
+        hearings += 1;
+        // Whisper is not deterministic: the same audio may come back cased or punctuated otherwise.
+        const text = hearings === 1 ? "hello there" : "Hello there.";
+        return Response.json({ type: "transcript", text, duration: 2, language: "en", words: [] });
+      }
+      if (failTts) return Response.json({ title: "Down", message: "overloaded" }, { status: 503 });
+      return audioStream(2, 500).response;
+    });
+    const ask = async () => {
+      const { body, meta } = audioBody(wav(2));
+      const { service, done } = voice(CARTESIA_ONLY);
+      try {
+        return await service.ask(body, meta, {}, user, "retry-differs", call);
+      } finally {
+        await done();
+      }
+    };
+    await expect(ask()).rejects.toMatchObject({ code: expect.stringMatching(/^upstream_/) });
+    failTts = false;
+    const retried = await ask();
+    expect(retried.body.transcript.text).toBe("hello there");
+    expect(retried.body.audio).not.toBeNull();
+    const page = await env.BILLING.history(user, { limit: "100" }, call);
+    const charged = page.entries.filter((entry) => entry.kind === "settle" && entry.amount !== 0);
+    expect(charged).toHaveLength(3);
+    expect((await balanceOf(user)).reserved).toBe(0);
   });
 });
