@@ -171,3 +171,26 @@ describe("the voice loop under a retried key", () => {
     expect((await balanceOf(user)).reserved).toBe(0);
   });
 });
+
+describe("requests refused as sent", () => {
+  it("refuses OpenAI's stream_format=sse, which this route cannot produce, before any charge", async () => {
+    const user = await guest();
+    const { seen } = fakeCartesia(() => audioStream(1, 100).response);
+    const request = { model: "gpt-4o-mini-tts", input: "hi", voice: "alloy", stream_format: "sse" };
+    await expect(voice(CARTESIA_ONLY).service.openAiSpeech(request, user, call)).rejects.toMatchObject({
+      code: "invalid_input",
+    });
+    expect(seen).toHaveLength(0);
+    expect(await balanceOf(user)).toMatchObject({ balance: 5, reserved: 0 });
+  });
+
+  it("holds an Idempotency-Key to the 255 characters its message states", async () => {
+    const user = await guest();
+    const { seen } = fakeCartesia(() => Response.json({ text: "never" }));
+    const { body, meta } = audioBody(wav(1));
+    await expect(voice(CARTESIA_ONLY).service.ask(body, meta, {}, user, "k".repeat(256), call)).rejects.toMatchObject({
+      code: "invalid_input",
+    });
+    expect(seen).toHaveLength(0);
+  });
+});
