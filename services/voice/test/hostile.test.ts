@@ -64,6 +64,13 @@ describe("transcription durations", () => {
     expect(heard.body.credits_used).toBeLessThanOrEqual(0.02);
     expect(heard.body.duration_s).toBeLessThanOrEqual(4);
     expect(await balanceOf(user)).toMatchObject({ balance: 4.98, reserved: 0 });
+    await vi.waitFor(
+      async () => {
+        const usage = await env.BILLING.listUsage(user, {}, call);
+        expect(usage.events).toMatchObject([{ source: "voice", audio_seconds: 4, credits: 0.02, estimated: true }]);
+      },
+      { timeout: 3000, interval: 100 },
+    );
   });
 
   it("does not hold a long FLAC for the one second its STREAMINFO claims", async () => {
@@ -192,5 +199,33 @@ describe("requests refused as sent", () => {
       code: "invalid_input",
     });
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe("the voice loop under concurrent retries", () => {
+  it("runs one of two concurrent asks under one key and charges its stages once", async () => {
+    const user = await guest();
+    fakeCartesia((seen) =>
+      seen.path.startsWith("/stt")
+        ? Response.json({ type: "transcript", text: "hello there", duration: 2, language: "en", words: [] })
+        : audioStream(2, 500).response,
+    );
+    const ask = async () => {
+      const { body, meta } = audioBody(wav(2));
+      const { service, done } = voice(CARTESIA_ONLY);
+      try {
+        return await service.ask(body, meta, {}, user, "concurrent-key", call);
+      } finally {
+        await done();
+      }
+    };
+    const outcomes = await Promise.allSettled([ask(), ask()]);
+    const served = outcomes.filter((o) => o.status === "fulfilled");
+    const refused = outcomes.filter((o) => o.status === "rejected") as PromiseRejectedResult[];
+    expect(served.length).toBeGreaterThanOrEqual(1);
+    for (const r of refused) expect(r.reason).toMatchObject({ code: "conflict" });
+    const page = await env.BILLING.history(user, { limit: "100" }, call);
+    expect(page.entries.filter((entry) => entry.kind === "settle" && entry.amount !== 0)).toHaveLength(3);
+    expect((await balanceOf(user)).reserved).toBe(0);
   });
 });
