@@ -54,8 +54,9 @@ export interface AudioFacts {
   boundMs: number;
   /**
    * The most a charge may count for this audio, whatever a provider reports: the hold's bound when
-   * the header is what decoders play by (WAV), else what the size allows at the slowest speech
-   * codec (a FLAC, MP4 or Xing duration is a claim no decoder relies on, so a lie may not shrink it).
+   * the header is what decoders play by (PCM WAV), else what the size allows at the slowest speech
+   * codec (a FLAC, MP4 or Xing duration is a claim no decoder relies on, so a lie may not shrink it;
+   * a low-rate Opus may last longer than its hold).
    */
   maxMs: number;
 }
@@ -154,6 +155,11 @@ function refused(reason: Reason, message: string): ServiceError {
 
 /** The floor speech codecs go down to (16 kbit/s), so bytes ÷ this over-counts any real audio. */
 const FLOOR_BYTES_PER_SECOND = 2_000;
+/**
+ * The slowest any accepted codec carries speech (Opus and AMR go down to about 4.8 kbit/s): what
+ * so many bytes can last at most, so the most a charge may count when no header says.
+ */
+const SLOWEST_BYTES_PER_SECOND = 600;
 /** Parser walks stop here: real files put what is read within the first few chunks or boxes. */
 const MAX_CHUNKS = 64;
 /** How far past an ID3 tag the first MPEG frame may start (encoders pad the tag with zeros). */
@@ -195,13 +201,14 @@ function facts(
   trust: "decoded" | "stated" | "estimate" = "stated",
 ): AudioFacts {
   const sizeBound = Math.max(1_000, Math.ceil((byteLength * 1_000) / FLOOR_BYTES_PER_SECOND));
+  const longest = Math.ceil((byteLength * 1_000) / SLOWEST_BYTES_PER_SECOND);
   if (durationMs === undefined || trust === "estimate")
     return {
       container,
       contentType: CANONICAL_AUDIO_TYPE[container],
       ...(durationMs !== undefined ? { durationMs } : {}),
       boundMs: Math.max(sizeBound, durationMs ?? 0),
-      maxMs: Math.max(sizeBound, durationMs ?? 0),
+      maxMs: Math.max(sizeBound, longest, durationMs ?? 0),
     };
   // A duration is held at its whole seconds plus one, so a provider rounding up still fits.
   const stated = Math.max((Math.ceil(durationMs / 1_000) + 1) * 1_000, durationMs);
@@ -212,7 +219,7 @@ function facts(
     contentType: CANONICAL_AUDIO_TYPE[container],
     durationMs,
     boundMs,
-    maxMs: trust === "decoded" ? boundMs : Math.max(boundMs, sizeBound),
+    maxMs: trust === "decoded" ? boundMs : Math.max(boundMs, longest),
   };
 }
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clipForSpeech } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
 import { MAX_CHARS_PER_SECOND } from "../src/speech";
-import { flac, wav as wavFile } from "./audio-fixtures";
+import { flac, ogg, wav as wavFile } from "./audio-fixtures";
 import { audioBody, audioStream, balanceOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
 import { controlledBody } from "./helpers";
 
@@ -227,5 +227,17 @@ describe("the voice loop under concurrent retries", () => {
     const page = await env.BILLING.history(user, { limit: "100" }, call);
     expect(page.entries.filter((entry) => entry.kind === "settle" && entry.amount !== 0)).toHaveLength(3);
     expect((await balanceOf(user)).reserved).toBe(0);
+  });
+});
+
+describe("transcription of low-rate speech", () => {
+  it("charges a 12 kbit/s Opus for all the provider heard, though it outlasts the size's hold", async () => {
+    const user = await guest();
+    // 90,000 bytes: held as 45 s (2,000 bytes a second); at 12 kbit/s it is 60 s of speech.
+    fakeCartesia(() => Response.json({ type: "transcript", text: "a voice note", duration: 60, language: "en" }));
+    const { body, meta } = audioBody(ogg(90_000), "audio/ogg");
+    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    expect(heard.body.duration_s).toBe(60);
+    expect((await balanceOf(user)).balance).toBeCloseTo(5 - 0.3, 6);
   });
 });
