@@ -14,9 +14,9 @@ import {
   type VoiceLoopResult,
 } from "@cognomega/shared";
 import type { AudioFacts } from "./audio";
-import { ttsCandidates } from "./catalog";
+import { ttsCandidates, ttsCostMicro } from "./catalog";
 import type { VoiceDeps } from "./deps";
-import { startSpeech } from "./speech";
+import { charactersProduced, startSpeech } from "./speech";
 import { transcribeAudio } from "./transcribe";
 
 /** How long a loop's spoken answer is kept for a retried key: as long as its idempotency record. */
@@ -62,14 +62,32 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** Reads a whole stream (a spoken answer, bounded by the text it speaks). */
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+/**
+ * The most answer audio one loop keeps: its base64 (4/3 larger) must fit one KV value (25 MiB) for a
+ * retried key, and all of it must fit the isolate's memory beside the question's audio. Text the
+ * provider speaks slowly (digits, a slow voice) could otherwise run to hundreds of megabytes.
+ */
+export const MAX_LOOP_AUDIO_BYTES = 16 * 1024 * 1024;
+
+/** Reads a spoken answer up to `maxBytes`; past it the provider is told to stop (`cut`). */
+async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; cut: boolean }> {
   const parts: Uint8Array[] = [];
   let size = 0;
+  let cut = false;
   const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    if (size + value.byteLength > maxBytes) {
+      parts.push(value.subarray(0, maxBytes - size));
+      size = maxBytes;
+      cut = true;
+      await reader.cancel().catch(() => {});
+      break;
+    }
     parts.push(value);
     size += value.byteLength;
   }
@@ -79,7 +97,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
     out.set(part, offset);
     offset += part.byteLength;
   }
-  return out;
+  return { bytes: out, cut };
 }
 
 /** Cuts text to `max` characters (code points), at the last sentence end or space when there is one. */
@@ -266,8 +284,9 @@ async function runLoop(
       `vloop:${crypto.randomUUID()}:tts`,
     );
     let bytes: Uint8Array;
+    let cut: boolean;
     try {
-      bytes = await readAll(started.audio.body);
+      ({ bytes, cut } = await readAll(started.audio.body, MAX_LOOP_AUDIO_BYTES));
     } catch (error) {
       await started.hold.void();
       throw new ServiceError("upstream_error", "the speech provider broke off the answer's audio", {
@@ -275,16 +294,20 @@ async function runLoop(
         cause: String(error instanceof Error ? error.name : "error"),
       });
     }
+    // Audio cut at the limit is charged as a stream left at that point: for what it carries.
+    const characters = cut
+      ? charactersProduced(bytes.byteLength, started.audio.bytesPerSecond, started.characters)
+      : started.characters;
     const settled = await started.hold.settle(
-      started.costMicro,
+      cut ? ttsCostMicro(started.model, characters, deps.settings.creditsPerUsd) : started.costMicro,
       {
         tokens_in: 0,
         tokens_out: 0,
         provider: started.model.provider,
         model: started.model.id,
-        estimated: false,
+        estimated: cut,
         source: "voice",
-        characters: started.characters,
+        characters,
       },
       keyed ? `vloop:${nonce}:tts` : undefined,
     );
@@ -294,7 +317,7 @@ async function runLoop(
       data: base64(bytes),
       provider: started.model.provider,
       model: started.model.id,
-      characters: started.characters,
+      characters,
       credits_used: microToCredits(settled.charged_micro),
     };
   }

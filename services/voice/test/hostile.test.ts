@@ -3,7 +3,7 @@
 // than its hold, and inputs that must be 4xx, never a 500.
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { clipForSpeech } from "../src/loop";
+import { clipForSpeech, MAX_LOOP_AUDIO_BYTES } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
 import { MAX_CHARS_PER_SECOND } from "../src/speech";
 import { flac, ogg, wav as wavFile } from "./audio-fixtures";
@@ -239,5 +239,27 @@ describe("transcription of low-rate speech", () => {
     const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
     expect(heard.body.duration_s).toBe(60);
     expect((await balanceOf(user)).balance).toBeCloseTo(5 - 0.3, 6);
+  });
+});
+
+describe("the voice loop's spoken answer", () => {
+  it("keeps at most MAX_LOOP_AUDIO_BYTES of answer audio, stops the provider there and charges what it kept", async () => {
+    const user = await guest();
+    const mib = 1024 * 1024;
+    // Slowly spoken text (digits, say) runs far past what a loop can hold: 24 MiB of audio here.
+    const long = audioStream(24, mib);
+    fakeCartesia((seen) =>
+      seen.path.startsWith("/stt")
+        ? Response.json({ type: "transcript", text: "count for me", duration: 2, language: "en", words: [] })
+        : long.response,
+    );
+    const { body, meta } = audioBody(wav(2));
+    const { service, done } = voice(CARTESIA_ONLY);
+    const answer = await service.ask(body, meta, {}, user, null, call);
+    await done();
+    expect(long.cancelled()).toBe(true);
+    expect(long.sent()).toBeLessThan(24);
+    expect(atob(answer.body.audio?.data ?? "").length).toBe(MAX_LOOP_AUDIO_BYTES);
+    expect((await balanceOf(user)).reserved).toBe(0);
   });
 });
