@@ -263,3 +263,27 @@ describe("the voice loop's spoken answer", () => {
     expect((await balanceOf(user)).reserved).toBe(0);
   });
 });
+
+describe("transcribing an upload", () => {
+  it("reaches only the caller's own uploads, by full key or bare id", async () => {
+    const owner = await guest();
+    const other = await guest();
+    const bytes = wav(1);
+    const stored = await env.UPLOADS.upload(
+      new Response(bytes).body,
+      { contentLength: String(bytes.byteLength), contentType: "audio/wav", filename: "a.wav", route: "/api/uploads" },
+      owner,
+      call,
+    );
+    const { seen } = fakeCartesia(() => Response.json({ type: "transcript", text: "mine", duration: 1 }));
+    const bareId = stored.key.split("/").at(-1) as string;
+    for (const key of [stored.key, bareId, `${bareId}/../${bareId}`])
+      await expect(
+        voice(CARTESIA_ONLY).service.transcribeUpload({ upload_key: key }, other, call),
+      ).rejects.toMatchObject({ code: "not_found" });
+    expect(seen).toHaveLength(0);
+    expect(await balanceOf(other)).toMatchObject({ balance: 5, reserved: 0 });
+    const heard = await voice(CARTESIA_ONLY).service.transcribeUpload({ upload_key: stored.key }, owner, call);
+    expect(heard.body.text).toBe("mine");
+  });
+});
