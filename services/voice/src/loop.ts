@@ -139,7 +139,6 @@ export async function voiceLoop(
   call: CallContext,
 ): Promise<VoiceJsonAnswer<VoiceLoopResult>> {
   const options = parseInput(VoiceAskQuery, query ?? {});
-  await checkSpeakable(deps, options);
   let nonce: string = crypto.randomUUID();
   const key = clientKey === null ? null : `voice:${clientKey}`;
   if (key !== null) {
@@ -149,6 +148,8 @@ export async function voiceLoop(
     nonce = begun.nonce;
   }
   try {
+    // After a replay could answer (a stored answer needs no speech), before any stage is charged.
+    await checkSpeakable(deps, options);
     const answer = await runLoop(deps, audio, facts, options, identity, call, nonce, key !== null);
     if (key !== null) {
       const audioKey = answer.body.audio ? `loop:${nonce}` : null;

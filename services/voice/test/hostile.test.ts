@@ -128,6 +128,13 @@ describe("the voice loop refuses before it charges", () => {
       const { body, meta } = audioBody(wav(2));
       const { service, done } = voice(CARTESIA_ONLY);
       await expect(service.ask(body, meta, query, user, null, call)).rejects.toMatchObject({ code: "invalid_input" });
+      // Under a key too, and the key is free again afterwards (not left in flight).
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const keyed = audioBody(wav(2));
+        await expect(
+          service.ask(keyed.body, keyed.meta, query, user, `refused-${what}`.replaceAll(" ", "-"), call),
+        ).rejects.toMatchObject({ code: "invalid_input" });
+      }
       await done();
       expect(seen).toHaveLength(0);
       expect(await balanceOf(user)).toMatchObject({ balance: 5, reserved: 0 });
