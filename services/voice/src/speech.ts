@@ -113,6 +113,9 @@ export async function startSpeech(
 export function meteredAudio(spoken: SpokenCall, deps: VoiceDeps, chargeId?: string): ReadableStream<Uint8Array> {
   const reader = spoken.audio.body.getReader();
   let bytes = 0;
+  // Cancelling the provider's reader ends a read in flight as `done`: that is a client gone, not
+  // a provider finished, and is charged for what was produced.
+  let cancelled = false;
   const usage = (characters: number) => ({
     tokens_in: 0,
     tokens_out: 0,
@@ -157,14 +160,16 @@ export function meteredAudio(spoken: SpokenCall, deps: VoiceDeps, chargeId?: str
         return;
       }
       if (next.done) {
+        if (cancelled) return;
         await settle(true);
         controller.close();
         return;
       }
       bytes += next.value.byteLength;
-      controller.enqueue(next.value);
+      if (!cancelled) controller.enqueue(next.value);
     },
     async cancel(reason) {
+      cancelled = true;
       await reader.cancel(reason).catch(() => {});
       deps.waitUntil(settle(false));
     },
