@@ -271,7 +271,8 @@ async function stt(request: Request): Promise<Response> {
   } catch {
     return cartesiaError(400, "Bad Request", "malformed multipart body");
   }
-  const file = form.get("file");
+  // Node's FormData (where the fake runs) gives files as Blobs; workerd's types say only strings.
+  const file = form.get("file") as Blob | string | null;
   if (typeof file === "string" || file === null) return cartesiaError(400, "Bad Request", "file is required");
   if (form.get("model") !== "ink-whisper") return cartesiaError(400, "Bad Request", "model must be ink-whisper");
   const bytes = new Uint8Array(await file.arrayBuffer());
@@ -327,7 +328,29 @@ export function fakeSpeechBytes(transcript: string, container: "mp3" | "wav" | "
   return transcript.length * FAKE_CARTESIA_BYTES_PER_CHAR + (container === "wav" ? 44 : 0);
 }
 
-/** Encodes ASCII text into bytes, e.g. for a `TRANSCRIPT:` marker. */
-export function asciiBytes(text: string): Uint8Array {
-  return encoder.encode(text);
+/**
+ * A 16-bit mono PCM WAV of `seconds` for tests to send: a non-silent tone unless `silent`, and with
+ * `transcript` a chunk after the samples carrying `TRANSCRIPT:<text>`, which the fake hears.
+ */
+export function testWav(seconds: number, options: { transcript?: string; silent?: boolean; sampleRate?: number } = {}) {
+  const sampleRate = options.sampleRate ?? 16_000;
+  const samples = Math.round(seconds * sampleRate);
+  const data = new Uint8Array(samples * 2);
+  if (!options.silent) for (let i = 0; i < samples; i++) data[i * 2 + 1] = (i % 32) * 2 + 1;
+  const marker =
+    options.transcript === undefined ? new Uint8Array(0) : encoder.encode(`TRANSCRIPT:${options.transcript}`);
+  const markerChunk = marker.length === 0 ? 0 : 8 + marker.length + (marker.length % 2);
+  const header = wavHeader(data.length, sampleRate, 2, false);
+  const wav = new Uint8Array(header.length + data.length + markerChunk);
+  wav.set(header);
+  wav.set(data, header.length);
+  const view = new DataView(wav.buffer);
+  view.setUint32(4, wav.length - 8, true);
+  if (markerChunk > 0) {
+    const at = header.length + data.length;
+    wav.set(encoder.encode("tscr"), at);
+    view.setUint32(at + 4, marker.length, true);
+    wav.set(marker, at + 8);
+  }
+  return wav;
 }
