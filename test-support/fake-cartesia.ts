@@ -40,7 +40,8 @@ const MAX_MARKER_TEXT = 500;
 
 /** The voices the fake has; the first is the voice worker's configured default. */
 export const FAKE_VOICES = Array.from({ length: 25 }, (_, i) => ({
-  id: i === 0 ? "a0e99841-438c-4a64-b679-ae501e7d6091" : `fake-voice-${String(i).padStart(2, "0")}`,
+  // Cartesia's ids are lower-case UUIDs (the voice worker refuses any other shape for Cartesia).
+  id: i === 0 ? "a0e99841-438c-4a64-b679-ae501e7d6091" : `f0000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
   name: i === 0 ? "Barbershop Man" : `Fake Voice ${i}`,
   description: `a deterministic test voice (${i})`,
   language: i % 5 === 4 ? "de" : "en",

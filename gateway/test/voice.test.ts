@@ -136,9 +136,10 @@ describe("POST /api/voice/speech", () => {
     await expect(response.arrayBuffer()).rejects.toThrow();
   });
 
-  it("503s when the provider is down, keeping its message out and charging nothing", async () => {
+  it("502s when the provider fails, keeping its message out and charging nothing", async () => {
     const { token } = await guestToken();
-    const problem = await expectProblem(await speak(token, { text: "[down] anyone?" }), 503, "upstream_unavailable");
+    // A provider's 5xx with no other provider to fall back to (no AI binding here).
+    const problem = await expectProblem(await speak(token, { text: "[down] anyone?" }), 502, "upstream_error");
     expect(JSON.stringify(problem)).not.toContain("the fake is overloaded");
     await expectLedgerBalance(token, 5);
   });
