@@ -44,6 +44,7 @@ export default workerProject(import.meta.url, "gateway", {
         VOICE_LATENCY_BUDGET_MS: "5000",
         VOICE_ATTEMPT_TIMEOUT_MS: "2000",
         VOICE_MAX_AUDIO_BYTES: "65536",
+        VOICE_MAX_CHARS: "2000",
       },
       // Voice reaches SI over RPC, so Cartesia is the only host it calls.
       options: {

@@ -6,7 +6,8 @@
 //   [down]  → 503 with Cartesia's JSON error
 //   [429]   → 429 with Retry-After: 60
 //   [slow]  → the first chunk, then a pause before the rest
-//   [cut]   → the body breaks off after the first chunk
+//   [cut]   → the body breaks off after the first chunk (as Miniflare's outboundService passes it on,
+//             the worker sees the body end there cleanly: a break is only visible to a fetch spy)
 //   [hold:<id>] → the first chunk, then nothing until a `[release:<id>]` speech request arrives
 //                 (errors after 5 s), so a test sees its first bytes before the provider finished
 // Speech: `bytesPerChar` audio bytes per transcript character, in four chunks, a WAV header first for

@@ -140,6 +140,29 @@ describe("the gateway's side of the voice routes", () => {
     }
   });
 
+  it("passes a stream the provider broke off on as an error, not as a clean end", async () => {
+    const { token } = await guestToken();
+    const { voice } = recordingVoice(() => ({
+      stream: new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("first"));
+        },
+        pull(controller) {
+          controller.error(new Error("provider went away"));
+        },
+      }),
+      contentType: "audio/mpeg",
+      meter,
+    }));
+    const response = await gatewayWith({ VOICE: voice }, "/api/voice/speech", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ text: "hello" }),
+    });
+    expect(response.status).toBe(200);
+    await expect(response.arrayBuffer()).rejects.toThrow();
+  });
+
   it("answers OpenAI's text transcriptions as plain text", async () => {
     const { token } = await guestToken();
     const { voice, calls } = recordingVoice((method) => jsonAnswer(method));
