@@ -10,7 +10,7 @@
 //             the worker sees the body end there cleanly: a break is only visible to a fetch spy)
 //   [hold:<id>] → the first chunk, then nothing until a `[release:<id>]` speech request arrives
 //                 (errors after 5 s), so a test sees its first bytes before the provider finished
-// Speech: `bytesPerChar` audio bytes per transcript character, in four chunks, a WAV header first for
+// Speech: FAKE_CARTESIA_BYTES_PER_CHAR audio bytes per transcript character, in four chunks, a WAV header first for
 // container wav. Transcription: the text after an ASCII `TRANSCRIPT:` in the file, else "" when a
 // WAV's samples are all zero (silence), else "hello from the fake"; the duration from the WAV header.
 
