@@ -115,6 +115,27 @@ export async function probe(base, { origin = "http://localhost:5173" } = {}) {
     );
     return `${response.status} ${body.code}: ${body.detail}`;
   });
+  await check("POST /api/voice/speech streams audio, or fails with a clear problem", async () => {
+    const issued = await (await get("/auth/guest", { method: "POST" })).json();
+    const response = await get("/api/voice/speech", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${issued.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ text: "ok" }),
+    });
+    if (response.status === 200) {
+      const audio = await response.arrayBuffer();
+      const type = response.headers.get("content-type") ?? "";
+      expect(type.startsWith("audio/") && audio.byteLength > 0, `content type ${type}, ${audio.byteLength} bytes`);
+      expect(response.headers.get("x-credits-used") && response.headers.get("x-characters") === "2", "no billing headers");
+      return `${response.headers.get("x-model")}, ${audio.byteLength} bytes of ${type}`;
+    }
+    const body = await response.json();
+    expect(
+      response.headers.get("content-type") === "application/problem+json" && response.status !== 500,
+      `status ${response.status}`,
+    );
+    return `${response.status} ${body.code}: ${body.detail}`;
+  });
   await check("a forged token is 401 problem+json", async () => {
     const response = await get("/api/me", {
       headers: { Authorization: "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0." },

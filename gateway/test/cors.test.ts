@@ -11,6 +11,8 @@ const EXPOSED = [
   "X-Tokens-Out",
   "X-Provider",
   "X-Model",
+  "X-Characters",
+  "X-Audio-Seconds",
   "X-Limit-Requests-Limit",
   "X-Limit-Requests-Remaining",
   "X-Limit-Requests-Reset",

@@ -1,8 +1,8 @@
 const encoder = new TextEncoder();
 
-/** The SHA-256 of `text` (as UTF-8), as 64 lowercase hex digits. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+/** The SHA-256 of `data` (a string as UTF-8), as 64 lowercase hex digits. */
+export async function sha256Hex(data: string | Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", typeof data === "string" ? encoder.encode(data) : data);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 

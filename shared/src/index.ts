@@ -2,6 +2,7 @@ export * from "./auth";
 export * from "./credits";
 export * from "./digest";
 export * from "./errors";
+export * from "./hold";
 export * from "./identity";
 export * from "./idle-watch";
 export * from "./jobs";

@@ -182,10 +182,13 @@ export const VoiceAskQuery = v.strictObject({
 });
 export type VoiceAskQuery = v.InferOutput<typeof VoiceAskQuery>;
 
-/** What the voice loop answers: what was heard, the SI answer, and that answer spoken. */
+/**
+ * What the voice loop answers: what was heard, the SI answer, and that answer spoken. When nothing
+ * was heard (silence), `answer` and `audio` are null and only the transcription is charged.
+ */
 export interface VoiceLoopResult {
   transcript: Transcript;
-  answer: AskResult;
+  answer: AskResult | null;
   audio: {
     content_type: string;
     /** Base64. */
@@ -194,7 +197,7 @@ export interface VoiceLoopResult {
     model: string;
     characters: number;
     credits_used: number;
-  };
+  } | null;
   /** All three stages. */
   credits_used: number;
   request_id: string;

@@ -18,6 +18,8 @@ export const CORS_EXPOSE_HEADERS = [
   "X-Tokens-Out",
   "X-Provider",
   "X-Model",
+  "X-Characters",
+  "X-Audio-Seconds",
   "X-Limit-Requests-Limit",
   "X-Limit-Requests-Remaining",
   "X-Limit-Requests-Reset",

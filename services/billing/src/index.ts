@@ -244,6 +244,7 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
   /**
    * Reserves the most a call can cost before it runs. `holdId` is the caller's idempotency key
    * for the reservation; amounts are micro-credits. 402 when short, 429 over the daily budget.
+   * `balance_micro` is the account's balance as the hold was taken (holds do not change it).
    */
   async reserve(
     identity: Identity,
@@ -251,16 +252,16 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
     maxMicro: number,
     ttlSeconds: number,
     ctx: CallContext,
-  ): Promise<HoldView & { amount_micro: number }> {
+  ): Promise<HoldView & { amount_micro: number; balance_micro: number }> {
     checkChargeId(holdId, "a hold id");
     if (!Number.isSafeInteger(maxMicro) || maxMicro <= 0)
       throw new ServiceError("invalid_input", "a reservation must be a positive whole number of micro-credits");
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 3600)
       throw new ServiceError("invalid_input", "a hold lives 1 to 3600 seconds");
-    const hold = unwrap(
+    const { hold, balance } = unwrap(
       await this.ledger(identity.sub).reserve(holdId, maxMicro, ttlSeconds * 1000, this.ledgerCall(ctx, identity.sub)),
     );
-    return { ...holdView(hold), amount_micro: hold.amount };
+    return { ...holdView(hold), amount_micro: hold.amount, balance_micro: balance };
   }
 
   /**

@@ -141,13 +141,18 @@ export class AccountLedger extends DurableObject<BillingEnv> {
    * balance is short and with 429 when it would break the daily budget. Replaying a hold id with
    * the same amount returns the hold; with another amount it is `idempotency_mismatch`.
    */
-  reserve(holdId: string, amount: number, ttlMs: number, call: LedgerCall): LedgerResult<HoldRow> {
+  reserve(
+    holdId: string,
+    amount: number,
+    ttlMs: number,
+    call: LedgerCall,
+  ): LedgerResult<{ hold: HoldRow; balance: number }> {
     return this.tx(() => {
       this.store.expireDue(call.now);
       const account = this.store.requireAccount();
       const previous = this.store.hold(holdId);
       if (previous) {
-        if (previous.amount === amount) return previous;
+        if (previous.amount === amount) return { hold: previous, balance: account.balance };
         throw new LedgerRefusal("idempotency_mismatch", "this hold id was used with a different amount");
       }
       const available = account.balance - account.reserved;
@@ -175,7 +180,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
       );
       this.store.sql.exec("UPDATE account SET reserved = reserved + ? WHERE id = 1", amount);
       this.store.scheduleAlarm(expiresAt);
-      return this.store.hold(holdId) as HoldRow;
+      return { hold: this.store.hold(holdId) as HoldRow, balance: account.balance };
     });
   }
 

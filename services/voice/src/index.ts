@@ -3,14 +3,30 @@ import {
   type AudioBodyMeta,
   type CallContext,
   type Identity,
+  parseInput,
+  requireAdmin,
   ServiceError,
   type SpeechAnswer,
+  TranscribeUpload,
   type Transcript,
-  type VoiceCatalog,
+  VoiceAskQuery,
   type VoiceJsonAnswer,
+  VoiceListQuery,
   type VoiceLoopResult,
   type VoicePage,
 } from "@cognomega/shared";
+import { inspectAudio, readAudioBody } from "./audio";
+import { readAudioForm } from "./audio-form";
+import { loadVoiceCatalog, resetVoiceCatalog, storeVoiceCatalog } from "./catalog";
+import { voiceSettings } from "./config";
+import type { VoiceDeps } from "./deps";
+import { type LoopDeps, voiceLoop } from "./loop";
+import { openAiTranscription, speechWantFromOpenAi, transcriptionFieldsFromOpenAi } from "./openai";
+import { voiceProviders } from "./providers";
+import { speechAnswer, startSpeech } from "./speech";
+import { speechWant, transcribeWant } from "./speech-want";
+import { transcribeAudio } from "./transcribe";
+import { listVoices } from "./voices";
 
 /** What `/v1/audio/transcriptions` answers: JSON, or plain text for `response_format=text`. */
 export interface OpenAiTranscriptionAnswer {
@@ -19,10 +35,30 @@ export interface OpenAiTranscriptionAnswer {
   meter: VoiceJsonAnswer<unknown>["meter"];
 }
 
+/** Runs `parse` on input that arrived with a body; a refusal cancels the body unread. */
+function before<T>(body: ReadableStream<Uint8Array> | null, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    body?.cancel().catch(() => {});
+    throw error;
+  }
+}
+
+function checkIdempotencyKey(key: string | null, body: ReadableStream<Uint8Array> | null): void {
+  if (key !== null && !/^[\x21-\x7e]{1,300}$/.test(key)) {
+    body?.cancel().catch(() => {});
+    throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
+      issues: [{ path: "Idempotency-Key", message: "invalid" }],
+    });
+  }
+}
+
 /**
  * Speech in and out. Text to speech (Cartesia, Workers AI Aura) and speech to text (Workers AI
- * Whisper, Cartesia Ink) with the catalog-as-data, fallback and circuit-breaker rules of SI; every
- * call is held in the caller's ledger before a provider is called and settled at its actual cost.
+ * Whisper, Cartesia Ink) with the catalog-as-data, fallback and circuit-breaker rules of SI. Every
+ * call is held in the caller's ledger before a provider is called (402 first) and settled at its
+ * actual cost, with a usage event (characters or audio seconds) under the request's id.
  */
 export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
   /** Liveness for the gateway's `/ready`: proves the worker runs and its KV answers. */
@@ -31,76 +67,151 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     return { service: "voice", ok: true };
   }
 
-  /** `POST /api/voice/speech`: the audio, streamed as the provider sends it. */
-  async speech(_input: unknown, _identity: Identity, _call: CallContext): Promise<SpeechAnswer> {
-    throw new ServiceError("not_configured", "speech is being built");
+  private deps(): VoiceDeps {
+    const settings = voiceSettings(this.env);
+    return {
+      settings,
+      providers: voiceProviders(this.env, settings),
+      billing: this.env.BILLING,
+      catalog: () => loadVoiceCatalog(this.env.KV_VOICE),
+      routing: { budgetMs: settings.latencyBudgetMs, attemptTimeoutMs: settings.attemptTimeoutMs },
+      waitUntil: (promise) => this.ctx.waitUntil(promise),
+    };
   }
 
-  /** `POST /v1/audio/speech`: OpenAI's request shape, its model and voice names mapped to ours. */
-  async openAiSpeech(_input: unknown, _identity: Identity, _call: CallContext): Promise<SpeechAnswer> {
-    throw new ServiceError("not_configured", "speech is being built");
+  /**
+   * `POST /api/voice/speech`: `{ text, voice?, model?, format?, speed?, language? }` → the audio,
+   * streamed as the provider sends it. Its full cost is held before the call and is in the meter;
+   * a stream the client leaves is charged for the audio the provider had produced.
+   */
+  async speech(input: unknown, identity: Identity, call: CallContext): Promise<SpeechAnswer> {
+    const deps = this.deps();
+    const spoken = await startSpeech(deps, speechWant(input), identity, call, `tts:${crypto.randomUUID()}`);
+    return speechAnswer(spoken, deps);
   }
 
-  /** `POST /api/voice/transcribe` with the audio as the body. */
+  /** `POST /v1/audio/speech`: OpenAI's request shape, its model and voice names mapped to the defaults. */
+  async openAiSpeech(input: unknown, identity: Identity, call: CallContext): Promise<SpeechAnswer> {
+    const deps = this.deps();
+    const spoken = await startSpeech(deps, speechWantFromOpenAi(input), identity, call, `tts:${crypto.randomUUID()}`);
+    return speechAnswer(spoken, deps);
+  }
+
+  /**
+   * `POST /api/voice/transcribe` with the audio as the body: `Content-Length` required and bounded
+   * by `VOICE_MAX_AUDIO_BYTES`, the type on the allow-list and matching the bytes. `options` are the
+   * query's `model` and `language`.
+   */
   async transcribe(
-    _body: ReadableStream<Uint8Array> | null,
-    _meta: AudioBodyMeta,
-    _options: unknown,
-    _identity: Identity,
-    _call: CallContext,
+    body: ReadableStream<Uint8Array> | null,
+    meta: AudioBodyMeta,
+    options: unknown,
+    identity: Identity,
+    call: CallContext,
   ): Promise<VoiceJsonAnswer<Transcript>> {
-    throw new ServiceError("not_configured", "transcription is being built");
+    const want = before(body, () => transcribeWant(options));
+    const deps = before(body, () => this.deps());
+    const { bytes, declaredType } = await readAudioBody(body, meta, deps.settings.maxAudioBytes);
+    const facts = inspectAudio(bytes, declaredType);
+    return transcribeAudio(deps, bytes, facts, want, identity, call, { holdId: `stt:${crypto.randomUUID()}` });
   }
 
-  /** `POST /api/voice/transcribe` with `{ upload_key }`: one of the caller's uploads. */
-  async transcribeUpload(
-    _input: unknown,
-    _identity: Identity,
-    _call: CallContext,
-  ): Promise<VoiceJsonAnswer<Transcript>> {
-    throw new ServiceError("not_configured", "transcription is being built");
+  /** `POST /api/voice/transcribe` with `{ upload_key, model?, language? }`: one of the caller's uploads. */
+  async transcribeUpload(input: unknown, identity: Identity, call: CallContext): Promise<VoiceJsonAnswer<Transcript>> {
+    const { upload_key: uploadKey, ...options } = parseInput(TranscribeUpload, input);
+    const want = transcribeWant(options);
+    const deps = this.deps();
+    const file = await this.env.UPLOADS.download(identity, uploadKey, call);
+    const { bytes, declaredType } = await readAudioBody(
+      file.body as ReadableStream<Uint8Array>,
+      { contentLength: file.headers["Content-Length"] ?? null, contentType: file.headers["Content-Type"] ?? null },
+      deps.settings.maxAudioBytes,
+    );
+    const facts = inspectAudio(bytes, declaredType);
+    return transcribeAudio(deps, bytes, facts, want, identity, call, { holdId: `stt:${crypto.randomUUID()}` });
   }
 
-  /** `POST /v1/audio/transcriptions`: a multipart form with `file` and `model`. */
+  /**
+   * `POST /v1/audio/transcriptions`: a multipart form with `file` and `model` (OpenAI's names map to
+   * the default), `language` and `response_format` (`json`, `text`, `verbose_json`).
+   */
   async openAiTranscription(
-    _body: ReadableStream<Uint8Array> | null,
-    _meta: AudioBodyMeta,
-    _identity: Identity,
-    _call: CallContext,
+    body: ReadableStream<Uint8Array> | null,
+    meta: AudioBodyMeta,
+    identity: Identity,
+    call: CallContext,
   ): Promise<OpenAiTranscriptionAnswer> {
-    throw new ServiceError("not_configured", "transcription is being built");
+    const deps = before(body, () => this.deps());
+    const form = await readAudioForm(body, meta, deps.settings.maxAudioBytes);
+    const fields = transcriptionFieldsFromOpenAi(form.fields);
+    const facts = inspectAudio(form.audio, form.declaredType);
+    const heard = await transcribeAudio(deps, form.audio, facts, fields.want, identity, call, {
+      holdId: `stt:${crypto.randomUUID()}`,
+    });
+    return { ...openAiTranscription(heard.body, fields.responseFormat), meter: heard.meter };
   }
 
-  /** `GET /api/voice/voices`: the voices a caller may pick, paged, from a KV cache. */
-  async voices(_query: unknown, _identity: Identity, _call: CallContext): Promise<VoicePage> {
-    throw new ServiceError("not_configured", "voices are being built");
+  /**
+   * `GET /api/voice/voices`: the voices a caller may pick, paged. Provider voice lists are cached in
+   * KV (`VOICE_CACHE_TTL_SECONDS`), so a page costs no provider call while the cache is warm.
+   */
+  async voices(query: unknown, _identity: Identity, _call: CallContext): Promise<VoicePage> {
+    const want = parseInput(VoiceListQuery, query ?? {});
+    const deps = this.deps();
+    const { models } = await deps.catalog();
+    return listVoices(this.env.KV_VOICE, deps.providers, models, want, deps.settings.cacheTtlSeconds);
   }
 
-  /** `POST /api/voice/ask`: audio in, an SI ask, the answer spoken back; each stage its own charge. */
+  /**
+   * `POST /api/voice/ask`: the audio as the body (as for `transcribe`), `query` = `skill`, `policy`,
+   * `model`, `max_tokens`, `voice`, `format`, `language`. Audio in → transcript → an SI ask → the
+   * answer spoken. Each stage is its own charge; under an idempotency key a retry is billed once.
+   */
   async ask(
-    _body: ReadableStream<Uint8Array> | null,
-    _meta: AudioBodyMeta,
-    _query: unknown,
-    _identity: Identity,
-    _idempotencyKey: string | null,
-    _call: CallContext,
+    body: ReadableStream<Uint8Array> | null,
+    meta: AudioBodyMeta,
+    query: unknown,
+    identity: Identity,
+    idempotencyKey: string | null,
+    call: CallContext,
   ): Promise<VoiceJsonAnswer<VoiceLoopResult>> {
-    throw new ServiceError("not_configured", "the voice loop is being built");
+    checkIdempotencyKey(idempotencyKey, body);
+    const deps = before(body, () => this.deps());
+    // The query is checked before the audio is read, so a bad one costs no upload.
+    before(body, () => parseInput(VoiceAskQuery, query ?? {}));
+    const { bytes, declaredType } = await readAudioBody(body, meta, deps.settings.maxAudioBytes);
+    const facts = inspectAudio(bytes, declaredType);
+    const billing = this.env.BILLING;
+    const loopDeps: LoopDeps = {
+      ...deps,
+      kv: this.env.KV_VOICE,
+      ask: (input, who, key, context) => this.env.SI.ask(input, who, key, context),
+      operations: {
+        begin: (who, key, fingerprint, context, options) =>
+          billing.beginOperation(who, key, fingerprint, context, options),
+        complete: (who, key, response, context) => billing.completeOperation(who, key, response, context),
+        abandon: (who, key, context) => billing.abandonOperation(who, key, context),
+      },
+    };
+    return voiceLoop(loopDeps, bytes, facts, query, identity, idempotencyKey, call);
   }
 
-  /** Admin: the voice catalog in force. */
-  async getCatalog(_admin: Identity, _call: CallContext): Promise<VoiceCatalog & { source: "default" | "kv" }> {
-    throw new ServiceError("not_configured", "the catalog is being built");
+  /** Admin: the voice catalog in force, and whether it is the default or an override in KV. */
+  async getCatalog(admin: Identity, _call: CallContext) {
+    requireAdmin(admin);
+    return loadVoiceCatalog(this.env.KV_VOICE);
   }
 
-  /** Admin: replaces the voice catalog (validated whole). */
-  async setCatalog(_input: unknown, _admin: Identity, _call: CallContext): Promise<VoiceCatalog & { source: "kv" }> {
-    throw new ServiceError("not_configured", "the catalog is being built");
+  /** Admin: replaces the voice catalog (validated whole) without a deploy. */
+  async setCatalog(input: unknown, admin: Identity, _call: CallContext) {
+    requireAdmin(admin);
+    return storeVoiceCatalog(this.env.KV_VOICE, input);
   }
 
-  /** Admin: restores the default voice catalog. */
-  async resetCatalog(_admin: Identity, _call: CallContext): Promise<VoiceCatalog & { source: "default" }> {
-    throw new ServiceError("not_configured", "the catalog is being built");
+  /** Admin: drops the override; the default voice catalog applies again. */
+  async resetCatalog(admin: Identity, _call: CallContext) {
+    requireAdmin(admin);
+    return resetVoiceCatalog(this.env.KV_VOICE);
   }
 }
 

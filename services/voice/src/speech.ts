@@ -1,0 +1,187 @@
+import {
+  type CallContext,
+  formatCredits,
+  type Identity,
+  LedgerHold,
+  ServiceError,
+  type SpeechAnswer,
+  type VoiceCatalogEntry,
+} from "@cognomega/shared";
+import { ttsCandidates, ttsCostMicro } from "./catalog";
+import type { VoiceDeps } from "./deps";
+import type { SpokenAudio } from "./providers/types";
+import { withFallback } from "./routing";
+import type { SpeechWant } from "./speech-want";
+
+/**
+ * The most characters a second of speech can carry, at the fastest speed a request may ask for
+ * (1.5×; ordinary speech is about 15 a second). A stream cut off after N seconds of audio is charged
+ * for at most N × this many characters: never less than what could have been spoken.
+ */
+export const MAX_CHARS_PER_SECOND = 25;
+/** How long a speech hold lives: long enough for the longest text to be spoken and streamed. */
+const SPEECH_HOLD_SECONDS = 900;
+
+/** Characters as billed: Unicode code points, so an emoji is one character, not two. */
+export function billedCharacters(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
+/** What a stream cut off after `bytes` of audio is charged for, in characters. */
+export function charactersProduced(bytes: number, bytesPerSecond: number, characters: number): number {
+  if (bytes <= 0) return 0;
+  const seconds = bytes / Math.max(1, bytesPerSecond);
+  return Math.min(characters, Math.ceil(seconds * MAX_CHARS_PER_SECOND));
+}
+
+function checkLength(characters: number, maxChars: number): void {
+  if (characters > maxChars)
+    throw new ServiceError(
+      "invalid_input",
+      `text is at most ${maxChars} characters (VOICE_MAX_CHARS); got ${characters}`,
+      {
+        issues: [{ path: "text", message: `at most ${maxChars} characters` }],
+        limit: maxChars,
+      },
+    );
+}
+
+/** A served speech call: the audio as it arrives, and what settles its hold. */
+export interface SpokenCall {
+  audio: SpokenAudio;
+  model: VoiceCatalogEntry;
+  characters: number;
+  costMicro: number;
+  hold: LedgerHold;
+}
+
+/**
+ * Speaks `want.text` on the first candidate that answers: a hold for the dearest candidate's cost
+ * first (402 before any provider is called), voided when none serves. The caller settles the hold
+ * when the audio has been read (see {@link meteredAudio}).
+ */
+export async function startSpeech(
+  deps: VoiceDeps,
+  want: SpeechWant,
+  identity: Identity,
+  call: CallContext,
+  holdId: string,
+): Promise<SpokenCall> {
+  const characters = billedCharacters(want.text);
+  checkLength(characters, deps.settings.maxChars);
+  const { models } = await deps.catalog();
+  const candidates = ttsCandidates(models, want, deps.settings.cartesia.voiceId);
+  const usable = candidates.filter((c) => deps.providers[c.model.provider].configured().ok);
+  if (usable.length === 0)
+    throw new ServiceError(
+      "not_configured",
+      "no text-to-speech provider is configured: set CARTESIA_API_KEY, or deploy with the AI binding",
+    );
+  const worst = Math.max(...usable.map((c) => ttsCostMicro(c.model, characters, deps.settings.creditsPerUsd)));
+  const hold = await LedgerHold.take(deps.billing, identity, call, holdId, worst, SPEECH_HOLD_SECONDS);
+  try {
+    const served = await withFallback(
+      candidates,
+      deps.providers,
+      (candidate, provider, signal) =>
+        provider.speak({
+          model: candidate.model,
+          text: want.text,
+          voice: candidate.voice,
+          format: want.format,
+          ...(want.speed !== undefined ? { speed: want.speed } : {}),
+          ...(want.language !== undefined ? { language: want.language } : {}),
+          signal,
+        }),
+      deps.routing,
+    );
+    const costMicro = ttsCostMicro(served.model, characters, deps.settings.creditsPerUsd);
+    return { audio: served.value, model: served.model, characters, costMicro, hold };
+  } catch (error) {
+    await hold.void();
+    throw error;
+  }
+}
+
+/**
+ * The provider's audio, passed on chunk by chunk as it arrives (never buffered), settling the hold
+ * once: at the full cost when the provider finished, or for what it produced when the stream was
+ * cut off or the client left (the provider is then told to stop). Never more than the hold.
+ */
+export function meteredAudio(spoken: SpokenCall, deps: VoiceDeps, chargeId?: string): ReadableStream<Uint8Array> {
+  const reader = spoken.audio.body.getReader();
+  let bytes = 0;
+  const usage = (characters: number) => ({
+    tokens_in: 0,
+    tokens_out: 0,
+    provider: spoken.model.provider,
+    model: spoken.model.id,
+    estimated: characters !== spoken.characters,
+    source: "voice" as const,
+    characters,
+  });
+  const settle = async (finished: boolean) => {
+    if (!spoken.hold.pending) return;
+    const characters = finished
+      ? spoken.characters
+      : charactersProduced(bytes, spoken.audio.bytesPerSecond, spoken.characters);
+    try {
+      if (characters === 0) await spoken.hold.void();
+      else
+        await spoken.hold.settle(
+          finished ? spoken.costMicro : ttsCostMicro(spoken.model, characters, deps.settings.creditsPerUsd),
+          usage(characters),
+          chargeId,
+        );
+    } catch (error) {
+      console.log(
+        JSON.stringify({
+          level: "error",
+          msg: "speech charge not settled",
+          hold_id: spoken.hold.holdId,
+          error: String(error),
+        }),
+      );
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        await settle(false);
+        controller.error(error);
+        return;
+      }
+      if (next.done) {
+        await settle(true);
+        controller.close();
+        return;
+      }
+      bytes += next.value.byteLength;
+      controller.enqueue(next.value);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason).catch(() => {});
+      deps.waitUntil(settle(false));
+    },
+  });
+}
+
+/** The headers a speech answer starts with: its full cost is known before the first byte. */
+export function speechAnswer(spoken: SpokenCall, deps: VoiceDeps, chargeId?: string): SpeechAnswer {
+  return {
+    stream: meteredAudio(spoken, deps, chargeId),
+    contentType: spoken.audio.contentType,
+    meter: {
+      creditsUsed: formatCredits(spoken.costMicro),
+      creditsBalance: formatCredits(Math.max(0, spoken.hold.balanceMicro - spoken.costMicro)),
+      provider: spoken.model.provider,
+      model: spoken.model.id,
+      characters: spoken.characters,
+    },
+  };
+}

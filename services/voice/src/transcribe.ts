@@ -1,0 +1,97 @@
+import {
+  type CallContext,
+  formatCredits,
+  type Identity,
+  LedgerHold,
+  microToCredits,
+  ServiceError,
+  type Transcript,
+  type VoiceJsonAnswer,
+} from "@cognomega/shared";
+import type { AudioFacts } from "./audio";
+import { sttCandidates, sttCostMicro } from "./catalog";
+import type { VoiceDeps } from "./deps";
+import { withFallback } from "./routing";
+import type { TranscribeWant } from "./speech-want";
+
+/** How long a transcription hold lives: the slowest provider's answer to the largest file. */
+const TRANSCRIBE_HOLD_SECONDS = 600;
+
+/**
+ * Transcribes whole audio on the first candidate that answers. The hold is the dearest candidate's
+ * price for the audio's duration bound (from its header, or its size), taken before any provider is
+ * called; the settle charges the duration the provider reports (else the header's, else the bound).
+ * A transcript may be empty (silence): that is an answer, charged for the audio heard.
+ */
+export async function transcribeAudio(
+  deps: VoiceDeps,
+  audio: Uint8Array,
+  facts: AudioFacts,
+  want: TranscribeWant,
+  identity: Identity,
+  call: CallContext,
+  charge: { holdId: string; chargeId?: string },
+): Promise<VoiceJsonAnswer<Transcript>> {
+  const { models } = await deps.catalog();
+  const candidates = sttCandidates(models, want);
+  const usable = candidates.filter((model) => deps.providers[model.provider].configured().ok);
+  if (usable.length === 0)
+    throw new ServiceError(
+      "not_configured",
+      "no speech-to-text provider is configured: set CARTESIA_API_KEY, or deploy with the AI binding",
+    );
+  const worst = Math.max(...usable.map((model) => sttCostMicro(model, facts.boundMs, deps.settings.creditsPerUsd)));
+  const hold = await LedgerHold.take(deps.billing, identity, call, charge.holdId, worst, TRANSCRIBE_HOLD_SECONDS);
+  const served = await withFallback(
+    candidates,
+    deps.providers,
+    (model, provider, signal) =>
+      provider.transcribe({
+        model,
+        audio,
+        contentType: facts.contentType,
+        ...(want.language !== undefined ? { language: want.language } : {}),
+        signal,
+      }),
+    deps.routing,
+  ).catch(async (error: unknown) => {
+    await hold.void();
+    throw error;
+  });
+  const heard = served.value;
+  const reported = heard.durationS !== undefined && Number.isFinite(heard.durationS) && heard.durationS >= 0;
+  const audioMs = reported ? Math.round((heard.durationS as number) * 1000) : (facts.durationMs ?? facts.boundMs);
+  const cost = sttCostMicro(served.model, audioMs, deps.settings.creditsPerUsd);
+  const settled = await hold.settle(
+    cost,
+    {
+      tokens_in: 0,
+      tokens_out: 0,
+      provider: served.model.provider,
+      model: served.model.id,
+      estimated: !reported && facts.durationMs === undefined,
+      source: "voice",
+      audio_ms: audioMs,
+    },
+    charge.chargeId,
+  );
+  const body: Transcript = {
+    text: heard.text.trim(),
+    language: heard.language ?? want.language ?? null,
+    duration_s: audioMs / 1000,
+    ...(heard.words && heard.words.length > 0 ? { words: heard.words } : {}),
+    provider: served.model.provider,
+    model: served.model.id,
+    credits_used: microToCredits(settled.charged_micro),
+  };
+  return {
+    body,
+    meter: {
+      creditsUsed: formatCredits(settled.charged_micro),
+      creditsBalance: formatCredits(settled.balance_micro),
+      provider: served.model.provider,
+      model: served.model.id,
+      audioSeconds: audioMs / 1000,
+    },
+  };
+}
