@@ -126,7 +126,10 @@ export async function probe(base, { origin = "http://localhost:5173" } = {}) {
       const audio = await response.arrayBuffer();
       const type = response.headers.get("content-type") ?? "";
       expect(type.startsWith("audio/") && audio.byteLength > 0, `content type ${type}, ${audio.byteLength} bytes`);
-      expect(response.headers.get("x-credits-used") && response.headers.get("x-characters") === "2", "no billing headers");
+      expect(
+        response.headers.get("x-credits-used") && response.headers.get("x-characters") === "2",
+        "no billing headers",
+      );
       return `${response.headers.get("x-model")}, ${audio.byteLength} bytes of ${type}`;
     }
     const body = await response.json();

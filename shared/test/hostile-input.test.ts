@@ -1,9 +1,11 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import {
+  AppGraph,
   AskRequest,
   CreateJobRequest,
   creditsToMicro,
+  entityCollection,
   GuestTokenRequest,
   IdempotencyKey,
   normalizeEmail,
@@ -48,6 +50,20 @@ describe("shared patterns on 100 KB of hostile input", () => {
       ).toBe(false);
       expect(v.safeParse(IdempotencyKey, run(unit, " ")).success).toBe(false);
       expect(v.safeParse(UsageQuery, { from: run(unit), to: run(unit) }).success).toBe(false);
+    }
+  });
+
+  it("App Graph names, ids and collection paths", () => {
+    for (const unit of ["a", "A", "a-", "aA", "-a", "1"]) {
+      const hostile = run(unit);
+      const graph = {
+        version: 1,
+        name: "x",
+        entities: [{ name: `A${hostile}`, fields: [{ name: `a${hostile}`, type: "string" }] }],
+        screens: [{ id: `a${hostile}`, title: "t" }],
+      };
+      expect(v.safeParse(AppGraph, graph).success).toBe(false);
+      expect(entityCollection(`A${hostile}`).length).toBeGreaterThan(KB100);
     }
   });
 

@@ -1,4 +1,4 @@
-import type { Tier } from "@cognomega/shared";
+import { AppGraph, appGraphPath, FIELD_TYPES, type Tier } from "@cognomega/shared";
 import * as v from "valibot";
 
 /** A named way of asking: a system prompt, a default tier, and optionally an output schema. */
@@ -11,38 +11,34 @@ export interface Skill {
   output?: v.GenericSchema;
 }
 
-/** The App Graph the scaffold worker builds apps from. */
-export const AppGraph = v.strictObject({
-  name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
-  description: v.optional(v.pipe(v.string(), v.maxLength(1000))),
-  entities: v.array(
-    v.strictObject({
-      name: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-      fields: v.array(
-        v.strictObject({
-          name: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-          type: v.picklist(["string", "number", "boolean", "date", "reference", "text", "image"]),
-          required: v.optional(v.boolean()),
-        }),
-      ),
-    }),
-  ),
-  screens: v.pipe(
-    v.array(
-      v.strictObject({
-        id: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,63}$/)),
-        title: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
-        entity: v.optional(v.string()),
-        components: v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
-      }),
-    ),
-    v.minLength(1),
-  ),
-  navigation: v.array(v.strictObject({ from: v.string(), to: v.string(), label: v.optional(v.string()) })),
-});
-export type AppGraph = v.InferOutput<typeof AppGraph>;
-
 const JSON_OBJECT = v.record(v.string(), v.unknown());
+
+/** The App Graph the `app-graph` prompt shows as its example (a test keeps it valid). */
+export const APP_GRAPH_EXAMPLE = {
+  version: 1,
+  name: "Plant Diary",
+  entities: [
+    {
+      name: "Plant",
+      fields: [
+        { name: "name", type: "string", required: true, unique: true },
+        { name: "kind", type: "enum", values: ["fern", "cactus"] },
+      ],
+    },
+    {
+      name: "Watering",
+      fields: [
+        { name: "plant", type: "reference", ref: "Plant", required: true },
+        { name: "at", type: "datetime", required: true },
+      ],
+    },
+  ],
+  screens: [
+    { id: "plants", title: "Plants", kind: "list", entity: "Plant" },
+    { id: "water", title: "Water a plant", kind: "form", entity: "Watering" },
+  ],
+  navigation: [{ from: "plants", to: "water", label: "Water" }],
+};
 
 export const SKILLS: Record<string, Skill> = {
   general: {
@@ -70,12 +66,19 @@ export const SKILLS: Record<string, Skill> = {
     name: "app-graph",
     description: "Designs an App Graph (entities, screens, navigation) for an app description.",
     system: [
-      "You design mobile and web apps. From the user's description, produce an App Graph as a single JSON object and nothing else:",
-      '{"name": string, "description"?: string,',
-      ' "entities": [{"name": string, "fields": [{"name": string, "type": "string"|"number"|"boolean"|"date"|"reference"|"text"|"image", "required"?: boolean}]}],',
-      ' "screens": [{"id": kebab-case string, "title": string, "entity"?: entity name, "components": [string]}],',
-      ' "navigation": [{"from": screen id, "to": screen id, "label"?: string}]}',
-      "At least one screen. No code fences, no commentary.",
+      "You design small web apps backed by a database. From the user's description, produce an App Graph (version 1) as a single JSON object and nothing else:",
+      '{"version": 1, "name": string (1-64 chars), "description"?: string,',
+      ' "entities": [{"name": PascalCase, "fields": [{"name": camelCase,',
+      `   "type": ${FIELD_TYPES.map((type) => `"${type}"`).join("|")},`,
+      '   "required"?: boolean, "unique"?: boolean, "values"?: [string] (enum only), "ref"?: entity name (reference only)}]}],',
+      ' "screens": [{"id": kebab-case, "title": string, "kind"?: "list"|"detail"|"form"|"dashboard", "entity"?: entity name, "components"?: [string]}],',
+      ' "navigation"?: [{"from": screen id, "to": screen id, "label"?: string}]}',
+      'Rules: 1 to 50 entities, each with 1 to 100 fields; at most 100 screens. Entity names are singular and unique; field names are unique within their entity; screen ids are unique and not "index".',
+      'Every entity gets "id", "created_at" and "updated_at" automatically: never declare id, createdAt, updatedAt, rowid or oid fields.',
+      'An "enum" field lists its "values"; a "reference" field names an existing entity in "ref" and holds that row\'s id; an "image" field holds an image URL. Only enum fields have values and only reference fields have ref; boolean and enum fields are never unique.',
+      "Required references must not form a cycle (make one of them optional). Screens and navigation name only entities and screen ids that exist.",
+      `Example: ${JSON.stringify(APP_GRAPH_EXAMPLE)}`,
+      "No code fences, no commentary.",
     ].join("\n"),
     tier: "medium",
     output: AppGraph,
@@ -125,7 +128,7 @@ export function checkOutput(skill: Skill, text: string): { ok: true; data: unkno
   if (result.success) return { ok: true, data: result.output };
   const problem = result.issues
     .slice(0, 5)
-    .map((issue) => `${(issue.path ?? []).map((p) => String(p.key)).join(".") || "(root)"}: ${issue.message}`)
+    .map((issue) => `${appGraphPath(issue.path) || "(root)"}: ${issue.message}`)
     .join("; ");
   return { ok: false, problem };
 }

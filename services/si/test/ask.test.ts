@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
-import type { AskResult } from "@cognomega/shared";
+import { AppGraph, type AskResult } from "@cognomega/shared";
+import * as v from "valibot";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { routerState } from "../src/router";
+import { APP_GRAPH_EXAMPLE } from "../src/skills";
 import {
   balanceOf,
   body,
@@ -412,19 +414,79 @@ describe("skills", () => {
     expect(result.schema_error).toBeTruthy();
   });
 
-  it("produces a validated App Graph", async () => {
+  const plantGraph = (): {
+    version: 1;
+    name: string;
+    entities: { name: string; fields: Record<string, unknown>[] }[];
+    screens: Record<string, unknown>[];
+    navigation: Record<string, unknown>[];
+  } => ({
+    version: 1,
+    name: "Plant Diary",
+    entities: [
+      { name: "Plant", fields: [{ name: "name", type: "string", required: true, unique: true }] },
+      {
+        name: "Watering",
+        fields: [
+          { name: "plant", type: "reference", ref: "Plant", required: true },
+          { name: "amount", type: "enum", values: ["sip", "soak"] },
+        ],
+      },
+    ],
+    screens: [
+      { id: "plants", title: "My plants", kind: "list", entity: "Plant", components: ["list"] },
+      { id: "waterings", title: "Waterings", kind: "list", entity: "Watering" },
+    ],
+    navigation: [{ from: "plants", to: "waterings", label: "Waterings" }],
+  });
+
+  it("produces a validated App Graph v1", async () => {
     const user = await guest();
-    const graph = {
-      name: "Plant Diary",
-      entities: [{ name: "Plant", fields: [{ name: "name", type: "string", required: true }] }],
-      screens: [{ id: "plants", title: "My plants", entity: "Plant", components: ["list"] }],
-      navigation: [],
-    };
-    fakeProviders(() => completion(JSON.stringify(graph), { prompt_tokens: 200, completion_tokens: 80 }));
+    const graph = plantGraph();
+    const { seen } = fakeProviders(() =>
+      completion(JSON.stringify(graph), { prompt_tokens: 200, completion_tokens: 80 }),
+    );
     const result = body(
       await si().service.ask({ prompt: "An app to track watering my plants", skill: "app-graph" }, user, null, call),
     );
     expect(result.data).toEqual(graph);
+    expect(seen).toHaveLength(1);
+    const system = (seen[0]!.body.messages as { role: string; content: string }[])[0]!;
+    expect(system.role).toBe("system");
+    expect(system.content).toContain('"version": 1');
+    expect(system.content).toContain('"reference"|"image"');
+    // The prompt's example is itself a valid App Graph v1 (integrity pass included).
+    expect(system.content).toContain(JSON.stringify(APP_GRAPH_EXAMPLE));
+    expect(v.safeParse(AppGraph, APP_GRAPH_EXAMPLE).issues).toBeUndefined();
+  });
+
+  it("repairs an App Graph that fails the integrity pass once, naming the path", async () => {
+    const user = await guest();
+    const broken = plantGraph();
+    broken.entities[1]!.fields[0]!.ref = "Pot";
+    const { seen } = fakeProviders((_r, index) =>
+      completion(JSON.stringify(index === 0 ? broken : plantGraph()), { prompt_tokens: 200, completion_tokens: 80 }),
+    );
+    const result = body(
+      await si().service.ask({ prompt: "An app to track watering my plants", skill: "app-graph" }, user, null, call),
+    );
+    expect(seen).toHaveLength(2);
+    const repairPrompt = (seen[1]!.body.messages as { content: string }[]).at(-1)!.content;
+    expect(repairPrompt).toContain('entities[1].fields[0].ref: unknown entity "Pot"');
+    expect(result.data).toEqual(plantGraph());
+    expect(result.route.reason).toContain("repaired once");
+  });
+
+  it("reports the integrity issue when the repaired App Graph still fails it", async () => {
+    const user = await guest();
+    const broken = plantGraph();
+    broken.screens[1]!.entity = "Pot";
+    fakeProviders(() => completion(JSON.stringify(broken), { prompt_tokens: 200, completion_tokens: 80 }));
+    const result = body(
+      await si().service.ask({ prompt: "plants", skill: "app-graph", model: "groq/gpt-oss-20b" }, user, null, call),
+    ) as AskResult & { schema_error?: string };
+    expect(result.data).toBeUndefined();
+    expect(result.schema_error).toBe('screens[1].entity: unknown entity "Pot"');
   });
 });
 
