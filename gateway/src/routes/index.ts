@@ -7,6 +7,7 @@ import { registerRagRoutes } from "./rag";
 import { registerSiRoutes } from "./si";
 import { registerSystemRoutes } from "./system";
 import { registerUploadRoutes } from "./uploads";
+import { registerVoiceRoutes } from "./voice";
 
 /** Every route the gateway serves (tests walk this table to check each one is counted). */
 export function gatewayRoutes(): GatewayRouter {
@@ -19,5 +20,6 @@ export function gatewayRoutes(): GatewayRouter {
   registerJobRoutes(router);
   registerUploadRoutes(router);
   registerRagRoutes(router);
+  registerVoiceRoutes(router);
   return router;
 }
