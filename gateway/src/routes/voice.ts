@@ -47,7 +47,21 @@ interface OpenAiTranscriptionAnswer {
  */
 function speechResponse(ctx: RequestContext, answer: SpeechAnswer): Response {
   ctx.meter = answer.meter;
-  return new Response(answer.stream, {
+  // A client that leaves cancels this stream; the voice worker hears of it only through `stop`
+  // (a cancel does not travel back over RPC), and then stops the provider and settles what was made.
+  const reader = answer.stream.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason).catch(() => {});
+      await answer.stop().catch(() => {});
+    },
+  });
+  return new Response(body, {
     headers: { "Content-Type": answer.contentType, "Cache-Control": "no-store" },
   });
 }
