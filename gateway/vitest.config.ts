@@ -1,10 +1,12 @@
 import { testKeyPair } from "../scripts/test-keys.mjs";
+import { FAKE_CARTESIA_BINDINGS, FAKE_CARTESIA_HOST, fakeCartesia } from "../test-support/fake-cartesia";
 import { FAKE_PROVIDER_BINDINGS, fakeProvider } from "../test-support/fake-provider";
 import { workerProject } from "../test-support/worker-project";
 
 // The gateway is tested against the real internal workers, run as auxiliary workers with the
 // bindings of their own wrangler.jsonc. Only the AI providers are fake: SI's outbound HTTP goes to a
-// fake OpenAI-compatible server (test-support/fake-provider.ts).
+// fake OpenAI-compatible server (test-support/fake-provider.ts), voice's to a fake Cartesia
+// (test-support/fake-cartesia.ts). Voice has no AI binding here, so Cartesia is its only provider.
 const signing = testKeyPair();
 
 export default workerProject(import.meta.url, "gateway", {
@@ -35,7 +37,21 @@ export default workerProject(import.meta.url, "gateway", {
       bindings: { UPLOAD_MAX_BYTES: "262144", UPLOAD_QUOTA_BYTES: "400000", UPLOAD_QUOTA_FILES: "3" },
     },
     { dir: "services/rag", bindings: { RAG_QUOTA_DOCS: "3" } },
-    { dir: "services/voice" },
+    {
+      dir: "services/voice",
+      bindings: {
+        ...FAKE_CARTESIA_BINDINGS,
+        VOICE_LATENCY_BUDGET_MS: "5000",
+        VOICE_ATTEMPT_TIMEOUT_MS: "2000",
+        VOICE_MAX_AUDIO_BYTES: "65536",
+        VOICE_MAX_CHARS: "2000",
+      },
+      // Voice reaches SI over RPC, so Cartesia is the only host it calls.
+      options: {
+        outboundService: (request: Request) =>
+          new URL(request.url).host === FAKE_CARTESIA_HOST ? fakeCartesia(request) : fakeProvider(request),
+      },
+    },
     { dir: "services/scaffold" },
   ],
 });

@@ -1,6 +1,6 @@
 import { sha256Hex } from "@cognomega/shared";
 import { unzipSync } from "fflate";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import references from "../../services/scaffold/samples/references.json";
 import { FAKE_APP_GRAPH } from "../../test-support/fake-provider";
 import { ADMIN_KEY, as, expectProblem, gateway, guestToken } from "./helpers";
@@ -171,8 +171,14 @@ describe("POST /api/scaffold/graph", () => {
     expect(response.headers.get("X-Credits-Used")).toBe(String(designed.credits_used));
     expect(response.headers.get("X-Model")).toBe(designed.model);
     expect(response.headers.get("X-Tokens-In")).toBe("12");
-    const credits = (await (await as(token, "/api/credits")).json()) as { balance: number };
-    expect(credits.balance).toBe(5 - designed.credits_used);
+    // The charge reaches the ledger in SI's next settlement batch, just after the answer.
+    await vi.waitFor(
+      async () => {
+        const credits = (await (await as(token, "/api/credits")).json()) as { balance: number };
+        expect(credits.balance).toBe(5 - designed.credits_used);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
 
     const manifest = await rendered(token, designed.graph);
     expect(manifest.entities).toEqual([

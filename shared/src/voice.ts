@@ -85,6 +85,12 @@ export interface SpeechAnswer {
   contentType: string;
   /** Credits are the call's full cost (known before the call); `characters` is what is spoken. */
   meter: Meter;
+  /**
+   * Tells the voice worker the client left: it stops the provider and settles the hold for what was
+   * produced. The receiver calls it when it cancels `stream`, because workerd does not pass a
+   * receiver's cancel back to the sender of a stream over RPC.
+   */
+  stop: () => Promise<void>;
 }
 
 /** What the gateway passes with an audio body: its declared length and type, as sent. */

@@ -8,6 +8,7 @@ import { registerScaffoldRoutes } from "./scaffold";
 import { registerSiRoutes } from "./si";
 import { registerSystemRoutes } from "./system";
 import { registerUploadRoutes } from "./uploads";
+import { registerVoiceRoutes } from "./voice";
 
 /** Every route the gateway serves (tests walk this table to check each one is counted). */
 export function gatewayRoutes(): GatewayRouter {
@@ -20,6 +21,7 @@ export function gatewayRoutes(): GatewayRouter {
   registerJobRoutes(router);
   registerUploadRoutes(router);
   registerRagRoutes(router);
+  registerVoiceRoutes(router);
   registerScaffoldRoutes(router);
   return router;
 }

@@ -1,4 +1,5 @@
 import { type AudioBodyMeta, ServiceError } from "@cognomega/shared";
+import { mpegFrameAt, parseMp3 } from "./audio-mpeg";
 
 /** The audio containers a transcription accepts. */
 export type AudioContainer = "wav" | "mp3" | "webm" | "ogg" | "mp4" | "flac";
@@ -52,6 +53,13 @@ export interface AudioFacts {
   durationMs?: number;
   /** An upper bound on the duration, to hold credits for before a provider hears it. */
   boundMs: number;
+  /**
+   * The most a charge may count for this audio, whatever a provider reports: the hold's bound when
+   * the header is what decoders play by (PCM WAV), else what the size allows at the slowest speech
+   * codec (a FLAC, MP4 or Xing duration is a claim no decoder relies on, so a lie may not shrink it;
+   * a low-rate Opus may last longer than its hold).
+   */
+  maxMs: number;
 }
 
 /** A body's media type without parameters, lower-cased: `Audio/WAV; x=1` → `audio/wav`. */
@@ -142,37 +150,78 @@ function unsupportedType(type: string): ServiceError {
 
 type Reason = "not_audio" | "truncated";
 
-function refused(reason: Reason, message: string): ServiceError {
+/** A refusal of bytes that are not (whole) audio: 400 `invalid_input` with `details.reason`. */
+export function refused(reason: Reason, message: string): ServiceError {
   return new ServiceError("invalid_input", message, { reason });
 }
 
 /** The floor speech codecs go down to (16 kbit/s), so bytes ÷ this over-counts any real audio. */
 const FLOOR_BYTES_PER_SECOND = 2_000;
+/**
+ * The slowest any accepted codec carries speech (Opus and AMR go down to about 4.8 kbit/s): what
+ * so many bytes can last at most, so the most a charge may count when no header says.
+ */
+const SLOWEST_BYTES_PER_SECOND = 600;
 /** Parser walks stop here: real files put what is read within the first few chunks or boxes. */
 const MAX_CHUNKS = 64;
-/** How far past an ID3 tag the first MPEG frame may start (encoders pad the tag with zeros). */
-const MAX_ID3_PADDING = 4_096;
 
-const ascii = (bytes: Uint8Array, at: number, text: string): boolean => {
+/** Whether `text` (ASCII) is at `at`. */
+export const ascii = (bytes: Uint8Array, at: number, text: string): boolean => {
   if (at < 0 || at + text.length > bytes.length) return false;
   for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
   return true;
 };
 const u16le = (b: Uint8Array, at: number): number => (b[at] ?? 0) | ((b[at + 1] ?? 0) << 8);
 const u32le = (b: Uint8Array, at: number): number => (u16le(b, at) + u16le(b, at + 2) * 0x10000) >>> 0;
-const u32be = (b: Uint8Array, at: number): number =>
+/** The big-endian 32-bit word at `at` (0 past the end). */
+export const u32be = (b: Uint8Array, at: number): number =>
   (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
 
-/** A container's duration → its facts, with the hold bound derived from either the duration or the size. */
-function facts(container: AudioContainer, byteLength: number, durationMs?: number, exact = true): AudioFacts {
-  // An exact duration is held at its whole seconds plus one, so a provider rounding up still fits.
+/**
+ * The highest byte rate audio in each container plausibly has: FLAC, MP4 (ALAC) and a codec in a WAV at
+ * 48 kHz stereo 24-bit, MPEG audio at its largest bit rate (448 kbit/s). A stated duration shorter than the bytes
+ * last at this rate is a lie, and is not what the hold is taken for.
+ */
+const MAX_BYTES_PER_SECOND: Readonly<Record<AudioContainer, number>> = Object.freeze({
+  wav: 288_000,
+  flac: 288_000,
+  mp4: 288_000,
+  mp3: 56_000,
+  ogg: 288_000,
+  webm: 288_000,
+});
+
+/**
+ * A container's duration → its facts. `trust`: `decoded` for a duration decoders play by (WAV's
+ * fmt and data chunks), `stated` for a header's claim decoders ignore (FLAC STREAMINFO, MP4 mvhd,
+ * a Xing frame count), `estimate` for a guess (a CBR MP3's first bit rate).
+ */
+export function facts(
+  container: AudioContainer,
+  byteLength: number,
+  durationMs?: number,
+  trust: "decoded" | "stated" | "estimate" = "stated",
+): AudioFacts {
   const sizeBound = Math.max(1_000, Math.ceil((byteLength * 1_000) / FLOOR_BYTES_PER_SECOND));
-  const boundMs = durationMs !== undefined && exact ? (Math.ceil(durationMs / 1_000) + 1) * 1_000 : sizeBound;
+  const longest = Math.ceil((byteLength * 1_000) / SLOWEST_BYTES_PER_SECOND);
+  if (durationMs === undefined || trust === "estimate")
+    return {
+      container,
+      contentType: CANONICAL_AUDIO_TYPE[container],
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      boundMs: Math.max(sizeBound, durationMs ?? 0),
+      maxMs: Math.max(sizeBound, longest, durationMs ?? 0),
+    };
+  // A duration is held at its whole seconds plus one, so a provider rounding up still fits.
+  const stated = Math.max((Math.ceil(durationMs / 1_000) + 1) * 1_000, durationMs);
+  const plausible = Math.ceil((byteLength * 1_000) / MAX_BYTES_PER_SECOND[container]);
+  const boundMs = trust === "decoded" ? stated : Math.max(stated, plausible);
   return {
     container,
     contentType: CANONICAL_AUDIO_TYPE[container],
-    ...(durationMs !== undefined ? { durationMs } : {}),
-    boundMs: durationMs !== undefined ? Math.max(boundMs, durationMs) : boundMs,
+    durationMs,
+    boundMs,
+    maxMs: trust === "decoded" ? boundMs : Math.max(boundMs, longest),
   };
 }
 
@@ -183,6 +232,8 @@ function parseWav(b: Uint8Array): AudioFacts {
   if (b.length < 12) throw refused("truncated", "the WAV file ends inside its RIFF header");
   let at = 12;
   let byteRate = 0;
+  // Only plain samples play by the fmt chunk's rates; a codec in a WAV (MP3, ADPCM) plays by its frames.
+  let samplesPlayed = false;
   for (let chunks = 0; chunks < MAX_CHUNKS; chunks++) {
     if (at + 8 > b.length) throw refused("truncated", "the WAV file ends before its data chunk");
     const size = u32le(b, at + 4);
@@ -199,7 +250,8 @@ function parseWav(b: Uint8Array): AudioFacts {
       // A PCM decoder plays sample rate × block size, whatever the byte-rate field says; the
       // slower of the two keeps a lying header from shrinking the duration.
       const pcmRate = sampleRate * u16le(b, body + 12);
-      if (PCM_FORMATS.has(format) && pcmRate > 0) byteRate = Math.min(byteRate, pcmRate);
+      samplesPlayed = PCM_FORMATS.has(format) && pcmRate > 0;
+      if (samplesPlayed) byteRate = Math.min(byteRate, pcmRate);
     } else if (ascii(b, at, "data")) {
       if (byteRate === 0) throw refused("truncated", "the WAV file has no fmt chunk before its data");
       // Streaming writers leave the size 0 or 0xFFFFFFFF: the data runs to the end of the file.
@@ -207,7 +259,8 @@ function parseWav(b: Uint8Array): AudioFacts {
       if (!streamed && size > remaining)
         throw refused("truncated", `the WAV data chunk claims ${size} bytes but ${remaining} are present`);
       const dataBytes = streamed ? remaining : size;
-      return facts("wav", b.length, Math.round((dataBytes * 1_000) / byteRate));
+      const durationMs = Math.round((dataBytes * 1_000) / byteRate);
+      return facts("wav", b.length, durationMs, samplesPlayed ? "decoded" : "stated");
     }
     // Chunks are padded to an even length.
     at = body + size + (size % 2);
@@ -296,110 +349,6 @@ function parseMp4(b: Uint8Array): AudioFacts {
     at += size;
   }
   return facts("mp4", b.length, durationMs);
-}
-
-// Kilobits per second by [version is MPEG-1][layer 1..3][index]; index 0 (free) and 15 are refused.
-const MPEG1_KBPS = [
-  [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-  [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-  [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-];
-const MPEG2_KBPS = [
-  [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
-  [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-  [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-];
-const SAMPLE_RATES: Record<number, number[]> = {
-  3: [44100, 48000, 32000],
-  2: [22050, 24000, 16000],
-  0: [11025, 12000, 8000],
-};
-
-interface MpegFrame {
-  version: number;
-  layer: number;
-  sampleRate: number;
-  kbps: number;
-  length: number;
-  samples: number;
-  mono: boolean;
-}
-
-/** The MPEG audio frame header at `at`, or null when the 4 bytes there are not a valid one. */
-function mpegFrameAt(b: Uint8Array, at: number): MpegFrame | null {
-  if (at + 4 > b.length || b[at] !== 0xff || ((b[at + 1] ?? 0) & 0xe0) !== 0xe0) return null;
-  const b1 = b[at + 1] ?? 0;
-  const b2 = b[at + 2] ?? 0;
-  const b3 = b[at + 3] ?? 0;
-  const version = (b1 >> 3) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved.
-  const layerBits = (b1 >> 1) & 3; // 3: layer I, 2: II, 1: III, 0: reserved.
-  const bitrateIndex = b2 >> 4;
-  const rateIndex = (b2 >> 2) & 3;
-  if (version === 1 || layerBits === 0 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3) return null;
-  if ((b3 & 3) === 2) return null; // Reserved emphasis.
-  const layer = 4 - layerBits;
-  const kbps = (version === 3 ? MPEG1_KBPS : MPEG2_KBPS)[layer - 1]?.[bitrateIndex] ?? 0;
-  const sampleRate = SAMPLE_RATES[version]?.[rateIndex] ?? 0;
-  if (kbps === 0 || sampleRate === 0) return null;
-  const padding = (b2 >> 1) & 1;
-  const samples = layer === 1 ? 384 : layer === 3 && version !== 3 ? 576 : 1152;
-  const length =
-    layer === 1
-      ? (Math.floor((12_000 * kbps) / sampleRate) + padding) * 4
-      : Math.floor(((samples / 8) * 1_000 * kbps) / sampleRate) + padding;
-  return { version, layer, sampleRate, kbps, length, samples, mono: b3 >> 6 === 3 };
-}
-
-/** The frame count a Xing/Info or VBRI header in the first frame states, if it has one. */
-function vbrFrameCount(b: Uint8Array, at: number, frame: MpegFrame): number | undefined {
-  if (frame.layer !== 3) return undefined;
-  const sideInfo = frame.version === 3 ? (frame.mono ? 17 : 32) : frame.mono ? 9 : 17;
-  const xing = at + 4 + sideInfo;
-  if ((ascii(b, xing, "Xing") || ascii(b, xing, "Info")) && xing + 12 <= at + frame.length) {
-    if ((u32be(b, xing + 4) & 1) === 1) return u32be(b, xing + 8);
-    return undefined;
-  }
-  const vbri = at + 36;
-  if (ascii(b, vbri, "VBRI") && vbri + 18 <= at + frame.length) return u32be(b, vbri + 14);
-  return undefined;
-}
-
-function parseMp3(b: Uint8Array): AudioFacts {
-  let start = 0;
-  if (ascii(b, 0, "ID3")) {
-    if (b.length < 10) throw refused("truncated", "the MP3 file ends inside its ID3 tag header");
-    let size = 0;
-    for (let i = 6; i < 10; i++) {
-      const byte = b[i] ?? 0;
-      if (byte > 0x7f) throw refused("not_audio", "the ID3 tag size is not syncsafe");
-      size = size * 128 + byte;
-    }
-    start = 10 + size + (((b[5] ?? 0) & 0x10) !== 0 ? 10 : 0);
-    if (start + 4 > b.length) throw refused("truncated", "the MP3 file ends inside or right after its ID3 tag");
-  }
-  let at = start;
-  const scanEnd = start === 0 ? 0 : Math.min(b.length - 4, start + MAX_ID3_PADDING);
-  let frame = mpegFrameAt(b, at);
-  while (frame === null && at < scanEnd) frame = mpegFrameAt(b, ++at);
-  if (frame === null) throw refused("not_audio", "no MPEG audio frame where the MP3 should start");
-  if (at + frame.length > b.length)
-    throw refused("truncated", `the first MP3 frame needs ${frame.length} bytes but ${b.length - at} are present`);
-  // A second header, when the bytes reach it, must continue the first: a lone 0xFFE sync in
-  // random bytes rarely does.
-  const next = at + frame.length;
-  if (next + 4 <= b.length && !ascii(b, next, "TAG")) {
-    const second = mpegFrameAt(b, next);
-    if (!second || second.version !== frame.version || second.layer !== frame.layer)
-      throw refused("not_audio", "the MP3 frames do not follow one another");
-  }
-  const frames = vbrFrameCount(b, at, frame);
-  if (frames !== undefined && frames > 0)
-    return facts("mp3", b.length, Math.round((frames * frame.samples * 1_000) / frame.sampleRate));
-  // Without a frame count, assume the first frame's bitrate throughout (exact for CBR). VBR may be
-  // longer, so the hold stays on the size floor.
-  const tail = b.length >= 128 && ascii(b, b.length - 128, "TAG") ? 128 : 0;
-  const audioBytes = b.length - at - tail;
-  return facts("mp3", b.length, Math.round((audioBytes * 8) / frame.kbps), false);
 }
 
 function sniff(b: Uint8Array): AudioContainer | null {

@@ -46,7 +46,7 @@ function before<T>(body: ReadableStream<Uint8Array> | null, parse: () => T): T {
 }
 
 function checkIdempotencyKey(key: string | null, body: ReadableStream<Uint8Array> | null): void {
-  if (key !== null && !/^[\x21-\x7e]{1,300}$/.test(key)) {
+  if (key !== null && (typeof key !== "string" || !/^[\x21-\x7e]{1,255}$/.test(key))) {
     body?.cancel().catch(() => {});
     throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
       issues: [{ path: "Idempotency-Key", message: "invalid" }],

@@ -8,13 +8,15 @@ import {
   parseInput,
   ServiceError,
   sha256Hex,
+  type Transcript,
   VoiceAskQuery,
   type VoiceJsonAnswer,
   type VoiceLoopResult,
 } from "@cognomega/shared";
 import type { AudioFacts } from "./audio";
+import { ttsCandidates, ttsCostMicro } from "./catalog";
 import type { VoiceDeps } from "./deps";
-import { startSpeech } from "./speech";
+import { charactersProduced, startSpeech } from "./speech";
 import { transcribeAudio } from "./transcribe";
 
 /** How long a loop's spoken answer is kept for a retried key: as long as its idempotency record. */
@@ -47,6 +49,12 @@ interface StoredLoop {
   balance_micro: number;
 }
 
+/** A keyed loop's hearing, kept so its retries ask SI the same prompt. */
+interface StoredHearing {
+  transcript: Transcript;
+  balance_micro: number;
+}
+
 /** Base64 of bytes, in slices (no per-byte string concatenation over megabytes). */
 function base64(bytes: Uint8Array): string {
   let binary = "";
@@ -54,14 +62,32 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** Reads a whole stream (a spoken answer, bounded by the text it speaks). */
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+/**
+ * The most answer audio one loop keeps: its base64 (4/3 larger) must fit one KV value (25 MiB) for a
+ * retried key, and all of it must fit the isolate's memory beside the question's audio. Text the
+ * provider speaks slowly (digits, a slow voice) could otherwise run to hundreds of megabytes.
+ */
+export const MAX_LOOP_AUDIO_BYTES = 16 * 1024 * 1024;
+
+/** Reads a spoken answer up to `maxBytes`; past it the provider is told to stop (`cut`). */
+async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; cut: boolean }> {
   const parts: Uint8Array[] = [];
   let size = 0;
+  let cut = false;
   const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    if (size + value.byteLength > maxBytes) {
+      parts.push(value.subarray(0, maxBytes - size));
+      size = maxBytes;
+      cut = true;
+      await reader.cancel().catch(() => {});
+      break;
+    }
     parts.push(value);
     size += value.byteLength;
   }
@@ -71,13 +97,14 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
     out.set(part, offset);
     offset += part.byteLength;
   }
-  return out;
+  return { bytes: out, cut };
 }
 
 /** Cuts text to `max` characters (code points), at the last sentence end or space when there is one. */
 export function clipForSpeech(text: string, max: number): string {
   const points = [...text.slice(0, max * 2)];
-  if (points.length <= max) return text;
+  // `max` code points may take up to 2 × `max` UTF-16 units: the slice alone does not say text fits.
+  if (points.length <= max && text.length <= max * 2) return text;
   const head = points.slice(0, max).join("");
   const stop = Math.max(head.lastIndexOf(". "), head.lastIndexOf("! "), head.lastIndexOf("? "), head.lastIndexOf("\n"));
   if (stop > max / 2) return head.slice(0, stop + 1);
@@ -121,6 +148,8 @@ export async function voiceLoop(
     nonce = begun.nonce;
   }
   try {
+    // After a replay could answer (a stored answer needs no speech), before any stage is charged.
+    await checkSpeakable(deps, options);
     const answer = await runLoop(deps, audio, facts, options, identity, call, nonce, key !== null);
     if (key !== null) {
       const audioKey = answer.body.audio ? `loop:${nonce}` : null;
@@ -139,6 +168,29 @@ export async function voiceLoop(
     if (key !== null) await deps.operations.abandon(identity, key, call).catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The answer's speech stage, checked before the first charge: a voice, format or language no speech
+ * model serves (400), or no speech provider configured (503), would otherwise be refused only after
+ * the hearing and the ask had been paid for.
+ */
+async function checkSpeakable(deps: LoopDeps, options: VoiceAskQuery): Promise<void> {
+  const { models } = await deps.catalog();
+  const candidates = ttsCandidates(
+    models,
+    {
+      format: options.format ?? "mp3",
+      ...(options.voice !== undefined ? { voice: options.voice } : {}),
+      ...(options.language !== undefined ? { language: options.language } : {}),
+    },
+    deps.settings.cartesia.voiceId,
+  );
+  if (!candidates.some((c) => deps.providers[c.model.provider].configured().ok))
+    throw new ServiceError(
+      "not_configured",
+      "no text-to-speech provider is configured: set CARTESIA_API_KEY, or deploy with the AI binding",
+    );
 }
 
 async function replay(deps: LoopDeps, stored: StoredLoop): Promise<VoiceJsonAnswer<VoiceLoopResult>> {
@@ -164,17 +216,33 @@ async function runLoop(
   nonce: string,
   keyed: boolean,
 ): Promise<{ body: VoiceLoopResult; balanceMicro: number }> {
-  const heard = await transcribeAudio(
-    deps,
-    audio,
-    facts,
-    options.language !== undefined ? { language: options.language } : {},
-    identity,
-    call,
-    { holdId: `vloop:${crypto.randomUUID()}:stt`, ...(keyed ? { chargeId: `vloop:${nonce}:stt` } : {}) },
-  );
-  const transcript = heard.body;
-  let balanceMicro = Math.round(Number(heard.meter.creditsBalance ?? "0") * MICRO_PER_CREDIT);
+  // A retry hears what the first attempt heard: a second hearing may differ (Whisper is not
+  // deterministic), and SI's key would then refuse the changed prompt as another request.
+  const heardKey = keyed ? `loop:${nonce}:heard` : null;
+  const earlier = heardKey ? await deps.kv.get<StoredHearing>(heardKey, "json").catch(() => null) : null;
+  let transcript: Transcript;
+  let balanceMicro: number;
+  if (earlier?.transcript && typeof earlier.transcript.text === "string") {
+    transcript = earlier.transcript;
+    balanceMicro = earlier.balance_micro;
+  } else {
+    const heard = await transcribeAudio(
+      deps,
+      audio,
+      facts,
+      options.language !== undefined ? { language: options.language } : {},
+      identity,
+      call,
+      { holdId: `vloop:${crypto.randomUUID()}:stt`, ...(keyed ? { chargeId: `vloop:${nonce}:stt` } : {}) },
+    );
+    transcript = heard.body;
+    balanceMicro = Math.round(Number(heard.meter.creditsBalance ?? "0") * MICRO_PER_CREDIT);
+    if (heardKey) {
+      const hearing: StoredHearing = { transcript, balance_micro: balanceMicro };
+      // Unstored, a retry hears again: charged once all the same (the charge id), only less certain to match.
+      await deps.kv.put(heardKey, JSON.stringify(hearing), { expirationTtl: LOOP_AUDIO_TTL_SECONDS }).catch(() => {});
+    }
+  }
   if (transcript.text === "") {
     return {
       body: {
@@ -217,8 +285,9 @@ async function runLoop(
       `vloop:${crypto.randomUUID()}:tts`,
     );
     let bytes: Uint8Array;
+    let cut: boolean;
     try {
-      bytes = await readAll(started.audio.body);
+      ({ bytes, cut } = await readAll(started.audio.body, MAX_LOOP_AUDIO_BYTES));
     } catch (error) {
       await started.hold.void();
       throw new ServiceError("upstream_error", "the speech provider broke off the answer's audio", {
@@ -226,16 +295,20 @@ async function runLoop(
         cause: String(error instanceof Error ? error.name : "error"),
       });
     }
+    // Audio cut at the limit is charged as a stream left at that point: for what it carries.
+    const characters = cut
+      ? charactersProduced(bytes.byteLength, started.audio.bytesPerSecond, started.characters)
+      : started.characters;
     const settled = await started.hold.settle(
-      started.costMicro,
+      cut ? ttsCostMicro(started.model, characters, deps.settings.creditsPerUsd) : started.costMicro,
       {
         tokens_in: 0,
         tokens_out: 0,
         provider: started.model.provider,
         model: started.model.id,
-        estimated: false,
+        estimated: cut,
         source: "voice",
-        characters: started.characters,
+        characters,
       },
       keyed ? `vloop:${nonce}:tts` : undefined,
     );
@@ -245,7 +318,7 @@ async function runLoop(
       data: base64(bytes),
       provider: started.model.provider,
       model: started.model.id,
-      characters: started.characters,
+      characters,
       credits_used: microToCredits(settled.charged_micro),
     };
   }

@@ -35,6 +35,11 @@ export function speechWantFromOpenAi(input: unknown): SpeechWant {
     throw new ServiceError("invalid_input", `response_format ${format} is not produced here; use mp3, wav or pcm`, {
       issues: [{ path: "response_format", message: "use mp3, wav or pcm" }],
     });
+  // The route answers the audio itself; OpenAI's SSE stream of base64 deltas is another answer shape.
+  if (body.stream_format === "sse")
+    throw new ServiceError("invalid_input", "stream_format sse is not produced here; use audio (the default)", {
+      issues: [{ path: "stream_format", message: "use audio" }],
+    });
   const voice = typeof body.voice === "string" ? body.voice : body.voice.id;
   if (body.speed !== undefined && body.speed !== 1 && (body.speed < 0.6 || body.speed > 1.5))
     throw new ServiceError("invalid_input", "speed is 0.6 to 1.5 here", {

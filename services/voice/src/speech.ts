@@ -110,9 +110,16 @@ export async function startSpeech(
  * once: at the full cost when the provider finished, or for what it produced when the stream was
  * cut off or the client left (the provider is then told to stop). Never more than the hold.
  */
-export function meteredAudio(spoken: SpokenCall, deps: VoiceDeps, chargeId?: string): ReadableStream<Uint8Array> {
+export function meteredAudio(
+  spoken: SpokenCall,
+  deps: VoiceDeps,
+  chargeId?: string,
+): { stream: ReadableStream<Uint8Array>; stop: () => Promise<void> } {
   const reader = spoken.audio.body.getReader();
   let bytes = 0;
+  // Cancelling the provider's reader ends a read in flight as `done`: that is a client gone, not
+  // a provider finished, and is charged for what was produced.
+  let cancelled = false;
   const usage = (characters: number) => ({
     tokens_in: 0,
     tokens_out: 0,
@@ -146,35 +153,59 @@ export function meteredAudio(spoken: SpokenCall, deps: VoiceDeps, chargeId?: str
       );
     }
   };
-  return new ReadableStream<Uint8Array>({
+  const stop = async (reason?: unknown) => {
+    if (cancelled) return;
+    cancelled = true;
+    await reader.cancel(reason).catch(() => {});
+    await settle(false);
+  };
+  // A provider that goes quiet mid-stream for longer than an attempt may take to start is treated
+  // as broken off: the client gets an error, the hold is settled for what had arrived.
+  const stalled = () =>
+    new Promise<"stalled">((resolve) => {
+      const timer = setTimeout(() => resolve("stalled"), deps.settings.attemptTimeoutMs);
+      stallTimers.push(timer);
+    });
+  const stallTimers: ReturnType<typeof setTimeout>[] = [];
+  const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let next: ReadableStreamReadResult<Uint8Array>;
+      let next: ReadableStreamReadResult<Uint8Array> | "stalled";
       try {
-        next = await reader.read();
+        next = await Promise.race([reader.read(), stalled()]);
       } catch (error) {
         await settle(false);
         controller.error(error);
         return;
+      } finally {
+        for (const timer of stallTimers.splice(0)) clearTimeout(timer);
+      }
+      if (next === "stalled") {
+        await stop("the speech provider stopped sending audio");
+        controller.error(new Error("the speech provider stopped sending audio"));
+        return;
       }
       if (next.done) {
+        if (cancelled) return;
         await settle(true);
         controller.close();
         return;
       }
       bytes += next.value.byteLength;
-      controller.enqueue(next.value);
+      if (!cancelled) controller.enqueue(next.value);
     },
     async cancel(reason) {
-      await reader.cancel(reason).catch(() => {});
-      deps.waitUntil(settle(false));
+      deps.waitUntil(stop(reason));
     },
   });
+  return { stream, stop: () => stop("the client left") };
 }
 
 /** The headers a speech answer starts with: its full cost is known before the first byte. */
 export function speechAnswer(spoken: SpokenCall, deps: VoiceDeps, chargeId?: string): SpeechAnswer {
+  const { stream, stop } = meteredAudio(spoken, deps, chargeId);
   return {
-    stream: meteredAudio(spoken, deps, chargeId),
+    stream,
+    stop,
     contentType: spoken.audio.contentType,
     meter: {
       creditsUsed: formatCredits(spoken.costMicro),

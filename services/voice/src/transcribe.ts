@@ -60,7 +60,9 @@ export async function transcribeAudio(
   });
   const heard = served.value;
   const reported = heard.durationS !== undefined && Number.isFinite(heard.durationS) && heard.durationS >= 0;
-  const audioMs = reported ? Math.round((heard.durationS as number) * 1000) : (facts.durationMs ?? facts.boundMs);
+  // A provider's figure past what the audio can last is not charged: a WAV never past its hold.
+  const heardMs = reported ? Math.round((heard.durationS as number) * 1000) : (facts.durationMs ?? facts.boundMs);
+  const audioMs = Math.min(heardMs, facts.maxMs);
   const cost = sttCostMicro(served.model, audioMs, deps.settings.creditsPerUsd);
   const settled = await hold.settle(
     cost,
@@ -69,7 +71,7 @@ export async function transcribeAudio(
       tokens_out: 0,
       provider: served.model.provider,
       model: served.model.id,
-      estimated: !reported && facts.durationMs === undefined,
+      estimated: (!reported && facts.durationMs === undefined) || audioMs < heardMs,
       source: "voice",
       audio_ms: audioMs,
     },

@@ -93,6 +93,44 @@ describe("speech", () => {
     expect(await balanceOf(user)).toMatchObject({ balance: 5 - (characters * 5000) / 1e6, reserved: 0 });
   });
 
+  it("ends a stream whose provider goes quiet, charged for what had arrived", async () => {
+    const user = await guest();
+    let cancelled = false;
+    // One second of MP3, then nothing: the provider neither sends more nor closes.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(16_000));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    fakeCartesia(() => new Response(body, { headers: { "Content-Type": "audio/mpeg" } }));
+    const { service, done } = voice({ ...CARTESIA_ONLY, VOICE_ATTEMPT_TIMEOUT_MS: "200" });
+    const answer = await service.speech({ text: "d".repeat(400) }, user, call);
+    const reader = answer.stream.getReader();
+    expect((await reader.read()).value?.byteLength).toBe(16_000);
+    await expect(reader.read()).rejects.toThrow("stopped sending audio");
+    await done();
+    expect(cancelled).toBe(true);
+    // One second of audio carries at most MAX_CHARS_PER_SECOND characters, at 5,000 micro each.
+    expect(await balanceOf(user)).toMatchObject({ balance: 5 - (MAX_CHARS_PER_SECOND * 5000) / 1e6, reserved: 0 });
+  });
+
+  it("settles for what was produced when the receiver calls stop (a cancel that RPC does not carry)", async () => {
+    const user = await guest();
+    const audio = audioStream(100, 16_000);
+    fakeCartesia(() => audio.response);
+    const { service, done } = voice(CARTESIA_ONLY);
+    const answer = await service.speech({ text: "e".repeat(900) }, user, call);
+    await answer.stream.getReader().read();
+    await answer.stop();
+    await done();
+    expect(audio.cancelled()).toBe(true);
+    const characters = Math.min(900, audio.sent() * MAX_CHARS_PER_SECOND);
+    expect(await balanceOf(user)).toMatchObject({ balance: 5 - (characters * 5000) / 1e6, reserved: 0 });
+  });
+
   it("never charges a stream more than its hold, however long the audio", async () => {
     const user = await guest();
     fakeCartesia(() => audioStream(50, 16_000).response);
