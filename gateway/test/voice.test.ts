@@ -198,6 +198,20 @@ describe("POST /api/voice/speech", () => {
     );
     await expectLedgerBalance(token, 5);
   });
+
+  it("answers 400 for a Cartesia voice id Cartesia does not have, without opening its circuit", async () => {
+    const { token } = await guestToken();
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const problem = await expectProblem(await speak(token, { text: "hi", voice: unknown }), 400, "invalid_input");
+      expect(problem.provider_code).toBe("voice_not_found");
+    }
+    await expectLedgerBalance(token, 5);
+    // Four refusals later Cartesia still serves everyone else.
+    const served = await speak(token, { text: "still here" });
+    expect(served.status).toBe(200);
+    await served.arrayBuffer();
+  });
 });
 
 describe("POST /api/voice/transcribe", () => {

@@ -90,6 +90,7 @@ export async function startSpeech(
           model: candidate.model,
           text: want.text,
           voice: candidate.voice,
+          voiceRequested: want.voice !== undefined,
           format: want.format,
           ...(want.speed !== undefined ? { speed: want.speed } : {}),
           ...(want.language !== undefined ? { language: want.language } : {}),

@@ -169,11 +169,32 @@ export function cartesiaProvider(settings: VoiceSettings["cartesia"]): VoiceProv
       const language = primaryLanguage(call.language);
       if (language !== undefined) body.language = language;
       if (call.speed !== undefined && call.model.speed === true) body.generation_config = { speed: call.speed };
-      const response = await send(
-        "/tts/bytes",
-        { method: "POST", headers: headers(true), body: JSON.stringify(body) },
-        call.signal,
-      );
+      let response: Response;
+      try {
+        response = await send(
+          "/tts/bytes",
+          { method: "POST", headers: headers(true), body: JSON.stringify(body) },
+          call.signal,
+        );
+      } catch (error) {
+        // A 404 for a voice the client named is the client's mistake: no other provider has that
+        // voice, and it says nothing about Cartesia's health (so it must not open the circuit).
+        const failure = error as ProviderFailure;
+        if (
+          call.voiceRequested &&
+          failure.kind === "rejected" &&
+          failure.status === 404 &&
+          !(failure.providerCode !== undefined && MODEL_GONE.has(failure.providerCode))
+        )
+          throw new ProviderFailure(
+            "client_error",
+            failure.message,
+            404,
+            undefined,
+            failure.providerCode ?? "voice_not_found",
+          );
+        throw error;
+      }
       if (!response.body) throw new ProviderFailure("server_error", "cartesia sent no audio", response.status);
       return { body: response.body, contentType: format.contentType, bytesPerSecond: format.bps };
     },

@@ -15,6 +15,8 @@ export interface SpeakCall {
   text: string;
   /** Resolved: the request's voice, or the model's default. */
   voice: string;
+  /** Whether the client named the voice: a provider that has no such voice then refuses the request. */
+  voiceRequested?: boolean;
   format: SpeechFormat;
   speed?: number;
   language?: string;
