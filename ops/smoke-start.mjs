@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Proves the README's first command: `npm start` brings up the whole mesh offline, every probe
-// passes against it, an admin key from the environment reaches the gateway, and SIGTERM leaves
-// no process behind. Run by .ci/run after the tests.
+// passes against it, an admin key from the environment reaches the gateway, voice speaks and hears
+// through a Cartesia-compatible server named by CARTESIA_BASE_URL, and SIGTERM leaves no process
+// behind. Run by .ci/run after the tests.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { LOOPBACK_TRANSCRIPT, SPEECH_CHUNK_BYTES, SPEECH_CHUNKS, startLoopbackCartesia } from "./loopback-cartesia.mjs";
 import { probe, report } from "./probe.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -31,13 +33,78 @@ function groupAlive(pid) {
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const adminKey = `smoke-${Math.random().toString(36).slice(2)}`;
+const cartesiaKey = `smoke-cartesia-${Math.random().toString(36).slice(2)}`;
+const cartesia = await startLoopbackCartesia(cartesiaKey);
 const started = Date.now();
 const child = spawn("npm", ["start", "--silent"], {
   cwd: root,
   detached: true,
   stdio: ["ignore", "pipe", "pipe"],
-  env: { ...process.env, PORT: String(port), ADMIN_KEY: adminKey },
+  env: {
+    ...process.env,
+    PORT: String(port),
+    ADMIN_KEY: adminKey,
+    CARTESIA_API_KEY: cartesiaKey,
+    CARTESIA_BASE_URL: cartesia.url,
+  },
 });
+
+/** A 16 kHz mono 16-bit WAV of `seconds` of a tone. */
+function wav(seconds) {
+  const samples = Math.round(seconds * 16_000);
+  const bytes = Buffer.alloc(44 + samples * 2);
+  bytes.write("RIFF", 0, "latin1");
+  bytes.writeUInt32LE(36 + samples * 2, 4);
+  bytes.write("WAVEfmt ", 8, "latin1");
+  bytes.writeUInt32LE(16, 16);
+  bytes.writeUInt16LE(1, 20);
+  bytes.writeUInt16LE(1, 22);
+  bytes.writeUInt32LE(16_000, 24);
+  bytes.writeUInt32LE(32_000, 28);
+  bytes.writeUInt16LE(2, 32);
+  bytes.writeUInt16LE(16, 34);
+  bytes.write("data", 36, "latin1");
+  bytes.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) bytes.writeInt16LE(Math.round(8000 * Math.sin(i / 8)), 44 + i * 2);
+  return bytes;
+}
+
+/** Speech and transcription through `npm start`, against the loopback Cartesia. */
+async function voiceChecks() {
+  const issued = await fetch(`${base}/auth/guest`, { method: "POST" });
+  if (issued.status !== 200) throw new Error(`POST /auth/guest answered ${issued.status} for the voice checks`);
+  const { token } = await issued.json();
+  const auth = { Authorization: `Bearer ${token}` };
+  const spoken = await fetch(`${base}/api/voice/speech`, {
+    method: "POST",
+    headers: { ...auth, "Content-Type": "application/json" },
+    body: JSON.stringify({ text: "Your app is ready." }),
+  });
+  const audio = await spoken.arrayBuffer();
+  const heard = await fetch(`${base}/api/voice/transcribe?language=en`, {
+    method: "POST",
+    headers: { ...auth, "Content-Type": "audio/wav" },
+    body: wav(2),
+  });
+  const transcript = await heard.json();
+  return [
+    {
+      name: "voice speaks through CARTESIA_BASE_URL",
+      ok:
+        spoken.status === 200 &&
+        spoken.headers.get("content-type") === "audio/mpeg" &&
+        audio.byteLength === SPEECH_CHUNK_BYTES * SPEECH_CHUNKS &&
+        spoken.headers.get("x-characters") === "18" &&
+        spoken.headers.get("x-provider") === "cartesia",
+      detail: `status ${spoken.status}, ${audio.byteLength} bytes, ${spoken.headers.get("x-credits-used")} credits`,
+    },
+    {
+      name: "voice hears through CARTESIA_BASE_URL",
+      ok: heard.status === 200 && transcript.text === LOOPBACK_TRANSCRIPT && transcript.duration_s === 2,
+      detail: `status ${heard.status}: ${JSON.stringify(transcript).slice(0, 200)}`,
+    },
+  ];
+}
 let output = "";
 child.stdout.on("data", (chunk) => (output += chunk));
 child.stderr.on("data", (chunk) => (output += chunk));
@@ -56,6 +123,7 @@ try {
   console.log(`npm start: ready on ${base} after ${Date.now() - started} ms`);
 
   const results = await probe(base);
+  results.push(...(await voiceChecks()));
   const ping = await fetch(`${base}/api/admin/ping`, { headers: { "X-Admin-Key": adminKey } });
   results.push({
     name: "ADMIN_KEY from the environment reaches the gateway",
@@ -81,6 +149,7 @@ try {
     console.log("SIGTERM: every process of npm start exited");
   }
 }
+await cartesia.close();
 if (failure) {
   console.error(`smoke test failed: ${failure.message}\n--- npm start output ---\n${output.slice(-4000)}`);
   process.exit(1);

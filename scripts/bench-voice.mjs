@@ -6,9 +6,10 @@
 // byte of the audio body, and reports the difference at p50 and p99, with the voice worker's gzip
 // size. A script, not a test: it prints numbers.
 import { execFileSync } from "node:child_process";
-import { Agent, createServer, request as httpRequest } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import { stripVTControlCharacters } from "node:util";
 import { Miniflare } from "miniflare";
+import { SPEECH_CHUNK_BYTES, SPEECH_CHUNKS, startLoopbackCartesia } from "../ops/loopback-cartesia.mjs";
 import { auxWorker } from "./aux-workers.mjs";
 import { root } from "./workers.mjs";
 
@@ -16,34 +17,12 @@ const RUNS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const WARMUP = 100;
 const CARTESIA_KEY = "bench-cartesia-key";
 const TEXT = "Your app is ready.";
-// What a short sentence of 16-bit mono speech at 24 kHz comes to, sent in four chunks as Cartesia
-// streams it: the first leaves as soon as the request is read.
-const AUDIO_CHUNKS = 4;
-const CHUNK = Buffer.alloc(12_000, 0x5a);
 
 const build = execFileSync("node", ["scripts/build-workers.mjs"], { cwd: root, encoding: "utf8" });
 const voiceSize = stripVTControlCharacters(build).match(/^services\/voice\s+([\d.]+)\s+([\d.]+)$/m);
 
-const cartesia = createServer((request, response) => {
-  request.resume();
-  request.on("end", () => {
-    if (request.headers.authorization !== `Bearer ${CARTESIA_KEY}` || !request.headers["cartesia-version"]) {
-      response.writeHead(401, { "content-type": "application/json" });
-      response.end('{"error_code":null,"title":"Unauthorized","message":"bad key or version"}');
-      return;
-    }
-    response.writeHead(200, { "content-type": "audio/mpeg" });
-    let sent = 0;
-    const next = () => {
-      response.write(CHUNK);
-      if (++sent < AUDIO_CHUNKS) setImmediate(next);
-      else response.end();
-    };
-    next();
-  });
-});
-await new Promise((resolve) => cartesia.listen(0, "127.0.0.1", resolve));
-const cartesiaUrl = `http://127.0.0.1:${cartesia.address().port}`;
+const cartesia = await startLoopbackCartesia(CARTESIA_KEY);
+const cartesiaUrl = cartesia.url;
 
 const mf = new Miniflare({
   handleRuntimeStdio(stdout, stderr) {
@@ -147,7 +126,7 @@ try {
     output_format: { container: "mp3", sample_rate: 44100, bit_rate: 128000 },
   });
   const speech = JSON.stringify({ text: TEXT, format: "mp3" });
-  const expected = CHUNK.length * AUDIO_CHUNKS;
+  const expected = SPEECH_CHUNK_BYTES * SPEECH_CHUNKS;
   const direct = async () => {
     const { ms } = await firstByte(new URL("/tts/bytes", cartesiaUrl), ttsBody, {
       authorization: `Bearer ${CARTESIA_KEY}`,
@@ -181,5 +160,5 @@ try {
   );
 } finally {
   await mf.dispose();
-  cartesia.close();
+  await cartesia.close();
 }
