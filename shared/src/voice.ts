@@ -188,6 +188,12 @@ export const VoiceAskQuery = v.strictObject({
 });
 export type VoiceAskQuery = v.InferOutput<typeof VoiceAskQuery>;
 
+/** Body of `POST /api/voice/ask` when the audio is one of the caller's uploads (options stay in the query). */
+export const VoiceAskUpload = v.strictObject({
+  upload_key: v.pipe(v.string("upload_key must be a string"), v.minLength(1), v.maxLength(1024)),
+});
+export type VoiceAskUpload = v.InferOutput<typeof VoiceAskUpload>;
+
 /**
  * What the voice loop answers: what was heard, the SI answer, and that answer spoken. When nothing
  * was heard (silence), `answer` and `audio` are null and only the transcription is charged.

@@ -100,22 +100,19 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
   });
 
   /**
-   * The voice loop: the audio as the body → its transcript → an SI ask → the answer spoken back.
-   * The ask's options are query parameters, since the body is the audio.
+   * The voice loop: the audio (as the body, or `{ upload_key }` naming one of the caller's uploads,
+   * as for transcribe) → its transcript → an SI ask → the answer spoken back. The ask's options are
+   * query parameters.
    */
   router.post("/api/voice/ask", async (request, ctx) => {
     const identity = await ctx.identity();
     // Scoped like /api/si/ask: client keys never collide with the keys jobs use.
     const key = request.headers.get("Idempotency-Key");
     const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
-    const answer = await ctx.env.VOICE.ask(
-      request.body,
-      audioMeta(request),
-      queryOf(ctx, ASK_PARAMS),
-      identity,
-      scoped,
-      ctx.call,
-    );
+    const query = queryOf(ctx, ASK_PARAMS);
+    const answer = isJson(request.headers.get("Content-Type"))
+      ? await ctx.env.VOICE.askUpload(await ctx.json(), query, identity, scoped, ctx.call)
+      : await ctx.env.VOICE.ask(request.body, audioMeta(request), query, identity, scoped, ctx.call);
     ctx.meter = answer.meter;
     return json(answer.body);
   });

@@ -10,6 +10,7 @@ import {
   TranscribeUpload,
   type Transcript,
   VoiceAskQuery,
+  VoiceAskUpload,
   type VoiceJsonAnswer,
   VoiceListQuery,
   type VoiceLoopResult,
@@ -121,14 +122,19 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     const { upload_key: uploadKey, ...options } = parseInput(TranscribeUpload, input);
     const want = transcribeWant(options);
     const deps = this.deps();
+    const { bytes, facts } = await this.readUpload(identity, uploadKey, deps, call);
+    return transcribeAudio(deps, bytes, facts, want, identity, call, { holdId: `stt:${crypto.randomUUID()}` });
+  }
+
+  /** One of the caller's uploads as audio: read exactly, bounded and recognised like a body. */
+  private async readUpload(identity: Identity, uploadKey: string, deps: VoiceDeps, call: CallContext) {
     const file = await this.env.UPLOADS.download(identity, uploadKey, call);
     const { bytes, declaredType } = await readAudioBody(
       file.body as ReadableStream<Uint8Array>,
       { contentLength: file.headers["Content-Length"] ?? null, contentType: file.headers["Content-Type"] ?? null },
       deps.settings.maxAudioBytes,
     );
-    const facts = inspectAudio(bytes, declaredType);
-    return transcribeAudio(deps, bytes, facts, want, identity, call, { holdId: `stt:${crypto.randomUUID()}` });
+    return { bytes, facts: inspectAudio(bytes, declaredType) };
   }
 
   /**
@@ -181,8 +187,28 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     before(body, () => parseInput(VoiceAskQuery, query ?? {}));
     const { bytes, declaredType } = await readAudioBody(body, meta, deps.settings.maxAudioBytes);
     const facts = inspectAudio(bytes, declaredType);
+    return voiceLoop(this.loopDeps(deps), bytes, facts, query, identity, idempotencyKey, call);
+  }
+
+  /** `POST /api/voice/ask` with `{ upload_key }`: the voice loop on one of the caller's uploads. */
+  async askUpload(
+    input: unknown,
+    query: unknown,
+    identity: Identity,
+    idempotencyKey: string | null,
+    call: CallContext,
+  ): Promise<VoiceJsonAnswer<VoiceLoopResult>> {
+    checkIdempotencyKey(idempotencyKey, null);
+    const { upload_key: uploadKey } = parseInput(VoiceAskUpload, input);
+    parseInput(VoiceAskQuery, query ?? {});
+    const deps = this.deps();
+    const { bytes, facts } = await this.readUpload(identity, uploadKey, deps, call);
+    return voiceLoop(this.loopDeps(deps), bytes, facts, query, identity, idempotencyKey, call);
+  }
+
+  private loopDeps(deps: VoiceDeps): LoopDeps {
     const billing = this.env.BILLING;
-    const loopDeps: LoopDeps = {
+    return {
       ...deps,
       kv: this.env.KV_VOICE,
       ask: (input, who, key, context) => this.env.SI.ask(input, who, key, context),
@@ -193,7 +219,6 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
         abandon: (who, key, context) => billing.abandonOperation(who, key, context),
       },
     };
-    return voiceLoop(loopDeps, bytes, facts, query, identity, idempotencyKey, call);
   }
 
   /** Admin: the voice catalog in force, and whether it is the default or an override in KV. */

@@ -100,6 +100,32 @@ async function readAll(
   return { bytes: out, cut };
 }
 
+/** Names in a spoken list: "a", "a and b", "a, b and c". */
+function spokenList(names: string[]): string {
+  if (names.length <= 1) return names.join("");
+  return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
+
+/**
+ * What the loop says of an answer. Prose is spoken as it is; a structured answer (a skill with an
+ * output schema, such as `app-graph`) is summarised, since its JSON read aloud helps no one: the
+ * data itself is in `answer.data`.
+ */
+export function spokenAnswer(answer: Pick<AskResult, "output" | "data">): string {
+  if (answer.data === undefined) return answer.output;
+  const graph = answer.data as { name?: unknown; entities?: unknown; screens?: unknown };
+  if (typeof graph.name === "string" && Array.isArray(graph.entities) && Array.isArray(graph.screens)) {
+    const entities = graph.entities
+      .slice(0, 12)
+      .map((entity) => (entity as { name?: unknown }).name)
+      .filter((name): name is string => typeof name === "string");
+    const more = graph.entities.length > entities.length ? ` and ${graph.entities.length - entities.length} more` : "";
+    const screens = graph.screens.length;
+    return `${graph.name}: an app with ${spokenList(entities)}${more}, on ${screens} screen${screens === 1 ? "" : "s"}. The full design is in the answer.`;
+  }
+  return "Done. The result is in the answer.";
+}
+
 /** Cuts text to `max` characters (code points), at the last sentence end or space when there is one. */
 export function clipForSpeech(text: string, max: number): string {
   const points = [...text.slice(0, max * 2)];
@@ -269,7 +295,7 @@ async function runLoop(
   )) as { body: AskResult };
   const answer = asked.body;
   balanceMicro = Math.round(answer.balance * MICRO_PER_CREDIT);
-  const text = clipForSpeech(answer.output, deps.settings.maxChars);
+  const text = clipForSpeech(spokenAnswer(answer), deps.settings.maxChars);
   let spoken: VoiceLoopResult["audio"] = null;
   if (text.trim() !== "") {
     const started = await startSpeech(

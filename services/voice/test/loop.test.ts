@@ -4,6 +4,7 @@
 import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { spokenAnswer } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
 import { audioBody, audioStream, balanceOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
 
@@ -110,5 +111,20 @@ describe("POST /api/voice/ask", () => {
     const { seen } = cartesia();
     await expect(ask(user, null, wav(1), { max_tokens: "lots" })).rejects.toMatchObject({ code: "invalid_input" });
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe("what the loop speaks", () => {
+  it("speaks prose as it is and summarises an App Graph instead of reading its JSON", () => {
+    expect(spokenAnswer({ output: "Plants need water." })).toBe("Plants need water.");
+    const graph = {
+      name: "Plant Care",
+      entities: [{ name: "Plant" }, { name: "Watering" }, { name: "Room" }],
+      screens: [{ id: "plants" }, { id: "log" }],
+    };
+    expect(spokenAnswer({ output: JSON.stringify(graph), data: graph })).toBe(
+      "Plant Care: an app with Plant, Watering and Room, on 2 screens. The full design is in the answer.",
+    );
+    expect(spokenAnswer({ output: '{"a":1}', data: { a: 1 } })).toBe("Done. The result is in the answer.");
   });
 });
