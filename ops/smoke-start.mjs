@@ -2,9 +2,16 @@
 // Proves the README's first command: `npm start` brings up the whole mesh offline, every probe
 // passes against it, an admin key from the environment reaches the gateway, voice speaks and hears
 // through a Cartesia-compatible server named by CARTESIA_BASE_URL, and SIGTERM leaves no process
-// behind. Run by .ci/run after the tests.
+// behind. With SMOKE_SCAFFOLD_DIR set it also renders the every-type sample graph through
+// `POST /api/scaffold/render`, downloads the zip and unpacks it there (with the manifest as
+// scaffold-manifest.json), for .ci/run to install, test and serve as a user would. Run by .ci/run
+// after the tests.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { unzipSync } from "fflate";
 import { LOOPBACK_TRANSCRIPT, SPEECH_CHUNK_BYTES, SPEECH_CHUNKS, startLoopbackCartesia } from "./loopback-cartesia.mjs";
 import { probe, report } from "./probe.mjs";
 
@@ -69,6 +76,44 @@ function wav(seconds) {
   return bytes;
 }
 
+/** The every-type sample rendered, downloaded and unpacked into `dir`, through `npm start`. */
+async function scaffoldCheck(dir) {
+  const issued = await fetch(`${base}/auth/guest`, { method: "POST" });
+  if (issued.status !== 200) throw new Error(`POST /auth/guest answered ${issued.status} for the scaffold check`);
+  const auth = { Authorization: `Bearer ${(await issued.json()).token}` };
+  const graph = readFileSync(join(root, "services/scaffold/samples/every-type.json"), "utf8");
+  const rendered = await fetch(`${base}/api/scaffold/render`, {
+    method: "POST",
+    headers: { ...auth, "Content-Type": "application/json" },
+    body: JSON.stringify({ graph: JSON.parse(graph) }),
+  });
+  const manifest = await rendered.json();
+  if (rendered.status !== 201)
+    return [{ name: "a graph renders through npm start", ok: false, detail: JSON.stringify(manifest) }];
+  const download = await fetch(`${base}/api/scaffold/${manifest.id}/download`, { headers: auth });
+  const zip = new Uint8Array(await download.arrayBuffer());
+  const sha256 = createHash("sha256").update(zip).digest("hex");
+  const entries = unzipSync(zip);
+  for (const [path, content] of Object.entries(entries)) {
+    // One top-level folder: the project's files go straight into dir.
+    const target = join(dir, path.split("/").slice(1).join("/"));
+    if (path.endsWith("/")) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, content);
+  }
+  writeFileSync(join(dir, "scaffold-manifest.json"), JSON.stringify(manifest, null, 2));
+  return [
+    {
+      name: "a graph renders, and its zip downloads, through npm start",
+      ok:
+        download.status === 200 &&
+        sha256 === manifest.archive.sha256 &&
+        Object.keys(entries).length >= manifest.files.length,
+      detail: `${manifest.files.length} files, ${zip.byteLength} bytes, into ${dir}`,
+    },
+  ];
+}
+
 /** Speech and transcription through `npm start`, against the loopback Cartesia. */
 async function voiceChecks() {
   const issued = await fetch(`${base}/auth/guest`, { method: "POST" });
@@ -124,6 +169,7 @@ try {
 
   const results = await probe(base);
   results.push(...(await voiceChecks()));
+  if (process.env.SMOKE_SCAFFOLD_DIR) results.push(...(await scaffoldCheck(process.env.SMOKE_SCAFFOLD_DIR)));
   const ping = await fetch(`${base}/api/admin/ping`, { headers: { "X-Admin-Key": adminKey } });
   results.push({
     name: "ADMIN_KEY from the environment reaches the gateway",
