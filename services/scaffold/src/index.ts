@@ -18,7 +18,17 @@ import {
 } from "@cognomega/shared";
 import * as v from "valibot";
 import { packProject } from "./manifest";
-import { checkedId, createdAt, downloadPath, noSuchScaffold, ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
+import {
+  checkedId,
+  checkQuota,
+  createdAt,
+  downloadPath,
+  noSuchScaffold,
+  ownerPrefix,
+  scaffoldId,
+  scaffoldKeys,
+  scaffoldQuota,
+} from "./store";
 
 export { ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
 
@@ -99,6 +109,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   /**
    * Checks the graph (400 `invalid_input` with `issues[]`), renders and zips the project, and stores
    * the archive under the owner's prefix with its owner, request id and both SHA-256s as metadata,
+   * at most `SCAFFOLD_QUOTA_COUNT` per owner (403 `quota_exceeded` past it; delete one to make room),
    * and beside it a record of the manifest and the graph (for `get`). `options.id` is for the jobs
    * worker: a retried job renders under the id its earlier attempt used, replacing it with the
    * same bytes instead of leaving a second scaffold.
@@ -111,8 +122,11 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   ): Promise<ScaffoldManifest> {
     const checked = parseAppGraph(graph);
     const id = options.id === undefined ? scaffoldId() : checkedId(options.id);
-    const packed = await packProject(checked);
     const keys = await scaffoldKeys(identity.sub, id);
+    // A retried job replacing its own earlier zip adds nothing; every other render is a new object.
+    const replacing = options.id !== undefined && (await this.env.R2.head(keys.archive)) !== null;
+    if (!replacing) await checkQuota(this.env.R2, identity.sub, scaffoldQuota(this.env.SCAFFOLD_QUOTA_COUNT));
+    const packed = await packProject(checked);
     const manifest: ScaffoldManifest = { id, ...packed.manifest, download: downloadPath(id) };
     const record: ScaffoldRecord = { ...manifest, graph: checked, created_at: createdAt(id) };
     await this.env.R2.put(keys.archive, packed.archive, {
