@@ -127,6 +127,20 @@ describe("renderProject", () => {
     expect(test).toContain("crudSuite(ENTITIES[3] as Entity, send);");
   });
 
+  it("shows the app's own words in its README as text: no HTML, links or headings from a title", () => {
+    const hostile = structuredClone(references) as { name: string; screens: { title: string }[] };
+    hostile.name = "Shop\n## Injected heading";
+    hostile.screens[0]!.title = '<img src=x onerror="alert(1)">](javascript:alert(1)) [x';
+    const readme = fileOf(parseAppGraph(hostile), "README.md");
+    expect(readme).not.toContain("<img");
+    expect(readme).not.toMatch(/[^\\]\]\(javascript:/);
+    expect(readme).not.toMatch(/^## Injected/m);
+    expect(readme).toMatch(/^# Shop ## Injected heading$/m);
+    expect(readme).toContain(
+      "- [&lt;img src=x onerror=&quot;alert(1)&quot;&gt;\\](javascript:alert(1)) \\[x](/gardens)",
+    );
+  });
+
   it("renders the largest graph the limits allow", () => {
     const big = parseAppGraph({
       version: 1,
