@@ -123,9 +123,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
     const checked = parseAppGraph(graph);
     const id = options.id === undefined ? scaffoldId() : checkedId(options.id);
     const keys = await scaffoldKeys(identity.sub, id);
-    // A retried job replacing its own earlier zip adds nothing; every other render is a new object.
-    const replacing = options.id !== undefined && (await this.env.R2.head(keys.archive)) !== null;
-    if (!replacing) await checkQuota(this.env.R2, identity.sub, scaffoldQuota(this.env.SCAFFOLD_QUOTA_COUNT));
+    await this.checkRoom(identity, options, call);
     const packed = await packProject(checked);
     const manifest: ScaffoldManifest = { id, ...packed.manifest, download: downloadPath(id) };
     const record: ScaffoldRecord = { ...manifest, graph: checked, created_at: createdAt(id) };
@@ -148,6 +146,19 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
       customMetadata: { owner: identity.sub, request_id: call.requestId, graph_sha256: packed.graphSha256 },
     });
     return manifest;
+  }
+
+  /**
+   * 403 `quota_exceeded` when a render for the caller would be refused for its quota: the jobs
+   * worker asks before it designs (and pays for) a graph. Rendering under `options.id` when that
+   * scaffold exists (a retried job replacing its own zip) adds nothing, so it always has room.
+   */
+  async checkRoom(identity: Identity, options: { id?: string } = {}, _call?: CallContext): Promise<void> {
+    if (options.id !== undefined) {
+      const keys = await scaffoldKeys(identity.sub, checkedId(options.id));
+      if ((await this.env.R2.head(keys.archive)) !== null) return;
+    }
+    await checkQuota(this.env.R2, identity.sub, scaffoldQuota(this.env.SCAFFOLD_QUOTA_COUNT));
   }
 
   /**
