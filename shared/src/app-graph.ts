@@ -6,10 +6,14 @@ import { ServiceError } from "./errors";
  * Workers + D1 project. Every entity also gets a generated `id`, `created_at` and `updated_at`.
  */
 
-/** Limits of one graph. Every loop over a graph is bounded by them. */
+/**
+ * Limits of one graph. Every loop over a graph is bounded by them. 97 fields, because D1 allows a
+ * table 100 columns and a query 100 bound parameters, and every table adds id, created_at and
+ * updated_at (an insert binds them all).
+ */
 export const APP_GRAPH_LIMITS = {
   entities: 50,
-  fieldsPerEntity: 100,
+  fieldsPerEntity: 97,
   screens: 100,
   navigation: 500,
   enumValues: 100,
@@ -229,11 +233,30 @@ function checkField(field: AppGraphField, at: string, entityNames: Set<string>, 
     push(`${at}.unique`, `a ${field.type} field cannot be unique (it would allow only a few rows)`);
 }
 
+/** D1's longest SQL statement, in bytes, less room for the migration's header comment. */
+const MAX_TABLE_SQL_BYTES = 100_000 - 512;
+const utf8 = new TextEncoder();
+
+/**
+ * An upper bound on the UTF-8 bytes of an entity's `CREATE TABLE` as the scaffold renders it: the
+ * quoted columns with their constraints, each enum's CHECK list (quotes doubled), the foreign keys.
+ * A test holds the renderer to it.
+ */
+export function tableSqlBytesBound(entity: AppGraphEntity): number {
+  let bytes = 2 * entity.name.length + 160;
+  for (const field of entity.fields) {
+    bytes += 2 * field.name.length + 64;
+    if (field.ref !== undefined) bytes += field.name.length + field.ref.length + 48;
+    for (const value of field.values ?? []) bytes += utf8.encode(value).byteLength + value.split("'").length + 3;
+  }
+  return bytes;
+}
+
 /** Reports one edge of every cycle of required references: no row of such a cycle could ever be created. */
 function checkRequiredCycles(graph: AppGraph, push: Push) {
   const index = new Map(graph.entities.map((entity, i) => [entity.name, i]));
   const state = new Array<0 | 1 | 2>(graph.entities.length).fill(0);
-  // Iterative DFS: at most 50 entities × 100 fields edges, no recursion on client data.
+  // Iterative DFS: at most 50 entities × 97 fields edges, no recursion on client data.
   for (let start = 0; start < graph.entities.length; start++) {
     if (state[start] !== 0) continue;
     const stack: { entity: number; field: number }[] = [{ entity: start, field: 0 }];
@@ -268,8 +291,8 @@ function checkRequiredCycles(graph: AppGraph, push: Push) {
  * The integrity pass over a structurally valid graph: unknown `ref`s, `values` on a non-enum or
  * missing on an enum, unknown screen entities and navigation ends, duplicate names and ids
  * (case-insensitively, as SQLite compares identifiers), names that collide in the generated project
- * (reserved field names, two entities with one API path, the `index` page), unique boolean/enum fields
- * and cycles of required references. SQL keywords and JS reserved words are escaped, not refused
+ * (reserved field names, two entities with one API path, the `index` page), unique boolean/enum fields,
+ * cycles of required references and tables past D1's statement limit. SQL keywords and JS reserved words are escaped, not refused
  * (see RESERVED_FIELD_NAMES). Returns every issue found, each with its path; `[]` when sound.
  */
 export function checkAppGraph(graph: AppGraph): AppGraphIssue[] {
@@ -306,6 +329,13 @@ export function checkAppGraph(graph: AppGraph): AppGraphIssue[] {
     entity.fields.forEach((field, f) => {
       checkField(field, `entities[${e}].fields[${f}]`, entityNames, push);
     });
+    // Its enum CHECKs are the one part of a table that grows with the graph's text.
+    const bytes = tableSqlBytesBound(entity);
+    if (bytes > MAX_TABLE_SQL_BYTES)
+      push(
+        `entities[${e}].fields`,
+        `its table would be up to ${bytes} bytes of SQL, past D1's 100,000-byte statement limit: use fewer or shorter enum values`,
+      );
   });
   checkRequiredCycles(graph, push);
 

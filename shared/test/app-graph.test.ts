@@ -117,7 +117,7 @@ describe("App Graph v1 schema", () => {
     expect(pathsOf(graph)).toEqual(["entities[0].fields[1].values[1]", "entities[0].fields[1].values[2]"]);
   });
 
-  it("enforces the limits: 50 entities, 100 fields each, 100 screens", () => {
+  it("enforces the limits: 50 entities, 97 fields each (D1: 100 columns with the generated three), 100 screens", () => {
     const entity = (i: number) => ({ name: `E${i}`, fields: [{ name: "title", type: "string" }] });
     const many = { ...base(), entities: Array.from({ length: APP_GRAPH_LIMITS.entities + 1 }, (_, i) => entity(i)) };
     many.screens = [];
@@ -127,7 +127,10 @@ describe("App Graph v1 schema", () => {
     expect(parseAppGraph(many).entities).toHaveLength(50);
 
     const wide = base();
-    wide.entities[0]!.fields = Array.from({ length: 101 }, (_, i) => ({ name: `f${i}`, type: "string" }));
+    wide.entities[0]!.fields = Array.from({ length: APP_GRAPH_LIMITS.fieldsPerEntity + 1 }, (_, i) => ({
+      name: `f${i}`,
+      type: "string",
+    }));
     expect(pathsOf(wide)).toEqual(["entities[0].fields"]);
 
     const screens = base();

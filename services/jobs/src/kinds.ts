@@ -72,8 +72,11 @@ export const KINDS: Record<string, JobKind> = {
       const owner = job.owner as Identity;
       // The graph is billed once across attempts (keyed like an si.ask job); the render goes under
       // one id across attempts, so a retry replaces its own earlier zip with the same bytes.
+      const id = await jobScaffoldId(job);
+      // An owner at its scaffold quota is refused before the graph is designed and paid for.
+      await env.SCAFFOLD.checkRoom(owner, { id }, call);
       const designed = await env.SCAFFOLD.graph(job.input, owner, attemptKey(job), call);
-      const manifest = await env.SCAFFOLD.render(designed.body.graph, owner, call, { id: await jobScaffoldId(job) });
+      const manifest = await env.SCAFFOLD.render(designed.body.graph, owner, call, { id });
       return {
         scaffold_id: manifest.id,
         name: manifest.name,

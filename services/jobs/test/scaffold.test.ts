@@ -40,6 +40,17 @@ describe("scaffold.generate jobs", () => {
     expect(page.scaffolds.map((s) => s.id)).toEqual([first.scaffold_id]);
   });
 
+  it("fails an owner at its scaffold quota before designing the graph, so nothing is billed", async () => {
+    const user = await guest();
+    for (let i = 0; i < 3; i++) await env.SCAFFOLD.render(FAKE_APP_GRAPH, user, call);
+    const { job } = await jobs().create(generate("[app-graph] one too many"), user, null, call);
+    const { ran } = await jobs().run(admin, call);
+    expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "failed", attempts: 1 });
+    expect((await jobs().get(job.id, user, call)).last_error).toContain("quota_exceeded");
+    expect((await env.BILLING.balance(user, call)).balance).toBe(5);
+    expect((await env.SCAFFOLD.list(user, {}, call)).scaffolds).toHaveLength(3);
+  });
+
   it("refuses a bad prompt when the job is created", async () => {
     const user = await guest();
     expect(await codeOf(jobs().create({ kind: "scaffold.generate", input: { prompt: "" } }, user, null, call))).toBe(

@@ -18,7 +18,17 @@ import {
 } from "@cognomega/shared";
 import * as v from "valibot";
 import { packProject } from "./manifest";
-import { checkedId, createdAt, downloadPath, noSuchScaffold, ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
+import {
+  checkedId,
+  checkQuota,
+  createdAt,
+  downloadPath,
+  noSuchScaffold,
+  ownerPrefix,
+  scaffoldId,
+  scaffoldKeys,
+  scaffoldQuota,
+} from "./store";
 
 export { ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
 
@@ -99,6 +109,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   /**
    * Checks the graph (400 `invalid_input` with `issues[]`), renders and zips the project, and stores
    * the archive under the owner's prefix with its owner, request id and both SHA-256s as metadata,
+   * at most `SCAFFOLD_QUOTA_COUNT` per owner (403 `quota_exceeded` past it; delete one to make room),
    * and beside it a record of the manifest and the graph (for `get`). `options.id` is for the jobs
    * worker: a retried job renders under the id its earlier attempt used, replacing it with the
    * same bytes instead of leaving a second scaffold.
@@ -111,8 +122,9 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   ): Promise<ScaffoldManifest> {
     const checked = parseAppGraph(graph);
     const id = options.id === undefined ? scaffoldId() : checkedId(options.id);
-    const packed = await packProject(checked);
     const keys = await scaffoldKeys(identity.sub, id);
+    await this.checkRoom(identity, options, call);
+    const packed = await packProject(checked);
     const manifest: ScaffoldManifest = { id, ...packed.manifest, download: downloadPath(id) };
     const record: ScaffoldRecord = { ...manifest, graph: checked, created_at: createdAt(id) };
     await this.env.R2.put(keys.archive, packed.archive, {
@@ -134,6 +146,19 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
       customMetadata: { owner: identity.sub, request_id: call.requestId, graph_sha256: packed.graphSha256 },
     });
     return manifest;
+  }
+
+  /**
+   * 403 `quota_exceeded` when a render for the caller would be refused for its quota: the jobs
+   * worker asks before it designs (and pays for) a graph. Rendering under `options.id` when that
+   * scaffold exists (a retried job replacing its own zip) adds nothing, so it always has room.
+   */
+  async checkRoom(identity: Identity, options: { id?: string } = {}, _call?: CallContext): Promise<void> {
+    if (options.id !== undefined) {
+      const keys = await scaffoldKeys(identity.sub, checkedId(options.id));
+      if ((await this.env.R2.head(keys.archive)) !== null) return;
+    }
+    await checkQuota(this.env.R2, identity.sub, scaffoldQuota(this.env.SCAFFOLD_QUOTA_COUNT));
   }
 
   /**

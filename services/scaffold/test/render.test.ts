@@ -1,4 +1,11 @@
-import { type AppGraph, parseAppGraph, sha256Hex } from "@cognomega/shared";
+import {
+  APP_GRAPH_LIMITS,
+  type AppGraph,
+  isServiceError,
+  parseAppGraph,
+  sha256Hex,
+  tableSqlBytesBound,
+} from "@cognomega/shared";
 import { unzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import everyType from "../samples/every-type.json";
@@ -127,13 +134,94 @@ describe("renderProject", () => {
     expect(test).toContain("crudSuite(ENTITIES[3] as Entity, send);");
   });
 
+  it("shows the app's own words in its README as text: no HTML, links or headings from a title", () => {
+    const hostile = structuredClone(references) as { name: string; screens: { title: string }[] };
+    hostile.name = "Shop\n## Injected heading";
+    hostile.screens[0]!.title = '<img src=x onerror="alert(1)">](javascript:alert(1)) [x';
+    const readme = fileOf(parseAppGraph(hostile), "README.md");
+    expect(readme).not.toContain("<img");
+    expect(readme).not.toMatch(/[^\\]\]\(javascript:/);
+    expect(readme).not.toMatch(/^## Injected/m);
+    expect(readme).toMatch(/^# Shop ## Injected heading$/m);
+    expect(readme).toContain(
+      "- [&lt;img src=x onerror=&quot;alert(1)&quot;&gt;\\](javascript:alert(1)) \\[x](/gardens)",
+    );
+  });
+
+  it("fits every table the limits allow in D1: at most 100 columns (and bound parameters) and 100 KB a statement", () => {
+    const L = APP_GRAPH_LIMITS;
+    const long = (prefix: string, i: number) => `${prefix}${i}${"x".repeat(L.nameChars)}`.slice(0, L.nameChars);
+    const widest = {
+      version: 1,
+      name: "Wide",
+      entities: [
+        {
+          name: long("W", 0),
+          fields: Array.from({ length: L.fieldsPerEntity }, (_, f) => ({
+            name: long("f", f),
+            type: f % 2 === 0 ? "boolean" : "reference",
+            required: true,
+            ...(f % 2 === 0 ? {} : { ref: "Other", unique: true }),
+          })),
+        },
+        { name: "Other", fields: [{ name: "label", type: "string" }] },
+      ],
+      screens: [],
+    };
+    const tables = (graph: AppGraph) =>
+      fileOf(graph, "migrations/0001_init.sql")
+        .split(/;\n/)
+        .filter((statement) => statement.includes("CREATE TABLE"));
+    const bytes = (text: string) => new TextEncoder().encode(text).byteLength;
+    const wide = parseAppGraph(widest);
+    tables(wide).forEach((statement, e) => {
+      expect(bytes(statement)).toBeLessThanOrEqual(tableSqlBytesBound(wide.entities[e]!));
+      // Every row's columns are bound at once on insert: D1 allows 100 columns and 100 bound parameters.
+      expect(statement.match(/^ {2}"[^"]+" (?:TEXT|INTEGER|REAL)/gm)?.length).toBeLessThanOrEqual(100);
+    });
+
+    // Enum CHECKs are the one part that grows with the graph's text: past D1's statement limit it is refused.
+    const value = (i: number) => `'${"é".repeat(L.enumValueChars - 6)}${i}`.slice(0, L.enumValueChars);
+    const enums = {
+      version: 1,
+      name: "Enums",
+      entities: [
+        {
+          name: "Choice",
+          fields: Array.from({ length: 12 }, (_, f) => ({
+            name: long("c", f),
+            type: "enum",
+            values: Array.from({ length: L.enumValues }, (_, i) => value(i)),
+          })),
+        },
+      ],
+      screens: [],
+    };
+    const error = (() => {
+      try {
+        return parseAppGraph(enums);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isServiceError(error) && error.code).toBe("invalid_input");
+    expect((error as { details: { issues: { path: string }[] } }).details.issues.map((i) => i.path)).toEqual([
+      "entities[0].fields",
+    ]);
+    enums.entities[0]!.fields = enums.entities[0]!.fields.slice(0, 2);
+    const fits = parseAppGraph(enums);
+    const [table] = tables(fits);
+    expect(bytes(table!)).toBeGreaterThan(30_000);
+    expect(bytes(table!)).toBeLessThanOrEqual(tableSqlBytesBound(fits.entities[0]!));
+  });
+
   it("renders the largest graph the limits allow", () => {
     const big = parseAppGraph({
       version: 1,
       name: "Big",
       entities: Array.from({ length: 50 }, (_, e) => ({
         name: `Thing${e}`,
-        fields: Array.from({ length: 100 }, (_, f) => ({
+        fields: Array.from({ length: APP_GRAPH_LIMITS.fieldsPerEntity }, (_, f) => ({
           name: `field${f}`,
           type: f === 0 && e > 0 ? "reference" : "string",
           ...(f === 0 && e > 0 ? { ref: `Thing${e - 1}`, required: true } : {}),

@@ -116,4 +116,24 @@ describe("ScaffoldService", () => {
       .catch((e: unknown) => e);
     expect(isServiceError(error) && error.code).toBe("not_found");
   });
+
+  it("keeps at most SCAFFOLD_QUOTA_COUNT scaffolds per owner (403 quota_exceeded), a retried job's re-render included", async () => {
+    const limited = () => new ScaffoldService(createExecutionContext(), { ...env, SCAFFOLD_QUOTA_COUNT: "2" });
+    const alice = owner("guest:quota-alice");
+    const first = await limited().render(references, alice, call);
+    await limited().render(references, alice, call, { id: "01a23189-fde9-7837-99ec-0e11966327a8" });
+    const error = await limited()
+      .render(references, alice, call)
+      .catch((e: unknown) => e);
+    expect(isServiceError(error) && error.code).toBe("quota_exceeded");
+    expect((error as { details: unknown }).details).toMatchObject({ quota: "scaffolds", limit: 2, used: 2 });
+    expect((await env.R2.list({ prefix: await ownerPrefix("guest:quota-alice") })).objects).toHaveLength(2);
+    // Replacing one of its own in place (a retried job) stores nothing new, so it is not refused.
+    const again = await limited().render(references, alice, call, { id: "01a23189-fde9-7837-99ec-0e11966327a8" });
+    expect(again.id).toBe("01a23189-fde9-7837-99ec-0e11966327a8");
+    // Another owner has a quota of its own, and a deletion makes room again.
+    await limited().render(references, owner("guest:quota-bob"), call);
+    await limited().remove(alice, first.id, call);
+    await limited().render(references, alice, call);
+  });
 });

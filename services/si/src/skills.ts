@@ -73,7 +73,7 @@ export const SKILLS: Record<string, Skill> = {
       '   "required"?: boolean, "unique"?: boolean, "values"?: [string] (enum only), "ref"?: entity name (reference only)}]}],',
       ' "screens": [{"id": kebab-case, "title": string, "kind"?: "list"|"detail"|"form"|"dashboard", "entity"?: entity name, "components"?: [string]}],',
       ' "navigation"?: [{"from": screen id, "to": screen id, "label"?: string}]}',
-      'Rules: 1 to 50 entities, each with 1 to 100 fields; at most 100 screens. Entity names are singular and unique; field names are unique within their entity; screen ids are unique and not "index".',
+      'Rules: 1 to 50 entities, each with 1 to 97 fields; at most 100 screens. Entity names are singular and unique; field names are unique within their entity; screen ids are unique and not "index".',
       'Every entity gets "id", "created_at" and "updated_at" automatically: never declare id, createdAt, updatedAt, rowid or oid fields.',
       'An "enum" field lists its "values"; a "reference" field names an existing entity in "ref" and holds that row\'s id; an "image" field holds an image URL. Only enum fields have values and only reference fields have ref; boolean and enum fields are never unique.',
       "Required references must not form a cycle (make one of them optional). Screens and navigation name only entities and screen ids that exist.",

@@ -13,7 +13,7 @@ const api = main?.dataset.api;
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  for (const child of children) node.append(child);
+  node.append(...children);
   return node;
 }
 
@@ -88,10 +88,10 @@ async function input(field, value) {
   return box;
 }
 
-function readForm(form, partial) {
+function readForm(controls, partial) {
   const body = {};
   for (const field of spec.fields) {
-    const control = form.elements.namedItem(field.name);
+    const control = controls.get(field.name);
     if (field.type === "boolean") body[field.name] = control.checked;
     else if (control.value === "") { if (partial) body[field.name] = null; }
     else if (field.type === "integer" || field.type === "number") body[field.name] = Number(control.value);
@@ -101,22 +101,30 @@ function readForm(form, partial) {
   return body;
 }
 
+// A form's named controls shadow its own members (a field called "append", "elements" or "reset"
+// is form.append, form.elements, form.reset): the controls are kept here, the listener is added
+// and the children appended before any control is in the form, and reset comes from the prototype.
 async function renderForm(row) {
+  const controls = new Map();
+  const labels = [];
+  for (const field of spec.fields) {
+    const control = await input(field, row ? row[field.name] : undefined);
+    controls.set(field.name, control);
+    labels.push(el("label", {}, field.name + (field.required ? " *" : ""), control));
+  }
   const form = el("form");
-  for (const field of spec.fields)
-    form.append(el("label", {}, field.name + (field.required ? " *" : ""), await input(field, row ? row[field.name] : undefined)));
-  form.append(el("button", { type: "submit" }, row ? "Save" : "Create"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const old of content.querySelectorAll(".error, .saved")) old.remove();
     try {
-      const saved = row ? await call("PATCH", api + "/" + row.id, readForm(form, true)) : await call("POST", api, readForm(form, false));
+      const saved = row ? await call("PATCH", api + "/" + row.id, readForm(controls, true)) : await call("POST", api, readForm(controls, false));
       content.append(el("p", { class: "saved" }, "Saved " + saved.id));
-      if (!row) form.reset();
+      if (!row) HTMLFormElement.prototype.reset.call(form);
     } catch (error) {
       showError(error);
     }
   });
+  form.append(...labels, el("button", { type: "submit" }, row ? "Save" : "Create"));
   content.append(form);
 }
 
