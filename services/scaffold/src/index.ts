@@ -23,6 +23,7 @@ import {
   checkQuota,
   createdAt,
   downloadPath,
+  graphIndexKey,
   noSuchScaffold,
   ownerPrefix,
   scaffoldId,
@@ -121,10 +122,21 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
     options: { id?: string } = {},
   ): Promise<ScaffoldManifest> {
     const checked = parseAppGraph(graph);
+    const packed = await packProject(checked);
+    const indexKey = await graphIndexKey(identity.sub, packed.graphSha256);
+    if (options.id === undefined) {
+      // The same graph renders to the same bytes: a re-render answers the scaffold already stored.
+      const known = await this.env.R2.get(indexKey);
+      const stored =
+        known && (await this.env.R2.get((await scaffoldKeys(identity.sub, checkedId(await known.text()))).record));
+      if (stored) {
+        const { graph: _graph, created_at: _at, ...existing } = (await stored.json()) as ScaffoldRecord;
+        if (existing.archive.sha256 === packed.manifest.archive.sha256) return existing;
+      }
+    }
     const id = options.id === undefined ? scaffoldId() : checkedId(options.id);
     const keys = await scaffoldKeys(identity.sub, id);
     await this.checkRoom(identity, options, call);
-    const packed = await packProject(checked);
     const manifest: ScaffoldManifest = { id, ...packed.manifest, download: downloadPath(id) };
     const record: ScaffoldRecord = { ...manifest, graph: checked, created_at: createdAt(id) };
     await this.env.R2.put(keys.archive, packed.archive, {
@@ -145,6 +157,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
       httpMetadata: { contentType: "application/json" },
       customMetadata: { owner: identity.sub, request_id: call.requestId, graph_sha256: packed.graphSha256 },
     });
+    await this.env.R2.put(indexKey, id);
     return manifest;
   }
 
@@ -221,7 +234,10 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
     const keys = await scaffoldKeys(identity.sub, checkedId(id));
     const [archive, record] = await Promise.all([this.env.R2.head(keys.archive), this.env.R2.head(keys.record)]);
     if (!archive && !record) throw noSuchScaffold();
-    await this.env.R2.delete([keys.archive, keys.record]);
+    const graphSha = record?.customMetadata?.graph_sha256;
+    const indexKey = graphSha ? await graphIndexKey(identity.sub, graphSha) : undefined;
+    const pointsHere = indexKey ? (await (await this.env.R2.get(indexKey))?.text()) === id : false;
+    await this.env.R2.delete([keys.archive, keys.record, ...(pointsHere && indexKey ? [indexKey] : [])]);
     return { deleted: id };
   }
 }

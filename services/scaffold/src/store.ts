@@ -6,6 +6,7 @@ const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart
 // archives alone: one object per scaffold, in id (creation) order.
 const ARCHIVES = "scaffold/";
 const RECORDS = "scaffold-record/";
+const BY_GRAPH = "scaffold-by-graph/";
 
 async function ownerHash(sub: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`scaffold\n${sub}`));
@@ -21,6 +22,14 @@ export async function ownerPrefix(sub: string): Promise<string> {
 export async function scaffoldKeys(sub: string, id: string): Promise<{ archive: string; record: string }> {
   const owner = await ownerHash(sub);
   return { archive: `${ARCHIVES}${owner}/${id}.zip`, record: `${RECORDS}${owner}/${id}.json` };
+}
+
+/**
+ * Where an owner's scaffold of one graph is named (its id, as the object's body): a re-render of the
+ * same graph finds it, so it is a no-op rather than a second copy.
+ */
+export async function graphIndexKey(sub: string, graphSha256: string): Promise<string> {
+  return `${BY_GRAPH}${await ownerHash(sub)}/${graphSha256}`;
 }
 
 /** A new time-ordered id (UUID v7), so an owner's scaffolds list oldest first by key. */

@@ -53,12 +53,16 @@ describe("ScaffoldService", () => {
     expect(Object.keys(unzipped)).toHaveLength(manifest.files.length);
   });
 
-  it("renders the same graph to the same archive again, under a new id", async () => {
+  it("answers a re-render of the same graph with the scaffold already stored: a no-op", async () => {
     const first = await service().render(references, owner("guest:bob"), call);
+    const before = await env.R2.list({ prefix: await ownerPrefix("guest:bob") });
     const second = await service().render(structuredClone(references), owner("guest:bob"), call);
-    expect(second.id).not.toBe(first.id);
-    expect(second.archive).toEqual(first.archive);
-    expect(second.files).toEqual(first.files);
+    expect(second).toEqual(first);
+    expect((await env.R2.list({ prefix: await ownerPrefix("guest:bob") })).objects).toHaveLength(before.objects.length);
+    // Another owner's render of the same graph is its own.
+    const theirs = await service().render(references, owner("guest:bob-2"), call);
+    expect(theirs.id).not.toBe(first.id);
+    expect(theirs.archive).toEqual(first.archive);
   });
 
   it("keeps owners apart: each owner's renders live under its own prefix", async () => {
@@ -123,7 +127,7 @@ describe("ScaffoldService", () => {
     const first = await limited().render(references, alice, call);
     await limited().render(references, alice, call, { id: "01a23189-fde9-7837-99ec-0e11966327a8" });
     const error = await limited()
-      .render(references, alice, call)
+      .render({ ...references, name: "Another app" }, alice, call)
       .catch((e: unknown) => e);
     expect(isServiceError(error) && error.code).toBe("quota_exceeded");
     expect((error as { details: unknown }).details).toMatchObject({ quota: "scaffolds", limit: 2, used: 2 });
@@ -134,6 +138,6 @@ describe("ScaffoldService", () => {
     // Another owner has a quota of its own, and a deletion makes room again.
     await limited().render(references, owner("guest:quota-bob"), call);
     await limited().remove(alice, first.id, call);
-    await limited().render(references, alice, call);
+    await limited().render({ ...references, name: "Another app" }, alice, call);
   });
 });
