@@ -42,7 +42,8 @@ describe("scaffold.generate jobs", () => {
 
   it("fails an owner at its scaffold quota before designing the graph, so nothing is billed", async () => {
     const user = await guest();
-    for (let i = 0; i < 3; i++) await env.SCAFFOLD.render(FAKE_APP_GRAPH, user, call);
+    // Three different graphs: rendering one graph again is a no-op that stores nothing.
+    for (let i = 0; i < 3; i++) await env.SCAFFOLD.render({ ...FAKE_APP_GRAPH, name: `App ${i}` }, user, call);
     const { job } = await jobs().create(generate("[app-graph] one too many"), user, null, call);
     const { ran } = await jobs().run(admin, call);
     expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "failed", attempts: 1 });
