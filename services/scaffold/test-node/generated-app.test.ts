@@ -131,6 +131,17 @@ function everyTypeChecks(app: RunningApp): void {
     expect(cleared.body).toMatchObject({ weight: null, verified: false, count: 3 });
   });
 
+  it("accepts every real calendar date, years 0-99 included, and refuses impossible ones", async () => {
+    for (const [i, seenOn] of ["0050-01-01", "0000-02-29", "2024-02-29", "9999-12-31"].entries()) {
+      const answer = await app.send("POST", "/api/observations", { ...(await valid(100 + i)), seenOn });
+      expect({ seenOn, status: answer.status }).toEqual({ seenOn, status: 201 });
+    }
+    for (const [i, seenOn] of ["0050-02-29", "2023-02-29", "2024-13-01", "2024-04-31"].entries()) {
+      const answer = await app.send("POST", "/api/observations", { ...(await valid(200 + i)), seenOn });
+      expect({ seenOn, status: answer.status }).toEqual({ seenOn, status: 400 });
+    }
+  });
+
   it("names each invalid field in one 400", async () => {
     const answer = await app.send("POST", "/api/observations", {
       ...(await valid(2)),
