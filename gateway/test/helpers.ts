@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { importPKCS8, type JWTPayload, SignJWT } from "jose";
+import OpenAI from "openai";
 import { expect } from "vitest";
 import { uniqueClientAddress } from "../../test-support/client-address";
 import worker from "../src/index";
@@ -98,4 +99,14 @@ export function as(token: string, path: string, init: RequestInit = {}): Promise
 /** GET /api/me with a bearer token. */
 export function me(token: string, init: RequestInit = {}): Promise<Response> {
   return as(token, "/api/me", init);
+}
+
+/** The official `openai` client, pointed at the real gateway with a caller's token. */
+export function openaiClient(token: string): OpenAI {
+  return new OpenAI({
+    apiKey: token,
+    baseURL: `${BASE}/v1`,
+    maxRetries: 0,
+    fetch: (url: string | URL | Request, init?: RequestInit) => gateway(String(url).slice(BASE.length), init),
+  });
 }

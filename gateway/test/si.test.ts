@@ -1,8 +1,7 @@
-import OpenAI from "openai";
 import { describe, expect, it, vi } from "vitest";
 import { GROQ_SMALL, OPENAI_NANO } from "../../test-support/catalog";
 import { readEvents } from "../../test-support/sse-events";
-import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken } from "./helpers";
+import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken, openaiClient as openai } from "./helpers";
 
 function ask(token: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return as(token, "/api/si/ask", { method: "POST", headers, body: JSON.stringify(body) });
@@ -20,15 +19,6 @@ async function expectLedgerBalance(token: string, balance: number): Promise<void
     },
     { timeout: 3_000, interval: 10 },
   );
-}
-
-function openai(token: string): OpenAI {
-  return new OpenAI({
-    apiKey: token,
-    baseURL: `${BASE}/v1`,
-    maxRetries: 0,
-    fetch: (url: string | URL | Request, init?: RequestInit) => gateway(String(url).slice(BASE.length), init),
-  });
 }
 
 describe("POST /api/si/ask through the gateway", () => {

@@ -1,20 +1,10 @@
-import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { fakeSpeechBytes, testWav } from "../../test-support/fake-cartesia";
-import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken } from "./helpers";
+import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken, openaiClient as openai } from "./helpers";
 
 // The OpenAI-compatible audio routes with the official client, the admin voice catalog, and the
 // voice routes' refusal of anonymous callers, through the real mesh against the fake Cartesia (see
 // voice.test.ts).
-
-function openai(token: string): OpenAI {
-  return new OpenAI({
-    apiKey: token,
-    baseURL: `${BASE}/v1`,
-    maxRetries: 0,
-    fetch: (url: string | URL | Request, init?: RequestInit) => gateway(String(url).slice(BASE.length), init),
-  });
-}
 
 describe("OpenAI-compatible audio with the official openai client", () => {
   it("speaks with OpenAI's model and voice names, and transcribes a File", async () => {
