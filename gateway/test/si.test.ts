@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { GROQ_SMALL, OPENAI_NANO } from "../../test-support/catalog";
 import { readEvents } from "../../test-support/sse-events";
-import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken, openaiClient as openai } from "./helpers";
+import { ADMIN_KEY, as, expectProblem, gateway, guestToken, openaiClient as openai } from "./helpers";
 
 function ask(token: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return as(token, "/api/si/ask", { method: "POST", headers, body: JSON.stringify(body) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fakeSpeechBytes, testWav } from "../../test-support/fake-cartesia";
-import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken, openaiClient as openai } from "./helpers";
+import { ADMIN_KEY, as, expectProblem, gateway, guestToken, openaiClient as openai } from "./helpers";
 
 // The OpenAI-compatible audio routes with the official client, the admin voice catalog, and the
 // voice routes' refusal of anonymous callers, through the real mesh against the fake Cartesia (see
