@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     // services/scaffold/test-node runs rendered projects in their own workerd instances, from Node.
-    projects: ["shared", "gateway", "services/*", "services/scaffold/test-node"],
+    projects: ["shared", "gateway", "services/*", "services/scaffold/test-node", "test-browser"],
   },
 });
