@@ -37,6 +37,7 @@ function remainingOf(response: Response): { remaining: number; reset: number } |
  */
 const UNCOUNTED = new Set([
   "GET /ready",
+  "GET /openapi.json",
   "GET /api/admin/ping",
   "POST /auth/guest",
   "GET /.well-known/jwks.json",

@@ -1,6 +1,12 @@
+// Generated from the operation table and the shared schemas by `npm run openapi` (CI checks it is
+// current): the gateway ships the document, not the generator.
+import openApiDocument from "../../../docs/openapi.json";
 import { problem } from "../http/problem";
 import { json } from "../http/respond";
 import type { GatewayRouter } from "../http/router";
+
+// Serialised on first request, once per isolate: the document only changes with a deploy.
+let document: string | undefined;
 
 /** How long `/ready` waits for one service's health answer. */
 const HEALTH_TIMEOUT_MS = 3000;
@@ -52,6 +58,14 @@ export function registerSystemRoutes(router: GatewayRouter): void {
       );
     }
     return json({ status: "ready", services });
+  });
+
+  /** The OpenAPI 3.1 document of every public route (docs/openapi.json is the same, checked in). */
+  router.get("/openapi.json", () => {
+    document ??= JSON.stringify(openApiDocument);
+    return new Response(document, {
+      headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=300" },
+    });
   });
 
   /** Admin liveness: 200 for a valid admin key, 401 without one, 403 for a wrong one. */
