@@ -5,16 +5,23 @@ import OpenAI from "openai";
 import { expect } from "vitest";
 import { uniqueClientAddress } from "../../test-support/client-address";
 import worker from "../src/index";
+import { checkAgainstDocument } from "./contract";
 
 export const BASE = "https://api.cognomega.com";
 export const ADMIN_KEY = "test-admin-key-current";
 export const ADMIN_KEY_PREVIOUS = "test-admin-key-previous";
 export const ALLOWED_ORIGIN = "https://app.example.com";
 
-/** A request through the real gateway, with the real billing worker behind it. */
-export function gateway(path: string, init?: RequestInit): Promise<Response> {
+/**
+ * A request through the real gateway, with the real billing worker behind it. Every answer is
+ * checked against the OpenAPI document (./contract.ts) before the test sees it.
+ */
+export async function gateway(path: string, init?: RequestInit): Promise<Response> {
   const main = (exports as unknown as { default: Fetcher }).default;
-  return main.fetch(new Request(`${BASE}${path}`, init));
+  const request = new Request(`${BASE}${path}`, init);
+  const response = await main.fetch(request.clone());
+  await checkAgainstDocument(request, response);
+  return response;
 }
 
 /**
@@ -24,8 +31,9 @@ export function gateway(path: string, init?: RequestInit): Promise<Response> {
 export async function gatewayWith(overrides: Partial<GatewayEnv>, path: string, init?: RequestInit): Promise<Response> {
   const ctx = createExecutionContext();
   const request = new Request(`${BASE}${path}`, init) as Request<unknown, IncomingRequestCfProperties>;
-  const response = await worker.fetch(request, { ...env, ...overrides }, ctx);
+  const response = await worker.fetch(request.clone() as typeof request, { ...env, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
+  await checkAgainstDocument(request, response);
   return response;
 }
 

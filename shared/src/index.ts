@@ -1,3 +1,4 @@
+export * from "./answers";
 export * from "./app-graph";
 export * from "./auth";
 export * from "./credits";

@@ -1,13 +1,23 @@
 import {
   AdjustRequest,
+  AskAnswer,
   AskRequest,
   CreateJobRequest,
+  CreditsAnswer,
   type ErrorCode,
+  GuestTokenAnswer,
   GuestTokenRequest,
+  JobAnswer,
+  JobPageAnswer,
+  JwksAnswer,
+  KeyListAnswer,
+  LedgerPageAnswer,
+  LimitsAnswer,
   LimitsRequest,
   OpenAiSpeechRequest,
   PageQuery,
   PublishKeyRequest,
+  RagDocsAnswer,
   RagIngestRequest,
   RagQueryRequest,
   ScaffoldGraphRequest,
@@ -17,6 +27,10 @@ import {
   TranscribeOptions,
   TranscribeUpload,
   UpdateJobRequest,
+  UploadAnswer,
+  UploadPageAnswer,
+  UsageEventAnswer,
+  UsagePageAnswer,
   UsageQuery,
   UsageReport,
   VoiceAskQuery,
@@ -112,7 +126,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Issue an RS256 guest token (and its starting credits)",
     auth: "none",
     body: body(GuestTokenRequest, false),
-    ok: { status: 200, description: "a token, its expiry and the account", content: json() },
+    ok: { status: 200, description: "a token, its expiry and the account", content: json(GuestTokenAnswer) },
     errors: ["rate_limited"],
   },
   {
@@ -121,7 +135,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "identity",
     summary: "The public keys guest tokens are verified with",
     auth: "none",
-    ok: { status: 200, description: "a JWK set", content: json() },
+    ok: { status: 200, description: "a JWK set", content: json(JwksAnswer) },
   },
   {
     method: "get",
@@ -130,6 +144,8 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Who the gateway takes the caller to be",
     auth: "bearer-or-admin",
     ok: { status: 200, description: "the caller's identity", content: json() },
+    // An honoured email identity (TRUST_EMAIL_IDENTITY) that is not an email address.
+    errors: ["invalid_input"],
   },
   {
     method: "get",
@@ -137,7 +153,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "identity",
     summary: "Published signing keys with their rotation facts",
     auth: "admin",
-    ok: { status: 200, description: "the keys", content: json() },
+    ok: { status: 200, description: "the keys", content: json(KeyListAnswer) },
   },
   {
     method: "post",
@@ -165,7 +181,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "credits",
     summary: "The caller's balance, reservations and open holds",
     auth: "bearer",
-    ok: { status: 200, description: "the balance (also in `X-Credits-Balance`)", content: json() },
+    ok: { status: 200, description: "the balance (also in `X-Credits-Balance`)", content: json(CreditsAnswer) },
   },
   {
     method: "post",
@@ -176,7 +192,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: body(AdjustRequest),
     headers: ["Idempotency-Key"],
     ok: { status: 200, description: "the ledger entry and the new balance", content: json() },
-    errors: ["idempotency_mismatch", "insufficient_credits"],
+    errors: ["idempotency_mismatch", "insufficient_credits", "not_found", "conflict"],
   },
   {
     method: "get",
@@ -185,7 +201,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "The caller's ledger entries, newest first",
     auth: "bearer",
     query: PageQuery,
-    ok: { status: 200, description: "a page of entries", content: json() },
+    ok: { status: 200, description: "a page of entries", content: json(LedgerPageAnswer) },
   },
   {
     method: "get",
@@ -193,7 +209,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "credits",
     summary: "The caller's limits and what is left of them",
     auth: "bearer",
-    ok: { status: 200, description: "requests per minute and daily credits", content: json() },
+    ok: { status: 200, description: "requests per minute and daily credits", content: json(LimitsAnswer) },
   },
   {
     method: "put",
@@ -202,7 +218,8 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Admin: set a tenant's own limits (`null` restores a default)",
     auth: "admin",
     body: body(LimitsRequest),
-    ok: { status: 200, description: "the tenant's limits", content: json() },
+    ok: { status: 200, description: "the tenant's limits", content: json(LimitsAnswer) },
+    errors: ["not_found"],
   },
   ...(["/api/billing/usage", "/api/usage", "/usage"] as const).flatMap((path): Operation[] => [
     {
@@ -212,7 +229,7 @@ export const OPERATIONS: readonly Operation[] = [
       summary: "The caller's usage events, oldest first",
       auth: "bearer",
       query: UsageQuery,
-      ok: { status: 200, description: "a page of usage events", content: json() },
+      ok: { status: 200, description: "a page of usage events", content: json(UsagePageAnswer) },
     },
     {
       method: "post",
@@ -222,7 +239,7 @@ export const OPERATIONS: readonly Operation[] = [
       auth: "bearer",
       body: body(UsageReport),
       headers: ["Idempotency-Key"],
-      ok: { status: 201, description: "the recorded event", content: json() },
+      ok: { status: 201, description: "the recorded event", content: json(UsageEventAnswer) },
       errors: ["idempotency_mismatch", "quota_exceeded"],
     },
   ]),
@@ -235,7 +252,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "bearer",
     body: body(AskRequest),
     headers: ["Idempotency-Key"],
-    ok: { status: 200, description: "the answer, with billing headers", content: json(), billed: true },
+    ok: { status: 200, description: "the answer, with billing headers", content: json(AskAnswer), billed: true },
     alternatives: [{ status: 200, description: "`stream: true`: token and done events", content: { kind: "sse" } }],
     errors: [
       "insufficient_credits",
@@ -313,7 +330,9 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "jobs",
     summary: "The caller's jobs, newest first",
     auth: "bearer",
-    ok: { status: 200, description: "a page of jobs", content: json() },
+    ok: { status: 200, description: "a page of jobs", content: json(JobPageAnswer) },
+    // Its query (`status`, `limit`, `cursor`) is checked by the jobs worker.
+    errors: ["invalid_input"],
   },
   {
     method: "post",
@@ -323,8 +342,10 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "bearer",
     body: body(CreateJobRequest),
     headers: ["Idempotency-Key"],
-    ok: { status: 201, description: "the job", content: json() },
-    alternatives: [{ status: 200, description: "the job this Idempotency-Key already created", content: json() }],
+    ok: { status: 201, description: "the job", content: json(JobAnswer) },
+    alternatives: [
+      { status: 200, description: "the job this Idempotency-Key already created", content: json(JobAnswer) },
+    ],
     errors: ["quota_exceeded", "idempotency_mismatch"],
   },
   {
@@ -341,7 +362,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "jobs",
     summary: "One of the caller's jobs",
     auth: "bearer",
-    ok: { status: 200, description: "the job", content: json() },
+    ok: { status: 200, description: "the job", content: json(JobAnswer) },
     errors: ["not_found"],
   },
   {
@@ -351,7 +372,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Cancel a job, or replace a pending job's input",
     auth: "bearer",
     body: body(UpdateJobRequest),
-    ok: { status: 200, description: "the job", content: json() },
+    ok: { status: 200, description: "the job", content: json(JobAnswer) },
     errors: ["not_found", "conflict"],
   },
   {
@@ -371,7 +392,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "bearer",
     body: { kind: "binary", types: ["application/octet-stream"] },
     headers: ["Content-Length", "X-File-Name"],
-    ok: { status: 201, description: "the stored upload", content: json() },
+    ok: { status: 201, description: "the stored upload", content: json(UploadAnswer) },
     errors: ["length_required", "quota_exceeded"],
   },
   {
@@ -381,7 +402,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "The caller's uploads, oldest first",
     auth: "bearer",
     query: PageQuery,
-    ok: { status: 200, description: "a page of uploads", content: json() },
+    ok: { status: 200, description: "a page of uploads", content: json(UploadPageAnswer) },
   },
   {
     method: "get",
@@ -430,7 +451,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "rag",
     summary: "The caller's documents",
     auth: "bearer",
-    ok: { status: 200, description: "the documents", content: json() },
+    ok: { status: 200, description: "the documents", content: json(RagDocsAnswer) },
   },
   {
     method: "delete",
@@ -526,7 +547,14 @@ export const OPERATIONS: readonly Operation[] = [
         response_format: { type: "string" },
       },
     },
-    ok: { status: 200, description: "the transcript (JSON, or text for `response_format=text`)", content: json() },
+    ok: { status: 200, description: "the transcript", content: json() },
+    alternatives: [
+      {
+        status: 200,
+        description: "`response_format=text`: the text",
+        content: { kind: "binary", types: ["text/plain"] },
+      },
+    ],
     errors: ["length_required", "insufficient_credits", "upstream_error", "upstream_unavailable", "not_configured"],
   },
   {
