@@ -1,5 +1,7 @@
+export * from "./allowances";
 export * from "./app-graph";
 export * from "./auth";
+export * from "./credit-line";
 export * from "./credits";
 export * from "./digest";
 export * from "./errors";
