@@ -5,7 +5,6 @@ export * from "./credit-line";
 export * from "./credits";
 export * from "./digest";
 export * from "./errors";
-export * from "./hold";
 export * from "./identity";
 export * from "./idle-watch";
 export * from "./jobs";
