@@ -199,6 +199,45 @@ describe("voice calls held against an allowance", () => {
     expect(await balanceOf(user)).toMatchObject({ balance: 4.95, reserved: 0 });
   });
 
+  it("answers a keyed voice loop 503 when its charges cannot be written, and a retry charges each stage once", {
+    timeout: 30_000,
+  }, async () => {
+    const user = await guest();
+    // Every attempt of the first settlement fails (nine, over about six seconds).
+    const { billing, counts } = countingBilling(9);
+    fakeCartesia((request) =>
+      request.path.startsWith("/stt")
+        ? Response.json({ type: "transcript", text: "hello there", duration: 2, language: "en", words: [] })
+        : audioStream(2, 500).response,
+    );
+    const loop = async () => {
+      const { body, meta } = audioBody(wav(2));
+      const { service, done } = voice({ ...CARTESIA_ONLY, BILLING: billing, VOICE_SETTLE_BATCH_MS: "0" });
+      try {
+        return await service.ask(body, meta, {}, user, "allowance-loop-key", call);
+      } finally {
+        await done();
+      }
+    };
+    // Nothing is stored for replay while the charges are not in the ledger.
+    await expect(loop()).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(counts.settleAllowance).toBeGreaterThanOrEqual(9);
+    // SI's charge is in; hearing and speaking are kept in this instance for its next settlement.
+    const written = await settleEntries(user);
+    expect(written.filter((entry) => entry.id.startsWith("settle:vloop:"))).toHaveLength(0);
+    expect(written).toHaveLength(1);
+    const retried = await loop();
+    expect(retried.body.audio).not.toBeNull();
+    const charged = (await settleEntries(user)).filter((entry) => entry.amount !== 0);
+    // Hearing, asking and speaking, once each, though the retry spoke again: the kept charges went
+    // with the retry's settlement, its speech under the same charge id.
+    expect(charged).toHaveLength(3);
+    expect(charged.filter((entry) => entry.id.startsWith("settle:vloop:"))).toHaveLength(2);
+    const spent = charged.reduce((sum, entry) => sum - entry.amount, 0);
+    expect(await balanceOf(user)).toMatchObject({ reserved: 0 });
+    expect((await balanceOf(user)).balance).toBeCloseTo(5 - spent, 6);
+  });
+
   it("keeps nothing for an account whose call is refused before it holds credits", async () => {
     const user = await guest();
     const { billing, counts } = countingBilling();
