@@ -45,6 +45,8 @@ export default workerProject(import.meta.url, "gateway", {
         VOICE_ATTEMPT_TIMEOUT_MS: "2000",
         VOICE_MAX_AUDIO_BYTES: "65536",
         VOICE_MAX_CHARS: "2000",
+        // Allowances released when a call ends, so a ledger read after it sees no hold.
+        VOICE_ALLOWANCE_IDLE_MS: "0",
       },
       // Voice reaches SI over RPC, so Cartesia is the only host it calls.
       options: {

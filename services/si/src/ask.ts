@@ -1,3 +1,4 @@
+import type { CreditLine, HeldCall } from "@cognomega/shared";
 import {
   type CallContext,
   type ChatMessage,
@@ -13,7 +14,6 @@ import {
 } from "@cognomega/shared";
 import { type CatalogModel, callCost } from "./catalog";
 import type { SiSettings } from "./config";
-import type { CreditLine, HeldCall } from "./credit-line";
 import { type Provider, ProviderFailure, type ProviderReply, type ProviderUsage, type StreamPiece } from "./providers";
 import { backoffMs, MAX_RETRY_AFTER_WAIT_MS, type RouterState } from "./router";
 import { CHAT_TOKENS_PER_MESSAGE, estimateTokens } from "./tokens";

@@ -1,10 +1,13 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
+  type AccountCredits,
   type Advice,
   type AdviceThresholds,
   AskRequest,
   type AskResult,
+  allowanceLine,
   type CallContext,
+  type CreditLine,
   type Identity,
   type LimitState,
   type Meter,
@@ -15,7 +18,6 @@ import {
   ServiceError,
   sha256Hex,
 } from "@cognomega/shared";
-import { type AccountCredits, isolateAllowances } from "./allowances";
 import {
   type AskDeps,
   type AskEvent,
@@ -27,7 +29,7 @@ import {
 } from "./ask";
 import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog, storeCatalog } from "./catalog";
 import { type SiSettings, siSettings } from "./config";
-import { allowanceLine, type CreditLine, perCallHolds } from "./credit-line";
+import { isolateAllowances, perCallHolds } from "./credit-line";
 import { ground } from "./grounding";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";

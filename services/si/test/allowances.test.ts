@@ -1,8 +1,15 @@
 import { env } from "cloudflare:workers";
-import type { AskResult, CallContext, Identity } from "@cognomega/shared";
+import {
+  type AllowanceSettings,
+  type AskResult,
+  allowanceLine,
+  type CallContext,
+  CreditAllowances,
+  type HeldCall,
+  type Identity,
+} from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type AllowanceSettings, allowancesForTests, CreditAllowances } from "../src/allowances";
-import { allowanceLine, type HeldCall } from "../src/credit-line";
+import { allowancesForTests } from "../src/credit-line";
 import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";
 import { admin, balanceOf, call, completion, fakeProviders, guest, readEvents, si, streamOf } from "./helpers";

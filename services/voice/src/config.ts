@@ -11,6 +11,12 @@ export interface VoiceSettings {
   attemptTimeoutMs: number;
   /** How long the voices list stays cached in KV. */
   cacheTtlSeconds: number;
+  /** Credits (micro) an account's allowance in this instance asks for; a dearer call asks for just that. */
+  allowanceMicro: number;
+  /** An account's allowance in this instance is released after this long unused. */
+  allowanceIdleMs: number;
+  /** Charges are written to the ledger this long after a call, batched with the calls made meanwhile. */
+  settleBatchMs: number;
   cartesia: {
     apiKey: string | undefined;
     baseUrl: string;
@@ -20,6 +26,7 @@ export interface VoiceSettings {
   };
 }
 
+/** Reads and checks the voice settings; a bad value is `not_configured`. */
 export function voiceSettings(env: VoiceEnv): VoiceSettings {
   const creditsPerUsd = parseCreditsPerUsd(env.CREDITS_PER_USD);
   if (creditsPerUsd === undefined)
@@ -37,6 +44,10 @@ export function voiceSettings(env: VoiceEnv): VoiceSettings {
     latencyBudgetMs: integerSetting(env.VOICE_LATENCY_BUDGET_MS, 20_000, "VOICE_LATENCY_BUDGET_MS", 100, 300_000),
     attemptTimeoutMs: integerSetting(env.VOICE_ATTEMPT_TIMEOUT_MS, 15_000, "VOICE_ATTEMPT_TIMEOUT_MS", 50, 300_000),
     cacheTtlSeconds: integerSetting(env.VOICE_CACHE_TTL_SECONDS, 3_600, "VOICE_CACHE_TTL_SECONDS", 60, 604_800),
+    allowanceMicro: integerSetting(env.VOICE_ALLOWANCE_CREDITS, 5, "VOICE_ALLOWANCE_CREDITS", 0, 1_000) * 1_000_000,
+    // At most 8 s, so an idle allowance's release fits in the `waitUntil` of the call that used it last.
+    allowanceIdleMs: integerSetting(env.VOICE_ALLOWANCE_IDLE_MS, 2_000, "VOICE_ALLOWANCE_IDLE_MS", 0, 8_000),
+    settleBatchMs: integerSetting(env.VOICE_SETTLE_BATCH_MS, 20, "VOICE_SETTLE_BATCH_MS", 0, 1_000),
     cartesia: {
       apiKey: env.CARTESIA_API_KEY?.trim() || undefined,
       baseUrl,

@@ -20,6 +20,7 @@ import { inspectAudio, readAudioBody } from "./audio";
 import { readAudioForm } from "./audio-form";
 import { loadVoiceCatalog, resetVoiceCatalog, storeVoiceCatalog } from "./catalog";
 import { voiceSettings } from "./config";
+import { voiceCredits } from "./credits";
 import type { VoiceDeps } from "./deps";
 import { type LoopDeps, voiceLoop } from "./loop";
 import { openAiTranscription, speechWantFromOpenAi, transcriptionFieldsFromOpenAi } from "./openai";
@@ -58,8 +59,9 @@ function checkIdempotencyKey(key: string | null, body: ReadableStream<Uint8Array
 /**
  * Speech in and out. Text to speech (Cartesia, Workers AI Aura) and speech to text (Workers AI
  * Whisper, Cartesia Ink) with the catalog-as-data, fallback and circuit-breaker rules of SI. Every
- * call is held in the caller's ledger before a provider is called (402 first) and settled at its
- * actual cost, with a usage event (characters or audio seconds) under the request's id.
+ * call is held before a provider is called (402 first), from the account's credit allowance in this
+ * instance (see credits.ts), and charged at its actual cost as its own ledger entry, with a usage
+ * event (characters or audio seconds) under the request's id.
  */
 export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
   /** Liveness for the gateway's `/ready`: proves the worker runs and its KV answers. */
@@ -68,15 +70,17 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     return { service: "voice", ok: true };
   }
 
-  private deps(): VoiceDeps {
+  /** What a call for `identity` runs with; its holds come from the account's allowance here. */
+  private deps(identity: Identity, call: CallContext): VoiceDeps {
     const settings = voiceSettings(this.env);
+    const waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
     return {
       settings,
       providers: voiceProviders(this.env, settings),
-      billing: this.env.BILLING,
+      credits: voiceCredits(this.env.BILLING, settings, identity, call, waitUntil),
       catalog: () => loadVoiceCatalog(this.env.KV_VOICE),
       routing: { budgetMs: settings.latencyBudgetMs, attemptTimeoutMs: settings.attemptTimeoutMs },
-      waitUntil: (promise) => this.ctx.waitUntil(promise),
+      waitUntil,
     };
   }
 
@@ -86,15 +90,15 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
    * a stream the client leaves is charged for the audio the provider had produced.
    */
   async speech(input: unknown, identity: Identity, call: CallContext): Promise<SpeechAnswer> {
-    const deps = this.deps();
-    const spoken = await startSpeech(deps, speechWant(input), identity, call, `tts:${crypto.randomUUID()}`);
+    const deps = this.deps(identity, call);
+    const spoken = await startSpeech(deps, speechWant(input), `tts:${crypto.randomUUID()}`);
     return speechAnswer(spoken, deps);
   }
 
   /** `POST /v1/audio/speech`: OpenAI's request shape, its model and voice names mapped to the defaults. */
   async openAiSpeech(input: unknown, identity: Identity, call: CallContext): Promise<SpeechAnswer> {
-    const deps = this.deps();
-    const spoken = await startSpeech(deps, speechWantFromOpenAi(input), identity, call, `tts:${crypto.randomUUID()}`);
+    const deps = this.deps(identity, call);
+    const spoken = await startSpeech(deps, speechWantFromOpenAi(input), `tts:${crypto.randomUUID()}`);
     return speechAnswer(spoken, deps);
   }
 
@@ -111,19 +115,19 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     call: CallContext,
   ): Promise<VoiceJsonAnswer<Transcript>> {
     const want = before(body, () => transcribeWant(options));
-    const deps = before(body, () => this.deps());
+    const deps = before(body, () => this.deps(identity, call));
     const { bytes, declaredType } = await readAudioBody(body, meta, deps.settings.maxAudioBytes);
     const facts = inspectAudio(bytes, declaredType);
-    return transcribeAudio(deps, bytes, facts, want, identity, call, { holdId: `stt:${crypto.randomUUID()}` });
+    return transcribeAudio(deps, bytes, facts, want, `stt:${crypto.randomUUID()}`);
   }
 
   /** `POST /api/voice/transcribe` with `{ upload_key, model?, language? }`: one of the caller's uploads. */
   async transcribeUpload(input: unknown, identity: Identity, call: CallContext): Promise<VoiceJsonAnswer<Transcript>> {
     const { upload_key: uploadKey, ...options } = parseInput(TranscribeUpload, input);
     const want = transcribeWant(options);
-    const deps = this.deps();
+    const deps = this.deps(identity, call);
     const { bytes, facts } = await this.readUpload(identity, uploadKey, deps, call);
-    return transcribeAudio(deps, bytes, facts, want, identity, call, { holdId: `stt:${crypto.randomUUID()}` });
+    return transcribeAudio(deps, bytes, facts, want, `stt:${crypto.randomUUID()}`);
   }
 
   /** One of the caller's uploads as audio: read exactly, bounded and recognised like a body. */
@@ -147,13 +151,11 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     identity: Identity,
     call: CallContext,
   ): Promise<OpenAiTranscriptionAnswer> {
-    const deps = before(body, () => this.deps());
+    const deps = before(body, () => this.deps(identity, call));
     const form = await readAudioForm(body, meta, deps.settings.maxAudioBytes);
     const fields = transcriptionFieldsFromOpenAi(form.fields);
     const facts = inspectAudio(form.audio, form.declaredType);
-    const heard = await transcribeAudio(deps, form.audio, facts, fields.want, identity, call, {
-      holdId: `stt:${crypto.randomUUID()}`,
-    });
+    const heard = await transcribeAudio(deps, form.audio, facts, fields.want, `stt:${crypto.randomUUID()}`);
     return { ...openAiTranscription(heard.body, fields.responseFormat), meter: heard.meter };
   }
 
@@ -161,9 +163,9 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
    * `GET /api/voice/voices`: the voices a caller may pick, paged. Provider voice lists are cached in
    * KV (`VOICE_CACHE_TTL_SECONDS`), so a page costs no provider call while the cache is warm.
    */
-  async voices(query: unknown, _identity: Identity, _call: CallContext): Promise<VoicePage> {
+  async voices(query: unknown, identity: Identity, call: CallContext): Promise<VoicePage> {
     const want = parseInput(VoiceListQuery, query ?? {});
-    const deps = this.deps();
+    const deps = this.deps(identity, call);
     const { models } = await deps.catalog();
     return listVoices(this.env.KV_VOICE, deps.providers, models, want, deps.settings.cacheTtlSeconds);
   }
@@ -182,7 +184,7 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     call: CallContext,
   ): Promise<VoiceJsonAnswer<VoiceLoopResult>> {
     checkIdempotencyKey(idempotencyKey, body);
-    const deps = before(body, () => this.deps());
+    const deps = before(body, () => this.deps(identity, call));
     // The query is checked before the audio is read, so a bad one costs no upload.
     before(body, () => parseInput(VoiceAskQuery, query ?? {}));
     const { bytes, declaredType } = await readAudioBody(body, meta, deps.settings.maxAudioBytes);
@@ -201,7 +203,7 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     checkIdempotencyKey(idempotencyKey, null);
     const { upload_key: uploadKey } = parseInput(VoiceAskUpload, input);
     parseInput(VoiceAskQuery, query ?? {});
-    const deps = this.deps();
+    const deps = this.deps(identity, call);
     const { bytes, facts } = await this.readUpload(identity, uploadKey, deps, call);
     return voiceLoop(this.loopDeps(deps), bytes, facts, query, identity, idempotencyKey, call);
   }

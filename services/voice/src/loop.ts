@@ -178,6 +178,9 @@ export async function voiceLoop(
     await checkSpeakable(deps, options);
     const answer = await runLoop(deps, audio, facts, options, identity, call, nonce, key !== null);
     if (key !== null) {
+      // An answer kept for replays is kept only once its stages' charges are in the ledger: else a
+      // 503, and a retry under the key runs again, charged once under the same charge ids.
+      await deps.credits.settled();
       const audioKey = answer.body.audio ? `loop:${nonce}` : null;
       if (audioKey && answer.body.audio)
         await deps.kv.put(audioKey, answer.body.audio.data, { expirationTtl: LOOP_AUDIO_TTL_SECONDS });
@@ -257,9 +260,7 @@ async function runLoop(
       audio,
       facts,
       options.language !== undefined ? { language: options.language } : {},
-      identity,
-      call,
-      { holdId: `vloop:${crypto.randomUUID()}:stt`, ...(keyed ? { chargeId: `vloop:${nonce}:stt` } : {}) },
+      `vloop:${nonce}:stt`,
     );
     transcript = heard.body;
     balanceMicro = Math.round(Number(heard.meter.creditsBalance ?? "0") * MICRO_PER_CREDIT);
@@ -306,9 +307,7 @@ async function runLoop(
         ...(options.voice !== undefined ? { voice: options.voice } : {}),
         ...(options.language !== undefined ? { language: options.language } : {}),
       },
-      identity,
-      call,
-      `vloop:${crypto.randomUUID()}:tts`,
+      `vloop:${nonce}:tts`,
     );
     let bytes: Uint8Array;
     let cut: boolean;
@@ -336,16 +335,15 @@ async function runLoop(
         source: "voice",
         characters,
       },
-      keyed ? `vloop:${nonce}:tts` : undefined,
     );
-    balanceMicro = settled.balance_micro;
+    balanceMicro = settled.balance;
     spoken = {
       content_type: started.audio.contentType,
       data: base64(bytes),
       provider: started.model.provider,
       model: started.model.id,
       characters,
-      credits_used: microToCredits(settled.charged_micro),
+      credits_used: microToCredits(settled.charged),
     };
   }
   const total =

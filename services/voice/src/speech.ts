@@ -1,13 +1,13 @@
 import {
-  type CallContext,
   formatCredits,
-  type Identity,
-  LedgerHold,
+  type HeldCall,
+  microToCredits,
   ServiceError,
   type SpeechAnswer,
   type VoiceCatalogEntry,
 } from "@cognomega/shared";
 import { ttsCandidates, ttsCostMicro } from "./catalog";
+import { SPEECH_HOLD_SECONDS } from "./credits";
 import type { VoiceDeps } from "./deps";
 import type { SpokenAudio } from "./providers/types";
 import { withFallback } from "./routing";
@@ -19,8 +19,6 @@ import type { SpeechWant } from "./speech-want";
  * for at most N × this many characters: never less than what could have been spoken.
  */
 export const MAX_CHARS_PER_SECOND = 25;
-/** How long a speech hold lives: long enough for the longest text to be spoken and streamed. */
-const SPEECH_HOLD_SECONDS = 900;
 
 /** Characters as billed: Unicode code points, so an emoji is one character, not two. */
 export function billedCharacters(text: string): number {
@@ -54,21 +52,40 @@ export interface SpokenCall {
   model: VoiceCatalogEntry;
   characters: number;
   costMicro: number;
-  hold: LedgerHold;
+  hold: HeldCall;
+  /** What the call is charged as: a ledger entry `settle:<chargeId>`, written once. */
+  chargeId: string;
+}
+
+/**
+ * Takes a voice call's hold of `worstMicro` (at least one micro-credit, so every call is tracked)
+ * from the caller's credit line; 402 when the balance cannot cover it, before any provider is called.
+ */
+export async function holdFor(
+  deps: VoiceDeps,
+  chargeId: string,
+  worstMicro: number,
+  ttlSeconds: number,
+): Promise<HeldCall> {
+  const amount = Math.max(1, worstMicro);
+  const hold = await deps.credits.hold(chargeId, amount, ttlSeconds);
+  if (!hold)
+    throw new ServiceError(
+      "insufficient_credits",
+      `this call may cost up to ${microToCredits(amount)} credits; top up`,
+      {
+        needed: microToCredits(amount),
+      },
+    );
+  return hold;
 }
 
 /**
  * Speaks `want.text` on the first candidate that answers: a hold for the dearest candidate's cost
  * first (402 before any provider is called), voided when none serves. The caller settles the hold
- * when the audio has been read (see {@link meteredAudio}).
+ * when the audio has been read (see {@link meteredAudio}); it is charged as `chargeId`.
  */
-export async function startSpeech(
-  deps: VoiceDeps,
-  want: SpeechWant,
-  identity: Identity,
-  call: CallContext,
-  holdId: string,
-): Promise<SpokenCall> {
+export async function startSpeech(deps: VoiceDeps, want: SpeechWant, chargeId: string): Promise<SpokenCall> {
   const characters = billedCharacters(want.text);
   checkLength(characters, deps.settings.maxChars);
   const { models } = await deps.catalog();
@@ -80,7 +97,7 @@ export async function startSpeech(
       "no text-to-speech provider is configured: set CARTESIA_API_KEY, or deploy with the AI binding",
     );
   const worst = Math.max(...usable.map((c) => ttsCostMicro(c.model, characters, deps.settings.creditsPerUsd)));
-  const hold = await LedgerHold.take(deps.billing, identity, call, holdId, worst, SPEECH_HOLD_SECONDS);
+  const hold = await holdFor(deps, chargeId, worst, SPEECH_HOLD_SECONDS);
   try {
     const served = await withFallback(
       candidates,
@@ -99,7 +116,7 @@ export async function startSpeech(
       deps.routing,
     );
     const costMicro = ttsCostMicro(served.model, characters, deps.settings.creditsPerUsd);
-    return { audio: served.value, model: served.model, characters, costMicro, hold };
+    return { audio: served.value, model: served.model, characters, costMicro, hold, chargeId };
   } catch (error) {
     await hold.void();
     throw error;
@@ -114,10 +131,10 @@ export async function startSpeech(
 export function meteredAudio(
   spoken: SpokenCall,
   deps: VoiceDeps,
-  chargeId?: string,
 ): { stream: ReadableStream<Uint8Array>; stop: () => Promise<void> } {
   const reader = spoken.audio.body.getReader();
   let bytes = 0;
+  let pending = true;
   // Cancelling the provider's reader ends a read in flight as `done`: that is a client gone, not
   // a provider finished, and is charged for what was produced.
   let cancelled = false;
@@ -131,7 +148,8 @@ export function meteredAudio(
     characters,
   });
   const settle = async (finished: boolean) => {
-    if (!spoken.hold.pending) return;
+    if (!pending) return;
+    pending = false;
     const characters = finished
       ? spoken.characters
       : charactersProduced(bytes, spoken.audio.bytesPerSecond, spoken.characters);
@@ -141,14 +159,13 @@ export function meteredAudio(
         await spoken.hold.settle(
           finished ? spoken.costMicro : ttsCostMicro(spoken.model, characters, deps.settings.creditsPerUsd),
           usage(characters),
-          chargeId,
         );
     } catch (error) {
       console.log(
         JSON.stringify({
           level: "error",
           msg: "speech charge not settled",
-          hold_id: spoken.hold.holdId,
+          charge_id: spoken.chargeId,
           error: String(error),
         }),
       );
@@ -202,8 +219,8 @@ export function meteredAudio(
 }
 
 /** The headers a speech answer starts with: its full cost is known before the first byte. */
-export function speechAnswer(spoken: SpokenCall, deps: VoiceDeps, chargeId?: string): SpeechAnswer {
-  const { stream, stop } = meteredAudio(spoken, deps, chargeId);
+export function speechAnswer(spoken: SpokenCall, deps: VoiceDeps): SpeechAnswer {
+  const { stream, stop } = meteredAudio(spoken, deps);
   return {
     stream,
     stop,

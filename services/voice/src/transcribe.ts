@@ -1,36 +1,25 @@
-import {
-  type CallContext,
-  formatCredits,
-  type Identity,
-  LedgerHold,
-  microToCredits,
-  ServiceError,
-  type Transcript,
-  type VoiceJsonAnswer,
-} from "@cognomega/shared";
+import { formatCredits, microToCredits, ServiceError, type Transcript, type VoiceJsonAnswer } from "@cognomega/shared";
 import type { AudioFacts } from "./audio";
 import { sttCandidates, sttCostMicro } from "./catalog";
+import { TRANSCRIBE_HOLD_SECONDS } from "./credits";
 import type { VoiceDeps } from "./deps";
 import { withFallback } from "./routing";
+import { holdFor } from "./speech";
 import type { TranscribeWant } from "./speech-want";
-
-/** How long a transcription hold lives: the slowest provider's answer to the largest file. */
-const TRANSCRIBE_HOLD_SECONDS = 600;
 
 /**
  * Transcribes whole audio on the first candidate that answers. The hold is the dearest candidate's
  * price for the audio's duration bound (from its header, or its size), taken before any provider is
  * called; the settle charges the duration the provider reports (else the header's, else the bound).
- * A transcript may be empty (silence): that is an answer, charged for the audio heard.
+ * A transcript may be empty (silence): that is an answer, charged for the audio heard. The call is
+ * charged as `chargeId`.
  */
 export async function transcribeAudio(
   deps: VoiceDeps,
   audio: Uint8Array,
   facts: AudioFacts,
   want: TranscribeWant,
-  identity: Identity,
-  call: CallContext,
-  charge: { holdId: string; chargeId?: string },
+  chargeId: string,
 ): Promise<VoiceJsonAnswer<Transcript>> {
   const { models } = await deps.catalog();
   const candidates = sttCandidates(models, want);
@@ -41,7 +30,7 @@ export async function transcribeAudio(
       "no speech-to-text provider is configured: set CARTESIA_API_KEY, or deploy with the AI binding",
     );
   const worst = Math.max(...usable.map((model) => sttCostMicro(model, facts.boundMs, deps.settings.creditsPerUsd)));
-  const hold = await LedgerHold.take(deps.billing, identity, call, charge.holdId, worst, TRANSCRIBE_HOLD_SECONDS);
+  const hold = await holdFor(deps, chargeId, worst, TRANSCRIBE_HOLD_SECONDS);
   const served = await withFallback(
     candidates,
     deps.providers,
@@ -64,19 +53,15 @@ export async function transcribeAudio(
   const heardMs = reported ? Math.round((heard.durationS as number) * 1000) : (facts.durationMs ?? facts.boundMs);
   const audioMs = Math.min(heardMs, facts.maxMs);
   const cost = sttCostMicro(served.model, audioMs, deps.settings.creditsPerUsd);
-  const settled = await hold.settle(
-    cost,
-    {
-      tokens_in: 0,
-      tokens_out: 0,
-      provider: served.model.provider,
-      model: served.model.id,
-      estimated: (!reported && facts.durationMs === undefined) || audioMs < heardMs,
-      source: "voice",
-      audio_ms: audioMs,
-    },
-    charge.chargeId,
-  );
+  const settled = await hold.settle(cost, {
+    tokens_in: 0,
+    tokens_out: 0,
+    provider: served.model.provider,
+    model: served.model.id,
+    estimated: (!reported && facts.durationMs === undefined) || audioMs < heardMs,
+    source: "voice",
+    audio_ms: audioMs,
+  });
   const body: Transcript = {
     text: heard.text.trim(),
     language: heard.language ?? want.language ?? null,
@@ -84,13 +69,13 @@ export async function transcribeAudio(
     ...(heard.words && heard.words.length > 0 ? { words: heard.words } : {}),
     provider: served.model.provider,
     model: served.model.id,
-    credits_used: microToCredits(settled.charged_micro),
+    credits_used: microToCredits(settled.charged),
   };
   return {
     body,
     meter: {
-      creditsUsed: formatCredits(settled.charged_micro),
-      creditsBalance: formatCredits(settled.balance_micro),
+      creditsUsed: formatCredits(settled.charged),
+      creditsBalance: formatCredits(settled.balance),
       provider: served.model.provider,
       model: served.model.id,
       audioSeconds: audioMs / 1000,

@@ -9,6 +9,9 @@ import { audioBody, audioStream, balanceOf, bytesOf, call, fakeCartesia, guest, 
 
 // Cartesia alone: 5,000 micro-credits a character ($50 per 1M characters at 100 credits per USD).
 const CARTESIA_ONLY = { AI: undefined } as unknown as Partial<VoiceEnv>;
+// An allowance that asks for nothing beyond each call's own hold: the ledger's `reserved` during a
+// call is then exactly that call's hold.
+const HOLD_ONLY = { ...CARTESIA_ONLY, VOICE_ALLOWANCE_CREDITS: "0" } as Partial<VoiceEnv>;
 const text100 = "a".repeat(100);
 
 beforeEach(() => voiceCircuits.reset());
@@ -22,7 +25,7 @@ describe("speech", () => {
       heldDuringCall = (await balanceOf(user)).reserved;
       return audioStream(4, 1000).response;
     });
-    const { service, done } = voice(CARTESIA_ONLY);
+    const { service, done } = voice(HOLD_ONLY);
     const answer = await service.speech({ text: text100 }, user, call);
     expect(answer.contentType).toBe("audio/mpeg");
     expect(answer.meter).toMatchObject({
@@ -157,7 +160,9 @@ describe("transcription", () => {
     );
     const audio = wav(3);
     const { body, meta } = audioBody(audio);
-    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    const { service, done } = voice(CARTESIA_ONLY);
+    const heard = await service.transcribe(body, meta, {}, user, call);
+    await done();
     expect(heard.body).toMatchObject({
       text: "hello there",
       duration_s: 2.5,

@@ -11,6 +11,9 @@ import { audioBody, audioStream, balanceOf, call, fakeCartesia, guest, voice, wa
 import { controlledBody } from "./helpers";
 
 const CARTESIA_ONLY = { AI: undefined } as unknown as Partial<VoiceEnv>;
+// An allowance that asks for nothing beyond each call's own hold: the ledger's `reserved` during a
+// call is then exactly that call's hold.
+const HOLD_ONLY = { ...CARTESIA_ONLY, VOICE_ALLOWANCE_CREDITS: "0" } as Partial<VoiceEnv>;
 
 beforeEach(() => voiceCircuits.reset());
 afterEach(() => vi.restoreAllMocks());
@@ -58,7 +61,9 @@ describe("transcription durations", () => {
       return Response.json({ type: "transcript", text: "hi", duration: 10_000_000, language: "en", words: [] });
     });
     const { body, meta } = audioBody(wav(3));
-    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    const { service, done } = voice(HOLD_ONLY);
+    const heard = await service.transcribe(body, meta, {}, user, call);
+    await done();
     // A 3 s WAV is held for 4 s: 20,000 micro at $0.003 a minute.
     expect(reservedDuringCall).toBe(0.02);
     expect(heard.body.credits_used).toBeLessThanOrEqual(0.02);
@@ -84,7 +89,9 @@ describe("transcription durations", () => {
     // second) that is at least 10 s, and real speech FLAC is ten times longer; it says 1 s.
     const lying = flac({ sampleRate: 16_000, totalSamples: 16_000, frameBytes: 2_880_000 });
     const { body, meta } = audioBody(lying, "audio/flac");
-    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    const { service, done } = voice(HOLD_ONLY);
+    const heard = await service.transcribe(body, meta, {}, user, call);
+    await done();
     // 10 s at $0.003 a minute is 0.05 credits; the claimed 1 s would hold 0.01.
     expect(reservedDuringCall).toBeGreaterThanOrEqual(0.05);
     // What the provider heard is charged, up to what so many bytes can last (1,440 s at 2,000 B/s).
@@ -103,7 +110,9 @@ describe("transcription durations a WAV states", () => {
     const lying = wavFile({ dataBytes: 400_000, byteRate: 0xffffffff });
     lying[20] = 0x55;
     const { body, meta } = audioBody(lying);
-    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    const { service, done } = voice(CARTESIA_ONLY);
+    const heard = await service.transcribe(body, meta, {}, user, call);
+    await done();
     expect(heard.body.duration_s).toBe(100);
     expect((await balanceOf(user)).balance).toBeCloseTo(5 - 0.5, 6);
   });
@@ -243,7 +252,9 @@ describe("transcription of low-rate speech", () => {
     // 90,000 bytes: held as 45 s (2,000 bytes a second); at 12 kbit/s it is 60 s of speech.
     fakeCartesia(() => Response.json({ type: "transcript", text: "a voice note", duration: 60, language: "en" }));
     const { body, meta } = audioBody(ogg(90_000), "audio/ogg");
-    const heard = await voice(CARTESIA_ONLY).service.transcribe(body, meta, {}, user, call);
+    const { service, done } = voice(CARTESIA_ONLY);
+    const heard = await service.transcribe(body, meta, {}, user, call);
+    await done();
     expect(heard.body.duration_s).toBe(60);
     expect((await balanceOf(user)).balance).toBeCloseTo(5 - 0.3, 6);
   });

@@ -1,18 +1,13 @@
-import {
-  type AllowanceDraw,
-  type AllowanceGrant,
-  type AllowanceSettlement,
-  type CallContext,
-  type Identity,
-  IdleWatch,
-  isServiceError,
-  type LimitState,
-} from "@cognomega/shared";
+import type { AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettlement, LimitState } from "./credits";
+import { isServiceError } from "./errors";
+import type { CallContext, Identity } from "./identity";
+import { IdleWatch } from "./idle-watch";
 
 /**
- * Credit allowances: how an ask is held without a ledger round trip.
+ * Credit allowances: how a metered call (an SI ask, a voice call) is held without a ledger round
+ * trip.
  *
- * An SI instance asks the account's ledger, in one transaction, for credits reserved to it (an
+ * An instance asks the account's ledger, in one transaction, for credits reserved to it (an
  * allowance). Calls then take their worst-case hold from the allowance in memory: JavaScript runs one task at a time per isolate, so
  * two calls can never take the same credits, and the ledger never lets allowances and holds
  * together exceed the balance. A call's actual cost is charged after the answer goes out, as its
@@ -39,7 +34,20 @@ export interface AllowanceSettings {
   callTtlSeconds: number;
 }
 
-type Billing = Pick<SiEnv["BILLING"], "openAllowance" | "settleAllowance">;
+/**
+ * The part of BillingService an allowance needs (structural, so no worker imports another): opens or
+ * grows an allowance, and charges calls against it (releasing it with `release`).
+ */
+export interface AllowanceLedger {
+  openAllowance(identity: Identity, request: AllowanceRequest, call: CallContext): Promise<AllowanceGrant>;
+  settleAllowance(
+    identity: Identity,
+    allowanceId: string,
+    draws: AllowanceDraw[],
+    release: { unusedSlots: number } | null,
+    call: CallContext,
+  ): Promise<AllowanceSettlement>;
+}
 
 /** How long an allowance lives beyond the calls drawn on it: it is renewed about this often. */
 const ALLOWANCE_SPAN_SECONDS = 60;
@@ -103,7 +111,7 @@ export class AccountCredits {
   private taking = 0;
 
   constructor(
-    private readonly billing: Billing,
+    private readonly billing: AllowanceLedger,
     private identity: Identity,
     private readonly settings: AllowanceSettings,
     private readonly now: () => number,
@@ -143,6 +151,11 @@ export class AccountCredits {
       this.balance = state.balance_micro;
     }
     this.lastLimits = state.limits;
+  }
+
+  /** The balance as this instance knows it: the newest ledger answer less charges not yet written. */
+  knownBalance(): number {
+    return Math.max(0, this.balance - this.unsent);
   }
 
   /** The caller's daily credit budget as of the newest ledger answer. */
@@ -268,7 +281,7 @@ export class AccountCredits {
       cost <= held ? allowance.spendable + held - cost : Math.max(0, allowance.spendable - (cost - held));
     this.pending.push({ allowance, draw: charge });
     this.unsent += cost;
-    return Math.max(0, this.balance - this.unsent);
+    return this.knownBalance();
   }
 
   /** Calls holding credits that are still live (a call holding past its lifetime was abandoned). */
@@ -432,43 +445,3 @@ export class AccountCredits {
     if (!this.current && this.closing.size === 0 && this.pending.length === 0) this.onEmpty();
   }
 }
-
-/** Every account's allowances in this isolate. */
-export class CreditAllowances {
-  private readonly accounts = new Map<string, AccountCredits>();
-
-  constructor(private readonly now: () => number = Date.now) {}
-
-  /** The account's credits in this isolate, created on first use and forgotten once idle and empty. */
-  account(billing: Billing, identity: Identity, settings: AllowanceSettings): AccountCredits {
-    let account = this.accounts.get(identity.sub);
-    if (!account) {
-      const created: AccountCredits = new AccountCredits(billing, identity, settings, this.now, () => {
-        if (this.accounts.get(identity.sub) === created) this.accounts.delete(identity.sub);
-      });
-      this.accounts.set(identity.sub, created);
-      account = created;
-    }
-    account.touch(identity);
-    return account;
-  }
-
-  /** Accounts this isolate currently keeps. */
-  get size(): number {
-    return this.accounts.size;
-  }
-
-  /** Whether this isolate keeps anything for the account. */
-  has(sub: string): boolean {
-    return this.accounts.has(sub);
-  }
-}
-
-/** Every account's allowances in this isolate, as SiService uses them. */
-export const isolateAllowances = new CreditAllowances();
-
-/** For tests only (production code never reads it): what this isolate keeps, per account. */
-export const allowancesForTests = {
-  size: () => isolateAllowances.size,
-  keeps: (sub: string) => isolateAllowances.has(sub),
-};
