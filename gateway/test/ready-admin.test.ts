@@ -16,6 +16,7 @@ describe("GET /ready", () => {
         advisor: "ok",
         voice: "ok",
         scaffold: "ok",
+        analytics: "ok",
       },
     });
   });
@@ -33,6 +34,7 @@ describe("GET /ready", () => {
       advisor: "ok",
       voice: "ok",
       scaffold: "ok",
+      analytics: "ok",
     });
     expect(body.detail).toContain("billing");
   });

@@ -22,6 +22,7 @@ function boundServices(env: GatewayEnv): Record<string, { health(): Promise<unkn
     advisor: env.ADVISOR,
     voice: env.VOICE,
     scaffold: env.SCAFFOLD,
+    analytics: env.ANALYTICS,
   };
 }
 
