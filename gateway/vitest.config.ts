@@ -53,5 +53,7 @@ export default workerProject(import.meta.url, "gateway", {
       },
     },
     { dir: "services/scaffold" },
+    // A short TTL so a test sees an admin's change without waiting out the default 30 s.
+    { dir: "services/flags", bindings: { FLAGS_CACHE_TTL_SECONDS: "0" } },
   ],
 });

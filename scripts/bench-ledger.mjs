@@ -81,6 +81,7 @@ const mf = new Miniflare({
     auxWorker("services/uploads"),
     auxWorker("services/rag"),
     auxWorker("services/scaffold"),
+    auxWorker("services/flags"),
     {
       name: "bench-driver",
       modules: true,

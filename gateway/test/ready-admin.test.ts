@@ -14,6 +14,7 @@ describe("GET /ready", () => {
         uploads: "ok",
         rag: "ok",
         advisor: "ok",
+        flags: "ok",
         voice: "ok",
         scaffold: "ok",
       },
@@ -31,6 +32,7 @@ describe("GET /ready", () => {
       uploads: "ok",
       rag: "ok",
       advisor: "ok",
+      flags: "ok",
       voice: "ok",
       scaffold: "ok",
     });
