@@ -18,6 +18,9 @@ export default workerProject(import.meta.url, "gateway", {
     TEST_PRIVATE_KEY_PEM: signing.privateKeyPem,
     TEST_PUBLIC_KEY_PEM: signing.publicKeyPem,
     TEST_KID: "gateway-test-1",
+    // Every request loads the flag set, so a test sees an admin's change at once; the cache's own
+    // tests set a TTL through gatewayWith.
+    FLAGS_CACHE_TTL_SECONDS: "0",
   },
   aux: [
     {
@@ -57,5 +60,7 @@ export default workerProject(import.meta.url, "gateway", {
     { dir: "services/scaffold" },
     // Reaches the run's PostgreSQL (test-support/database.ts) through its Hyperdrive binding.
     { dir: "services/analytics" },
+    // A short TTL so a test sees an admin's change without waiting out the default 30 s.
+    { dir: "services/flags", bindings: { FLAGS_CACHE_TTL_SECONDS: "0" } },
   ],
 });

@@ -82,6 +82,7 @@ const mf = new Miniflare({
     auxWorker("services/rag"),
     auxWorker("services/scaffold"),
     auxWorker("services/analytics"),
+    auxWorker("services/flags"),
     {
       name: "bench-driver",
       modules: true,

@@ -57,6 +57,7 @@ const mf = new Miniflare({
     auxWorker("services/rag"),
     auxWorker("services/scaffold"),
     auxWorker("services/analytics"),
+    auxWorker("services/flags"),
   ],
 });
 

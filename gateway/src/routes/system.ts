@@ -23,6 +23,7 @@ function boundServices(env: GatewayEnv): Record<string, { health(): Promise<unkn
     voice: env.VOICE,
     scaffold: env.SCAFFOLD,
     analytics: env.ANALYTICS,
+    flags: env.FLAGS,
   };
 }
 
