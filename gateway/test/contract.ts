@@ -90,6 +90,11 @@ export async function checkAgainstDocument(request: Request, response: Response)
   )
     throw new Error(`contract: ${where} answered ${type || "no type"}, documented: ${Object.keys(media).join(", ")}`);
   const schema = media[type]?.schema;
+  if (schema?.$ref && type === "application/json") {
+    const result = validatorFor(schema).validate(await response.clone().json());
+    if (!result.valid) throw new Error(`contract: ${where} body: ${JSON.stringify(result.errors[0])}`);
+    return;
+  }
   if (type !== "application/json" || !schema || (Object.keys(schema).length === 1 && schema.type === "object")) return;
   const result = validatorFor(schema).validate(await response.clone().json());
   if (!result.valid) {

@@ -168,6 +168,21 @@ function responses(operation: Operation): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    if (operation.errorFormat === "ofrep") {
+      const flagFailure = status === 400 || status === 404;
+      answers[String(status)] = {
+        description: flagFailure
+          ? "OFREP: the flag's (or the request's) evaluation error"
+          : `OFREP request failure: ${list.map((code) => `\`${code}\``).join(", ")}`,
+        headers: headerRefs(["X-Request-Id", ...(status === 429 || status === 503 ? ["Retry-After"] : [])]),
+        content: {
+          "application/json": {
+            schema: { $ref: `#/components/schemas/${flagFailure ? "OfrepEvaluationFailure" : "OfrepRequestFailure"}` },
+          },
+        },
+      };
+      continue;
+    }
     answers[String(status)] = {
       description: `Problem: ${list.map((code) => `\`${code}\``).join(", ")}`,
       headers: headerRefs(["X-Request-Id", ...(status === 429 || status === 503 ? ["Retry-After"] : [])]),
@@ -256,6 +271,37 @@ export function openApiDocument(): Record<string, unknown> {
       ),
       schemas: {
         ErrorCode: { type: "string", enum: Object.keys(ERROR_STATUS) },
+        OfrepEvaluationFailure: {
+          type: "object",
+          description:
+            "OFREP's error body (not problem+json): a flag that could not be evaluated, or a body that is not one.",
+          required: ["errorCode"],
+          properties: {
+            key: { type: "string" },
+            errorCode: {
+              type: "string",
+              enum: [
+                "PARSE_ERROR",
+                "TARGETING_KEY_MISSING",
+                "INVALID_CONTEXT",
+                "GENERAL",
+                "FLAG_NOT_FOUND",
+                "TYPE_MISMATCH",
+              ],
+            },
+            errorDetails: { type: "string" },
+          },
+        },
+        OfrepRequestFailure: {
+          type: "object",
+          description: "OFREP's body for a failure of the request itself, with the gateway's stable code.",
+          required: ["errorDetails", "code", "request_id"],
+          properties: {
+            errorDetails: { type: "string" },
+            code: { $ref: "#/components/schemas/ErrorCode" },
+            request_id: { type: "string" },
+          },
+        },
         Problem: {
           type: "object",
           description: "RFC 9457 problem details; extension members (e.g. `issues`) may follow.",

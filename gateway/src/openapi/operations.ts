@@ -5,6 +5,8 @@ import {
   CreateJobRequest,
   CreditsAnswer,
   type ErrorCode,
+  FlagDefinitionInput,
+  FlagOverrideInput,
   GuestTokenAnswer,
   GuestTokenRequest,
   JobAnswer,
@@ -78,6 +80,12 @@ export interface Operation {
   alternatives?: { status: number; description: string; content: AnswerContent }[];
   /** Error codes beyond those every operation of its kind can answer (auth, body, limits). */
   errors?: readonly ErrorCode[];
+  /**
+   * `ofrep`: the operation answers OFREP's own error bodies, not problem+json (the one exception):
+   * a flag's failure `{ key, errorCode, errorDetails }` (400, 404) and a request's failure
+   * `{ errorDetails, code, request_id }` (401, 413, 429, 5xx).
+   */
+  errorFormat?: "ofrep";
 }
 
 const AUDIO_IN = ["audio/wav", "audio/mpeg", "audio/webm", "audio/ogg", "audio/mp4", "audio/flac"] as const;
@@ -86,6 +94,8 @@ const AUDIO_OUT = ["audio/mpeg", "audio/wav", "audio/pcm"] as const;
 const SERVICE_CHECKED_OBJECT = v.looseObject({});
 const json = (schema?: GenericSchema): AnswerContent => (schema ? { kind: "json", schema } : { kind: "json" });
 const body = (schema: GenericSchema, required = true): RequestBody => ({ kind: "json", schema, required });
+/** An OFREP request body: `{ context? }`, the context's attributes checked by the gateway. */
+const OfrepRequest = v.looseObject({ context: v.optional(v.looseObject({ targetingKey: v.optional(v.string()) })) });
 
 /**
  * Every public route of the gateway. A test fails when the router has a route this table lacks, or
@@ -649,6 +659,106 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Delete one of the caller's scaffolds",
     auth: "bearer",
     ok: { status: 200, description: "what was deleted", content: json() },
+    errors: ["not_found"],
+  },
+  // Feature flags: OFREP v0.3 and the admin registry
+  {
+    method: "post",
+    path: "/ofrep/v1/evaluate/flags/:key",
+    tag: "flags",
+    summary: "OFREP: evaluate one flag for the caller's context",
+    auth: "bearer-or-admin",
+    body: body(OfrepRequest, false),
+    ok: { status: 200, description: "the flag's value, variant and reason", content: json() },
+    errorFormat: "ofrep",
+    errors: ["not_found", "payload_too_large"],
+  },
+  {
+    method: "post",
+    path: "/ofrep/v1/evaluate/flags",
+    tag: "flags",
+    summary: "OFREP: evaluate every flag for the caller's context (ETag; If-None-Match answers 304)",
+    auth: "bearer-or-admin",
+    body: body(OfrepRequest, false),
+    headers: ["If-None-Match"],
+    ok: { status: 200, description: "every flag's evaluation", content: json() },
+    alternatives: [{ status: 304, description: "unchanged since the ETag named", content: { kind: "none" } }],
+    errorFormat: "ofrep",
+    errors: ["payload_too_large"],
+  },
+  {
+    method: "get",
+    path: "/api/flags",
+    tag: "flags",
+    summary: "The caller's evaluated flags",
+    auth: "bearer",
+    ok: { status: 200, description: "values by key, and each evaluation", content: json() },
+  },
+  {
+    method: "get",
+    path: "/api/admin/flags",
+    tag: "flags",
+    summary: "Admin: every defined flag with its overrides",
+    auth: "admin",
+    ok: { status: 200, description: "the flags (ETag: the registry's version)", content: json() },
+  },
+  {
+    method: "get",
+    path: "/api/admin/flags/:key",
+    tag: "flags",
+    summary: "Admin: one flag (ETag: its version)",
+    auth: "admin",
+    ok: { status: 200, description: "the flag", content: json() },
+    errors: ["not_found"],
+  },
+  {
+    method: "put",
+    path: "/api/admin/flags/:key",
+    tag: "flags",
+    summary: "Admin: create a flag, or replace one (If-Match with its ETag required)",
+    auth: "admin",
+    body: body(FlagDefinitionInput),
+    headers: ["If-Match"],
+    ok: { status: 200, description: "the replaced flag", content: json() },
+    alternatives: [{ status: 201, description: "the created flag", content: json() }],
+    errors: ["precondition_required", "precondition_failed", "quota_exceeded"],
+  },
+  {
+    method: "delete",
+    path: "/api/admin/flags/:key",
+    tag: "flags",
+    summary: "Admin: delete a flag (If-Match required; its history stays)",
+    auth: "admin",
+    headers: ["If-Match"],
+    ok: { status: 200, description: "what was deleted", content: json() },
+    errors: ["not_found", "precondition_required", "precondition_failed"],
+  },
+  {
+    method: "put",
+    path: "/api/admin/flags/:key/overrides/:account",
+    tag: "flags",
+    summary: "Admin: pin one account to a variant",
+    auth: "admin",
+    body: body(FlagOverrideInput),
+    ok: { status: 200, description: "the flag with its overrides", content: json() },
+    errors: ["not_found", "quota_exceeded"],
+  },
+  {
+    method: "delete",
+    path: "/api/admin/flags/:key/overrides/:account",
+    tag: "flags",
+    summary: "Admin: drop one account's override",
+    auth: "admin",
+    ok: { status: 200, description: "the flag with its overrides", content: json() },
+    errors: ["not_found"],
+  },
+  {
+    method: "get",
+    path: "/api/admin/flags/:key/history",
+    tag: "flags",
+    summary: "Admin: the flag's changes, newest first (`?limit=&before=`)",
+    auth: "admin",
+    ok: { status: 200, description: "a page of changes", content: json() },
     errors: ["not_found"],
   },
 ];
