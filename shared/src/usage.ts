@@ -86,4 +86,6 @@ export interface HourUsageEvent extends UsageEvent {
 export interface HourUsagePage {
   events: HourUsageEvent[];
   cursor: string | null;
+  /** KV reads this page took (list calls and batch gets), for the rollup's accounting. */
+  kv_reads: number;
 }

@@ -126,7 +126,7 @@ export async function usageForHour(
       if (cursor.key !== null && key.name <= cursor.key) continue;
       const isBatch = typeof (key.metadata as { batch?: unknown } | undefined)?.batch === "number";
       if (events.length >= EVENTS_PER_HOUR_PAGE || (isBatch && gets >= GETS_PER_PAGE))
-        return { events, cursor: encodeCursor(cursor) };
+        return { events, cursor: encodeCursor(cursor), kv_reads: lists + gets };
       const account = accountOf(key.name, prefix.length);
       if (account === null) continue;
       if (isBatch) gets += 1;
@@ -137,8 +137,8 @@ export async function usageForHour(
       }
       cursor = { ...cursor, key: key.name };
     }
-    if (page.list_complete) return { events, cursor: null };
+    if (page.list_complete) return { events, cursor: null, kv_reads: lists + gets };
     cursor = { hour: hourStart, kv: page.cursor, key: null };
   }
-  return { events, cursor: encodeCursor(cursor) };
+  return { events, cursor: encodeCursor(cursor), kv_reads: lists + gets };
 }
