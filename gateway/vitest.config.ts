@@ -53,5 +53,7 @@ export default workerProject(import.meta.url, "gateway", {
       },
     },
     { dir: "services/scaffold" },
+    // Reaches the run's PostgreSQL (test-support/database.ts) through its Hyperdrive binding.
+    { dir: "services/analytics" },
   ],
 });

@@ -6,3 +6,6 @@ export function auxWorker(
   bindings?: Record<string, unknown>,
   extra?: Partial<WorkerOptions>,
 ): WorkerOptions & { name: string };
+
+/** Names of the Hyperdrive bindings (PostgreSQL) in the wrangler config at `configPath`. */
+export function hyperdriveBindings(configPath: string): string[];

@@ -6,6 +6,12 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { stripJsonc } from "./audit-routes.mjs";
 import { root } from "./workers.mjs";
 
+/** Names of the Hyperdrive bindings (PostgreSQL) in the wrangler config at `configPath`. */
+export function hyperdriveBindings(configPath) {
+  const { hyperdrive } = JSON.parse(stripJsonc(readFileSync(configPath, "utf8")));
+  return (hyperdrive ?? []).map((binding) => binding.binding);
+}
+
 /**
  * Miniflare options for the worker in `dir` (e.g. "services/billing"), from its dist/ build.
  * Remote-only bindings (Workers AI, Vectorize) are dropped: offline, the worker sees them as not

@@ -81,6 +81,7 @@ const mf = new Miniflare({
     auxWorker("services/uploads"),
     auxWorker("services/rag"),
     auxWorker("services/scaffold"),
+    auxWorker("services/analytics"),
     {
       name: "bench-driver",
       modules: true,

@@ -56,6 +56,7 @@ const mf = new Miniflare({
     auxWorker("services/uploads"),
     auxWorker("services/rag"),
     auxWorker("services/scaffold"),
+    auxWorker("services/analytics"),
   ],
 });
 

@@ -1,10 +1,13 @@
 // The vitest project of one worker: it runs in workerd from its own wrangler.jsonc, with the mesh
 // workers it calls as auxiliary workers (built first by build-aux.ts, since they take bundled JS).
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import type { Json, WorkerOptions } from "miniflare";
 import { defineProject } from "vitest/config";
-import { auxWorker } from "../scripts/aux-workers.mjs";
+import { auxWorker, hyperdriveBindings } from "../scripts/aux-workers.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -20,6 +23,12 @@ export interface AuxWorker {
   options?: Partial<WorkerOptions>;
 }
 
+/** Every Hyperdrive binding in `names` pointed at the run's PostgreSQL (none when it has none). */
+function hyperdrives(names: string[], databaseUrl: string | undefined): Pick<WorkerOptions, "hyperdrives"> {
+  if (names.length === 0 || databaseUrl === undefined) return {};
+  return { hyperdrives: Object.fromEntries(names.map((name) => [name, databaseUrl])) };
+}
+
 export function workerProject(
   configUrl: string,
   name: string,
@@ -27,28 +36,41 @@ export function workerProject(
 ) {
   const here = (path: string) => fileURLToPath(new URL(path, configUrl));
   const aux = options.aux ?? [];
+  const ownDatabase = hyperdriveBindings(here("./wrangler.jsonc"));
+  const auxDatabase = aux.map((worker) => hyperdriveBindings(join(root, worker.dir, "wrangler.jsonc")));
+  const usesDatabase = ownDatabase.length > 0 || auxDatabase.some((names) => names.length > 0);
   return defineProject({
     plugins: [
-      cloudflareTest({
-        main: here("./src/index.ts"),
-        wrangler: { configPath: here("./wrangler.jsonc") },
-        remoteBindings: false,
-        miniflare: {
-          ...options.miniflare,
-          bindings: (options.bindings ?? {}) as Record<string, Json>,
-          workers: aux.map((worker) => auxWorker(worker.dir, worker.bindings, worker.options)),
-        },
+      // A function: Vitest calls it when the pool starts, after the global setups, so the run's
+      // PostgreSQL (test-support/database.ts) is known by then; configs are evaluated before it exists.
+      cloudflareTest(({ inject }) => {
+        const databaseUrl = inject("databaseUrl");
+        return {
+          main: here("./src/index.ts"),
+          wrangler: { configPath: here("./wrangler.jsonc") },
+          remoteBindings: false,
+          miniflare: {
+            ...options.miniflare,
+            ...hyperdrives(ownDatabase, databaseUrl),
+            bindings: (options.bindings ?? {}) as Record<string, Json>,
+            workers: aux.map((worker, index) =>
+              auxWorker(worker.dir, worker.bindings, {
+                ...worker.options,
+                ...hyperdrives(auxDatabase[index] ?? [], databaseUrl),
+              }),
+            ),
+          },
+        };
       }),
     ],
     test: {
       name,
       include: ["test/**/*.test.ts"],
-      ...(aux.length > 0
-        ? {
-            globalSetup: [fileURLToPath(new URL("./build-aux.ts", import.meta.url))],
-            provide: { auxDirs: aux.map((worker) => worker.dir) },
-          }
-        : {}),
+      ...(aux.length > 0 ? { globalSetup: [fileURLToPath(new URL("./build-aux.ts", import.meta.url))] } : {}),
+      provide: {
+        ...(aux.length > 0 ? { auxDirs: aux.map((worker) => worker.dir) } : {}),
+        ...(usesDatabase ? { usesDatabase: true } : {}),
+      },
     },
   });
 }

@@ -16,6 +16,8 @@ describe("GET /ready", () => {
         advisor: "ok",
         voice: "ok",
         scaffold: "ok",
+      analytics: "ok",
+        analytics: "ok",
       },
     });
   });
@@ -33,6 +35,7 @@ describe("GET /ready", () => {
       advisor: "ok",
       voice: "ok",
       scaffold: "ok",
+      analytics: "ok",
     });
     expect(body.detail).toContain("billing");
   });

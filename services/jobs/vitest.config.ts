@@ -23,5 +23,7 @@ export default workerProject(import.meta.url, "jobs", {
     { dir: "services/uploads" },
     // A small quota, so a test can fill it; every other test renders once or twice per guest.
     { dir: "services/scaffold", bindings: { SCAFFOLD_QUOTA_COUNT: "3" } },
+    // The rollup job writes through it, to the run's PostgreSQL (test-support/database.ts).
+    { dir: "services/analytics" },
   ],
 });

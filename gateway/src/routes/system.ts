@@ -16,6 +16,7 @@ function boundServices(env: GatewayEnv): Record<string, { health(): Promise<unkn
     advisor: env.ADVISOR,
     voice: env.VOICE,
     scaffold: env.SCAFFOLD,
+    analytics: env.ANALYTICS,
   };
 }
 
