@@ -55,6 +55,9 @@ const UNCOUNTED = new Set([
   "DELETE /api/admin/voice-catalog",
   "POST /api/jobs/run",
   "POST /api/admin/cleanup",
+  "POST /api/admin/rollup",
+  "GET /api/admin/analytics/usage",
+  "GET /api/admin/analytics/rollups",
 ]);
 
 /** The billing binding, recording the name of every ledger-facing call made through it. */

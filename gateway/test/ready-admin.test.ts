@@ -16,7 +16,6 @@ describe("GET /ready", () => {
         advisor: "ok",
         voice: "ok",
         scaffold: "ok",
-      analytics: "ok",
         analytics: "ok",
       },
     });

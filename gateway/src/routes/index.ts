@@ -1,5 +1,6 @@
 import { createRouter, type GatewayRouter } from "../http/router";
 import { registerAdminKeyRoutes } from "./admin-keys";
+import { registerAnalyticsRoutes } from "./analytics";
 import { registerAuthRoutes } from "./auth";
 import { registerCreditRoutes } from "./credits";
 import { registerJobRoutes } from "./jobs";
@@ -23,5 +24,6 @@ export function gatewayRoutes(): GatewayRouter {
   registerRagRoutes(router);
   registerVoiceRoutes(router);
   registerScaffoldRoutes(router);
+  registerAnalyticsRoutes(router);
   return router;
 }
