@@ -36,6 +36,8 @@ export interface RollupResult {
   per_hour: { hour: string; events: number; rows: number }[];
 }
 
+/** The widest range one on-demand rollup may span (analytics queries may span 90 days). */
+export const MAX_ROLLUP_DAYS = 7;
 /** Analytics queries take a day by default. */
 const DEFAULT_QUERY_SPAN_MS = 86_400_000;
 
@@ -98,6 +100,16 @@ export async function rollupRange(
       issues: [{ path: "", message: "expected { from?, to? }" }],
     });
   const range = parseRange(body, now, settings.lookbackHours * HOUR_MS);
+  // Each hour is at least one billing call (a subrequest) and one transaction: a week per request
+  // keeps one invocation well inside Workers' subrequest limit, however busy the hours.
+  if (range.to - range.from > MAX_ROLLUP_DAYS * 86_400_000)
+    throw new ServiceError(
+      "invalid_input",
+      `a rollup spans at most ${MAX_ROLLUP_DAYS} days; roll a longer range in parts`,
+      {
+        issues: [{ path: "from", message: "range too wide" }],
+      },
+    );
   const oldest = hourOf(now - settings.maxAgeDays * 86_400_000);
   const touched = hoursTouched(range.from, range.to);
   const hours = touched.filter((hour) => hour >= oldest);

@@ -242,6 +242,7 @@ describe("the hourly rollup", () => {
     for (const bad of [
       { from: "2026-12-01T10:00:00Z", to: "2026-12-01T09:00:00Z" },
       { from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z" },
+      { from: new Date(Date.now() - 8 * 86_400_000).toISOString() },
       { from: "yesterday" },
       { to: "2026-13-45" },
       { from: 5 },
