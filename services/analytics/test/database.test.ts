@@ -101,6 +101,24 @@ describe("AnalyticsService and PostgreSQL through Hyperdrive", () => {
     expect(await usageRows(account)).toBe(0);
   });
 
+  it("is 503 upstream_unavailable when the server drops the connection mid-transaction, and nothing is kept", async () => {
+    const account = `acct-outage-${crypto.randomUUID()}`;
+    const ctx = createExecutionContext();
+    const error = await rejection(
+      withTransaction(env, ctx, async (db) => {
+        await db.query(
+          `INSERT INTO usage_hourly (account, provider, model, hour, requests) VALUES ($1, 'groq', 'm', $2, 1)`,
+          [account, HOUR],
+        );
+        // The server ends this session as it would in a restart or a failover (SQLSTATE 57P01).
+        await db.query("SELECT pg_terminate_backend(pg_backend_pid())");
+      }),
+    );
+    await waitOnExecutionContext(ctx);
+    expect(isServiceError(error) && error.code).toBe("upstream_unavailable");
+    expect(await usageRows(account)).toBe(0);
+  });
+
   it("is 503 not_configured without a DB binding or with an empty connection string", async () => {
     for (const DB of [undefined, { connectionString: "" }]) {
       const service = new AnalyticsService(createExecutionContext(), { ...env, DB } as unknown as AnalyticsEnv);
