@@ -124,9 +124,9 @@ export async function rollupHour(db: Db, read: HourReader, hour: number): Promis
   try {
     return await inTransaction(db, async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, hour / HOUR_MS]);
-      const read_ = await readHour(read, hour);
-      events = read_.events.length;
-      const rows = aggregate(read_.events);
+      const hourEvents = await readHour(read, hour);
+      events = hourEvents.events.length;
+      const rows = aggregate(hourEvents.events);
       for (let at = 0; at < rows.length; at += ROWS_PER_STATEMENT)
         await upsert(tx, hourIso, rows.slice(at, at + ROWS_PER_STATEMENT));
       // now() is the transaction's start, on the database's clock, like the lag's "after the hour".
@@ -135,7 +135,7 @@ export async function rollupHour(db: Db, read: HourReader, hour: number): Promis
          VALUES ($1, now(), clock_timestamp(), $2, $3, 'succeeded')`,
         [hourIso, events, rows.length],
       );
-      return { hour, events, rows: rows.length, kvReads: read_.kvReads };
+      return { hour, events, rows: rows.length, kvReads: hourEvents.kvReads };
     });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
