@@ -221,6 +221,7 @@ try {
   results.push(...(await voiceChecks()));
   results.push(...(await flagsChecks()));
   if (process.env.SMOKE_SCAFFOLD_DIR) results.push(...(await scaffoldCheck(process.env.SMOKE_SCAFFOLD_DIR)));
+  results.push(await analyticsCheck(base, adminKey));
   const ping = await fetch(`${base}/api/admin/ping`, { headers: { "X-Admin-Key": adminKey } });
   results.push({
     name: "ADMIN_KEY from the environment reaches the gateway",
@@ -250,4 +251,39 @@ await cartesia.close();
 if (failure) {
   console.error(`smoke test failed: ${failure.message}\n--- npm start output ---\n${output.slice(-4000)}`);
   process.exit(1);
+}
+
+/**
+ * The usage rollup against npm start's own PostgreSQL: a guest reports a usage event, an admin rolls
+ * the lookback window, and the guest's analytics show the event.
+ */
+async function analyticsCheck(base, adminKey) {
+  const name = "usage rolls up into npm start's PostgreSQL and shows in /api/analytics/usage";
+  try {
+    const guest = await (await fetch(`${base}/auth/guest`, { method: "POST", body: "{}" })).json();
+    const auth = { Authorization: `Bearer ${guest.token}`, "Content-Type": "application/json" };
+    const reported = await fetch(`${base}/api/billing/usage`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ tokens_in: 12, tokens_out: 3, provider: "smoke", model: "smoke-model", credits: 0.5 }),
+    });
+    if (reported.status !== 201) return { name, ok: false, detail: `report: status ${reported.status}` };
+    const rolled = await fetch(`${base}/api/admin/rollup`, {
+      method: "POST",
+      headers: { "X-Admin-Key": adminKey, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    const rollup = await rolled.json();
+    if (rolled.status !== 200) return { name, ok: false, detail: `rollup: ${rolled.status} ${JSON.stringify(rollup)}` };
+    const usage = await (await fetch(`${base}/api/analytics/usage?group_by=model`, { headers: auth })).json();
+    const row = usage.rows?.find((r) => r.model === "smoke-model");
+    const ok = row?.requests === 1 && row?.tokens_in === 12 && row?.credits === 0.5;
+    return {
+      name,
+      ok,
+      detail: `${rollup.hours} hours, ${rollup.events} events, ${rollup.rows} rows; ${JSON.stringify(usage.rows)}`,
+    };
+  } catch (error) {
+    return { name, ok: false, detail: String(error) };
+  }
 }

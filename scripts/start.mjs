@@ -76,6 +76,9 @@ const SETTINGS = [
   "VOICE_SETTLE_BATCH_MS",
   "SCAFFOLD_QUOTA_COUNT",
   "FLAGS_CACHE_TTL_SECONDS",
+  "ROLLUP_LOOKBACK_HOURS",
+  "ROLLUP_CATCHUP_HOURS",
+  "ROLLUP_MAX_AGE_DAYS",
 ];
 
 const DEV_DEFAULTS = {
@@ -205,11 +208,22 @@ child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, {
 });
 
 // wrangler dev does not fire cron triggers by itself: stand in for the jobs worker's every-minute
-// cron by asking the gateway to run due jobs (an admin route, so only when ADMIN_KEY is set).
+// cron by asking the gateway to run due jobs (an admin route, so only when ADMIN_KEY is set), and
+// for its hourly usage rollup by asking for the lookback window's rollup once an hour.
+let rolledHour;
 const cron = settings.ADMIN_KEY
   ? setInterval(() => {
-      fetch(`http://127.0.0.1:${port}/api/jobs/run`, { method: "POST", headers: { "X-Admin-Key": settings.ADMIN_KEY } })
+      const admin = { "X-Admin-Key": settings.ADMIN_KEY };
+      fetch(`http://127.0.0.1:${port}/api/jobs/run`, { method: "POST", headers: admin })
         .then((response) => response.arrayBuffer())
+        .catch(() => {});
+      const hour = Math.floor(Date.now() / 3_600_000);
+      if (hour === rolledHour) return;
+      fetch(`http://127.0.0.1:${port}/api/admin/rollup`, { method: "POST", headers: admin, body: "{}" })
+        .then(async (response) => {
+          await response.arrayBuffer();
+          if (response.ok) rolledHour = hour;
+        })
         .catch(() => {});
     }, 60_000)
   : undefined;

@@ -63,6 +63,9 @@ const UNCOUNTED = new Set([
   "PUT /api/admin/flags/:key/overrides/:account",
   "DELETE /api/admin/flags/:key/overrides/:account",
   "GET /api/admin/flags/:key/history",
+  "POST /api/admin/rollup",
+  "GET /api/admin/analytics/usage",
+  "GET /api/admin/analytics/rollups",
 ]);
 
 /** The billing binding, recording the name of every ledger-facing call made through it. */

@@ -34,7 +34,8 @@ export interface UsageEvent {
   provider: string;
   model: string;
   credits: number;
-  source: "client" | "si" | "voice";
+  /** Who made the call: the client's own report, an AI call (SI), speech (voice), an embedding (RAG). */
+  source: "client" | "si" | "voice" | "rag";
   estimated?: boolean;
   /** Speech: the characters spoken (text to speech). */
   characters?: number;
@@ -69,9 +70,22 @@ export interface AiUsage {
   model: string;
   estimated: boolean;
   /** The worker that made the call; `si` when absent. */
-  source?: "si" | "voice";
+  source?: "si" | "voice" | "rag";
   /** Text to speech: characters spoken. */
   characters?: number;
   /** Speech to text: milliseconds of audio transcribed. */
   audio_ms?: number;
+}
+
+/** A usage event read by its hour (for the rollup), with the account it belongs to. */
+export interface HourUsageEvent extends UsageEvent {
+  account: string;
+}
+
+/** One page of an hour's usage events across all accounts; `cursor` is null after the last page. */
+export interface HourUsagePage {
+  events: HourUsageEvent[];
+  cursor: string | null;
+  /** KV reads this page took (list calls and batch gets), for the rollup's accounting. */
+  kv_reads: number;
 }

@@ -94,6 +94,21 @@ const AUDIO_OUT = ["audio/mpeg", "audio/wav", "audio/pcm"] as const;
 const SERVICE_CHECKED_OBJECT = v.looseObject({});
 const json = (schema?: GenericSchema): AnswerContent => (schema ? { kind: "json", schema } : { kind: "json" });
 const body = (schema: GenericSchema, required = true): RequestBody => ({ kind: "json", schema, required });
+// The analytics worker checks its ranges itself (parseRange/parseGroup); these describe them.
+const ANALYTICS_TIME = v.optional(v.pipe(v.string(), v.isoTimestamp()));
+const AnalyticsQuery = v.object({
+  from: ANALYTICS_TIME,
+  to: ANALYTICS_TIME,
+  group_by: v.optional(v.picklist(["hour", "day", "model", "provider"])),
+});
+const AdminAnalyticsQuery = v.object({
+  from: ANALYTICS_TIME,
+  to: ANALYTICS_TIME,
+  account: v.optional(v.string()),
+  group_by: v.optional(v.picklist(["hour", "day", "model", "provider", "account"])),
+});
+const RollupRequest = v.strictObject({ from: ANALYTICS_TIME, to: ANALYTICS_TIME });
+
 /** An OFREP request body: `{ context? }`, the context's attributes checked by the gateway. */
 const OfrepRequest = v.looseObject({ context: v.optional(v.looseObject({ targetingKey: v.optional(v.string()) })) });
 
@@ -760,5 +775,45 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "admin",
     ok: { status: 200, description: "a page of changes", content: json() },
     errors: ["not_found"],
+  },
+  // Usage analytics (PostgreSQL)
+  {
+    method: "post",
+    path: "/api/admin/rollup",
+    tag: "analytics",
+    summary: "Admin: roll up every hour the range touches now (the open hour included)",
+    auth: "admin",
+    body: body(RollupRequest, false),
+    ok: { status: 200, description: "hours, events and rows written", content: json() },
+    errors: ["upstream_unavailable", "not_configured"],
+  },
+  {
+    method: "get",
+    path: "/api/analytics/usage",
+    tag: "analytics",
+    summary: "The caller's rolled-up usage, grouped",
+    auth: "bearer",
+    query: AnalyticsQuery,
+    ok: { status: 200, description: "rows of sums", content: json() },
+    errors: ["upstream_unavailable", "not_configured"],
+  },
+  {
+    method: "get",
+    path: "/api/admin/analytics/usage",
+    tag: "analytics",
+    summary: "Admin: any tenant's rolled-up usage, grouped",
+    auth: "admin",
+    query: AdminAnalyticsQuery,
+    ok: { status: 200, description: "rows of sums", content: json() },
+    errors: ["upstream_unavailable", "not_configured"],
+  },
+  {
+    method: "get",
+    path: "/api/admin/analytics/rollups",
+    tag: "analytics",
+    summary: "Admin: recent rollup runs, the lag and rows written",
+    auth: "admin",
+    ok: { status: 200, description: "runs and lag", content: json() },
+    errors: ["upstream_unavailable", "not_configured"],
   },
 ];

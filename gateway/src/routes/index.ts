@@ -1,5 +1,6 @@
 import { createRouter, type GatewayRouter } from "../http/router";
 import { registerAdminKeyRoutes } from "./admin-keys";
+import { registerAnalyticsRoutes } from "./analytics";
 import { registerAuthRoutes } from "./auth";
 import { registerCreditRoutes } from "./credits";
 import { registerFlagRoutes } from "./flags";
@@ -25,5 +26,6 @@ export function gatewayRoutes(): GatewayRouter {
   registerVoiceRoutes(router);
   registerScaffoldRoutes(router);
   registerFlagRoutes(router);
+  registerAnalyticsRoutes(router);
   return router;
 }

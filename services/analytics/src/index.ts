@@ -1,5 +1,16 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
+import type { CallContext, Identity } from "@cognomega/shared";
 import { withClient } from "./db";
+import type { UsageSummary } from "./queries";
+import {
+  adminUsage,
+  type RollupResult,
+  type RollupStatus,
+  rollupRange,
+  rollupScheduled,
+  rollupStatus,
+  tenantUsage,
+} from "./service";
 
 export {
   connectionString,
@@ -52,6 +63,38 @@ export class AnalyticsService extends WorkerEntrypoint<AnalyticsEnv> {
         migrations: migrations.rows.map((row) => row.name),
       };
     });
+  }
+
+  /**
+   * Admin or the system (the jobs cron's identity): rolls every hour `{ from?, to? }` touches (ISO
+   * times; default the last ROLLUP_LOOKBACK_HOURS), the open hour included, a future `to` clamped to
+   * now; answers when done with what it wrote. Bad ranges are 400; without a database 503.
+   */
+  async rollup(input: unknown, identity: Identity, call: CallContext): Promise<RollupResult> {
+    return rollupRange(this.env, this.ctx, input, identity, call);
+  }
+
+  /**
+   * The hourly `usage.rollup` job: closed hours of the catch-up window not rolled since they closed
+   * (bounded), then the lookback window and the open hour again.
+   */
+  async rollupScheduled(identity: Identity, call: CallContext): Promise<RollupResult> {
+    return rollupScheduled(this.env, this.ctx, identity, call);
+  }
+
+  /** The caller's own rolled-up usage: `{ from?, to?, group_by? }` (hour, day, model or provider). */
+  async usage(query: unknown, identity: Identity, _call: CallContext): Promise<UsageSummary> {
+    return tenantUsage(this.env, this.ctx, query, identity);
+  }
+
+  /** Admin: any tenant's usage (`account`), or everyone's; `group_by` also takes `account`. */
+  async adminUsage(query: unknown, identity: Identity, _call: CallContext): Promise<UsageSummary> {
+    return adminUsage(this.env, this.ctx, query, identity);
+  }
+
+  /** Admin: recent rollup runs, the lag (oldest closed hour not rolled) and rows written. */
+  async rollups(identity: Identity, _call: CallContext): Promise<RollupStatus> {
+    return rollupStatus(this.env, this.ctx, identity);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type GuestToken,
   GuestTokenRequest,
   type HoldView,
+  type HourUsagePage,
   IdempotencyKey,
   type Identity,
   type Jwks,
@@ -45,6 +46,7 @@ import { type LedgerCall, type LimitSnapshot, MAX_IN_FLIGHT_LEASE_MS } from "./l
 import { unwrap } from "./result";
 import { signGuestToken } from "./tokens";
 import { listUsage, newestEventAt, recordUsage } from "./usage";
+import { HOUR_INDEX_PREFIX, parseHour, usageForHour } from "./usage-hours";
 import { creditsView, entryView, holdView, limitView } from "./views";
 
 // Per isolate: account name → its ledger object's id.
@@ -79,7 +81,7 @@ function checkUsage(usage: AiUsage): void {
     !count(usage.tokens_in) ||
     !count(usage.tokens_out) ||
     typeof usage.estimated !== "boolean" ||
-    (usage.source !== undefined && usage.source !== "si" && usage.source !== "voice") ||
+    (usage.source !== undefined && usage.source !== "si" && usage.source !== "voice" && usage.source !== "rag") ||
     (usage.characters !== undefined && !count(usage.characters)) ||
     (usage.audio_ms !== undefined && !count(usage.audio_ms))
   )
@@ -483,31 +485,45 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
 
   /**
    * Admin: deletes usage events older than `USAGE_TTL_DAYS` that KV has not expired by itself (for
-   * example written before the TTL was shortened). Scans at most 5,000 keys per call.
+   * example written before the TTL was shortened), under the accounts' keys and the hour index
+   * alike. Scans at most 5,000 keys per call.
    */
   async pruneUsage(identity: Identity, _ctx: CallContext): Promise<{ deleted: number; complete: boolean }> {
     requireAdmin(identity);
     const cutoff = Date.now() - usageTtlSeconds(this.env) * 1000;
     let deleted = 0;
     let scanned = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.env.KV_BILLING.list({
-        prefix: "usage:",
-        limit: 1000,
-        ...(cursor ? { cursor } : {}),
-      });
-      for (const key of page.keys) {
-        scanned += 1;
-        const at = newestEventAt(key.metadata);
-        if (Number.isNaN(at) || at < cutoff) {
-          await this.env.KV_BILLING.delete(key.name);
-          deleted += 1;
+    for (const prefix of ["usage:", HOUR_INDEX_PREFIX]) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.env.KV_BILLING.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
+        for (const key of page.keys) {
+          scanned += 1;
+          const at = newestEventAt(key.metadata);
+          if (Number.isNaN(at) || at < cutoff) {
+            await this.env.KV_BILLING.delete(key.name);
+            deleted += 1;
+          }
         }
-      }
-      cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
-    } while (cursor);
-    return { deleted, complete: scanned < 5000 };
+        cursor = page.list_complete || scanned >= 5000 ? undefined : page.cursor;
+      } while (cursor);
+      if (scanned >= 5000) return { deleted, complete: false };
+    }
+    return { deleted, complete: true };
+  }
+
+  /**
+   * The usage events of one UTC hour for every account (`hour`: its start, ISO or epoch ms), one page
+   * at a time, read by the hour's index keys rather than by scanning KV: for the analytics rollup.
+   * `cursor` (null for the first page) is the previous page's; a page may be short, even empty, with
+   * a cursor, and the last one has `cursor: null`.
+   */
+  async usageForHour(hour: unknown, cursor: string | null, _ctx: CallContext): Promise<HourUsagePage> {
+    if (cursor !== null && (typeof cursor !== "string" || cursor.length > 4000))
+      throw new ServiceError("invalid_input", "cursor is not one this API returned", {
+        issues: [{ path: "cursor", message: "invalid cursor" }],
+      });
+    return usageForHour(this.env.KV_BILLING, parseHour(hour), cursor);
   }
 
   /** The caller's usage events between `from` and `to` (default: the last 24 h), oldest first. */

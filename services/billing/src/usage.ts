@@ -1,4 +1,5 @@
 import { microToCredits, ServiceError, type UsageEvent } from "@cognomega/shared";
+import { HOUR_MS, hourKeyFor } from "./usage-hours";
 
 const DAY_MS = 86_400_000;
 /** The widest window one listing may span. */
@@ -60,21 +61,49 @@ export interface UsageBatchMeta {
 }
 
 /**
- * Stores one event under `usage:<account>:<YYYYMMDD>:<ms>:<id>` with a TTL. The whole event rides
- * in the key's metadata (well under KV's 1024 bytes), so listing needs no per-event reads.
+ * Stores one event under `usage:<account>:<YYYYMMDD>:<ms>:<id>` with a TTL, and beside it under its
+ * hour's index key (`hourKeyFor`), which the rollup reads. The whole event rides in each key's
+ * metadata (well under KV's 1024 bytes), so listing needs no per-event reads. The index is written
+ * first: a failure between the two leaves an event the rollup counts but the listing does not show
+ * yet (the caller retries), never one the listing shows and the rollup skips.
  */
 export async function recordUsage(kv: KVNamespace, record: UsageRecord, ttlSeconds: number): Promise<UsageEvent> {
   const event = eventOf(record);
-  await kv.put(keyFor(record.account, record.at, record.id), "", { expirationTtl: ttlSeconds, metadata: event });
+  const options = { expirationTtl: ttlSeconds, metadata: event };
+  await kv.put(hourKeyFor(record.account, record.at, record.id), "", options);
+  await kv.put(keyFor(record.account, record.at, record.id), "", options);
   return event;
 }
 
+/** Puts events (sorted by time, all in one bucket) under one key: metadata for one, a batch value for more. */
+async function putGroup(kv: KVNamespace, key: string, group: UsageRecord[], ttlSeconds: number): Promise<void> {
+  const first = group[0] as UsageRecord;
+  if (group.length === 1) {
+    await kv.put(key, "", { expirationTtl: ttlSeconds, metadata: eventOf(first) });
+    return;
+  }
+  const metadata: UsageBatchMeta = { batch: group.length, first: first.at, last: (group.at(-1) as UsageRecord).at };
+  await kv.put(key, JSON.stringify(group.map(eventOf)), { expirationTtl: ttlSeconds, metadata });
+}
+
+function groupBy(records: UsageRecord[], bucketMs: number): UsageRecord[][] {
+  const groups = new Map<number, UsageRecord[]>();
+  for (const record of records) {
+    const bucket = Math.floor(record.at / bucketMs);
+    const group = groups.get(bucket);
+    if (group) group.push(record);
+    else groups.set(bucket, [record]);
+  }
+  return [...groups.values()];
+}
+
 /**
- * Stores the events of one settlement (an SI instance's batch of calls) with one KV write per UTC
- * day they fall on, rather than one per call: under the same time-bucketed keys
+ * Stores the events of one settlement (an SI instance's batch of calls, an outbox carry) with one KV
+ * write per UTC day they fall on, rather than one per call: under the same time-bucketed keys
  * (`usage:<account>:<YYYYMMDD>:<ms of the first>:<id of the first>`), the events as a JSON array in
- * the value and their count and time span in the metadata. A single event is stored as
- * `recordUsage` stores it.
+ * the value and their count and time span in the metadata; a single event as `recordUsage` stores
+ * it. The hour index gets one write per UTC hour the same way, written first (see `recordUsage`).
+ * A retry rewrites the same keys with the same content, so carrying a batch twice counts it once.
  */
 export async function recordUsageBatch(
   kv: KVNamespace,
@@ -82,22 +111,14 @@ export async function recordUsageBatch(
   records: UsageRecord[],
   ttlSeconds: number,
 ): Promise<void> {
-  const byDay = new Map<number, UsageRecord[]>();
-  for (const record of [...records].sort((a, b) => a.at - b.at)) {
-    const day = Math.floor(record.at / DAY_MS);
-    byDay.set(day, [...(byDay.get(day) ?? []), record]);
-  }
-  for (const group of byDay.values()) {
+  const sorted = [...records].sort((a, b) => a.at - b.at);
+  for (const group of groupBy(sorted, HOUR_MS)) {
     const first = group[0] as UsageRecord;
-    if (group.length === 1) {
-      await recordUsage(kv, first, ttlSeconds);
-      continue;
-    }
-    const metadata: UsageBatchMeta = { batch: group.length, first: first.at, last: (group.at(-1) as UsageRecord).at };
-    await kv.put(keyFor(account, first.at, first.id), JSON.stringify(group.map(eventOf)), {
-      expirationTtl: ttlSeconds,
-      metadata,
-    });
+    await putGroup(kv, hourKeyFor(account, first.at, first.id), group, ttlSeconds);
+  }
+  for (const group of groupBy(sorted, DAY_MS)) {
+    const first = group[0] as UsageRecord;
+    await putGroup(kv, keyFor(account, first.at, first.id), group, ttlSeconds);
   }
 }
 

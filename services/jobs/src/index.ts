@@ -44,6 +44,8 @@ const ID = /^[a-f0-9-]{32,36}$/;
  * 60 s); a row still missing after this is gone for good, and the key starts a new, billed job.
  */
 const KV_LAG_MS = 5 * 60_000;
+/** Attempts of an hourly rollup: with the backoff (30 s doubling) they span about half an hour. */
+const ROLLUP_ATTEMPTS = 6;
 
 function notFound(): ServiceError {
   return new ServiceError("not_found", "no such job");
@@ -333,13 +335,23 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     };
   }
 
-  /** The cron trigger: one runner pass a minute. */
+  /**
+   * The cron trigger: one runner pass a minute, after making sure this hour's `usage.rollup` job
+   * exists (one per hour, keyed by the hour: every pass of the hour finds the same job, and a pass
+   * that was missed is made up by the next).
+   */
   async runScheduled(controller: ScheduledController): Promise<void> {
-    const result = await this.run(
-      { sub: "cron", source: "admin", admin: true },
-      { requestId: `cron:${controller.scheduledTime}` },
-      { now: controller.scheduledTime },
-    );
+    const cron: Identity = { sub: "cron", source: "admin", admin: true };
+    const call = { requestId: `cron:${controller.scheduledTime}` };
+    const hour = new Date(controller.scheduledTime).toISOString().slice(0, 13);
+    try {
+      await this.create({ kind: "usage.rollup", max_attempts: ROLLUP_ATTEMPTS }, cron, `usage.rollup:${hour}`, call);
+    } catch (error) {
+      // A KV hiccup must not stop the other jobs; the next pass of the hour creates it.
+      console.log(JSON.stringify({ level: "warn", msg: "hourly rollup job not created", error: String(error) }));
+    }
+    // The job was made just now, a moment after the minute the pass is scheduled for: it runs in this pass.
+    const result = await this.run(cron, call, { now: Math.max(controller.scheduledTime, Date.now()) });
     console.log(
       JSON.stringify({
         level: "info",

@@ -2,6 +2,7 @@ import {
   AskRequest,
   type CallContext,
   type Identity,
+  isServiceError,
   parseInput,
   RagIngestRequest,
   ScaffoldGraphRequest,
@@ -84,6 +85,20 @@ export const KINDS: Record<string, JobKind> = {
         archive: manifest.archive,
         credits_used: designed.body.credits_used,
       };
+    },
+  },
+  "usage.rollup": {
+    adminOnly: true,
+    validate: (input) => parseInput(v.optional(v.strictObject({})), input) ?? {},
+    async run({ env, job, call }) {
+      try {
+        return await env.ANALYTICS.rollupScheduled(job.owner as Identity, call);
+      } catch (error) {
+        // A deployment without a database has no rollup to do; anything else (the database down
+        // included) fails the attempt and the runner retries it with backoff.
+        if (isServiceError(error) && error.code === "not_configured") return { skipped: "not_configured" };
+        throw error;
+      }
     },
   },
   "admin.cleanup": {

@@ -66,6 +66,7 @@ export class EmbeddingCharge {
         provider: "workers-ai",
         model: EMBEDDING_MODEL,
         estimated: true,
+        source: "rag",
       },
     );
     return { charged_micro: settled.charged_micro, tokens };
