@@ -108,7 +108,7 @@ export const UsageEventAnswer = v.strictObject({
   provider: v.string(),
   model: v.string(),
   credits: CREDITS,
-  source: v.picklist(["client", "si", "voice"]),
+  source: v.picklist(["client", "si", "voice", "rag"]),
   estimated: v.optional(v.boolean()),
   characters: v.optional(v.pipe(v.number(), v.integer())),
   audio_seconds: v.optional(v.number()),
