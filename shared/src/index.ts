@@ -8,6 +8,7 @@ export * from "./flag-check";
 export * from "./flag-engine";
 export * from "./flag-gates";
 export * from "./flags";
+export * from "./gate-reader";
 export * from "./hold";
 export * from "./identity";
 export * from "./idle-watch";
