@@ -18,6 +18,9 @@ export default workerProject(import.meta.url, "gateway", {
     TEST_PRIVATE_KEY_PEM: signing.privateKeyPem,
     TEST_PUBLIC_KEY_PEM: signing.publicKeyPem,
     TEST_KID: "gateway-test-1",
+    // Every request loads the flag set, so a test sees an admin's change at once; the cache's own
+    // tests set a TTL through gatewayWith.
+    FLAGS_CACHE_TTL_SECONDS: "0",
   },
   aux: [
     {

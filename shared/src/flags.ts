@@ -148,8 +148,12 @@ export const FlagRule = v.strictObject({
 });
 export type FlagRule = v.InferOutput<typeof FlagRule>;
 
-/** Any JSON value (an object flag's variant). Size is bounded by the definition check. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * Any JSON value (a variant's value, a context attribute), as parsed from JSON and checked where it
+ * enters. Arrays and objects are plain `object` rather than a recursive JSON union: the workers'
+ * RPC stub types recurse through such a union until tsc gives up (TS2589).
+ */
+export type JsonValue = string | number | boolean | null | object;
 
 /**
  * What an admin sends to `PUT /api/admin/flags/:key` (the key comes from the path; a `key` in the

@@ -2,6 +2,7 @@ import { createRouter, type GatewayRouter } from "../http/router";
 import { registerAdminKeyRoutes } from "./admin-keys";
 import { registerAuthRoutes } from "./auth";
 import { registerCreditRoutes } from "./credits";
+import { registerFlagRoutes } from "./flags";
 import { registerJobRoutes } from "./jobs";
 import { registerRagRoutes } from "./rag";
 import { registerScaffoldRoutes } from "./scaffold";
@@ -23,5 +24,6 @@ export function gatewayRoutes(): GatewayRouter {
   registerRagRoutes(router);
   registerVoiceRoutes(router);
   registerScaffoldRoutes(router);
+  registerFlagRoutes(router);
   return router;
 }

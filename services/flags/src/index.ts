@@ -10,10 +10,8 @@ import {
   type FlagList,
   type FlagRecord,
   type FlagSet,
-  FlagSetCache,
   type FlagSetEntry,
   flagEtag,
-  flagsCacheTtlSeconds,
   type Identity,
   requireAdmin,
   ServiceError,
@@ -21,6 +19,7 @@ import {
 } from "@cognomega/shared";
 import { parseIfMatch } from "./if-match";
 import { FLAG_SET_KEY, type FlagActor, type FlagRegistryRpc, type RegistryOutcome } from "./registry";
+import { publishedSetCache } from "./snapshot";
 
 export { FlagRegistry } from "./registry";
 
@@ -36,12 +35,6 @@ export interface FlagRemoveResult {
   /** The registry's version after the delete. */
   version: string;
 }
-
-const EMPTY_SET: FlagSet = { version: "0", flags: {} };
-
-// One per isolate: `snapshot()` answers from it while warm, so other workers' cache refreshes
-// cost one KV read per TTL here, not one per call.
-let snapshotCache: FlagSetCache | undefined;
 
 function record(entry: FlagSetEntry): FlagRecord {
   return { flag: entry.definition, overrides: entry.overrides, etag: flagEtag(entry.definition.version) };
@@ -70,21 +63,13 @@ export class FlagsService extends WorkerEntrypoint<FlagsEnv> {
     return stub as FlagRegistryRpc;
   }
 
-  private snapshots(): FlagSetCache {
-    snapshotCache ??= new FlagSetCache({
-      ttlMs: flagsCacheTtlSeconds(this.env.FLAGS_CACHE_TTL_SECONDS) * 1000,
-      load: async () => (await this.env.KV_FLAGS.get<FlagSet>(FLAG_SET_KEY, "json")) ?? EMPTY_SET,
-    });
-    return snapshotCache;
-  }
-
   /**
    * The whole flag set as published, every gate flag no admin has defined added as its built-in
    * default: what an isolate cache in another worker loads. Served from this isolate's cache of
    * KV (`FLAGS_CACHE_TTL_SECONDS`), so a change reaches a caller within two TTLs.
    */
   async snapshot(_call: CallContext): Promise<FlagSet> {
-    return withGateDefaults(await this.snapshots().get());
+    return withGateDefaults(await publishedSetCache(this.env).get());
   }
 
   /** `GET /api/admin/flags`: every defined flag with its overrides and ETag. Admin only. */
@@ -185,7 +170,7 @@ export class FlagsService extends WorkerEntrypoint<FlagsEnv> {
 
   // The isolate that made a change serves it at once; the others pick it up within their TTL.
   private forgetSnapshot(): void {
-    snapshotCache?.clear();
+    publishedSetCache(this.env).clear();
   }
 }
 

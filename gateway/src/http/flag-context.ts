@@ -1,0 +1,99 @@
+import {
+  checkEvaluationContext,
+  type EvaluationContext,
+  type FlagSet,
+  FlagSetCache,
+  flagsCacheTtlSeconds,
+  type Identity,
+} from "@cognomega/shared";
+import { decodeJwt } from "jose";
+import type { RequestContext } from "./context";
+
+const DAY_MS = 86_400_000;
+
+// One cache per FLAGS binding per isolate: a warm evaluation makes no RPC. Keyed by the binding so
+// a test (or a handler with other bindings) never reads a cache filled through another one.
+const flagSetCaches = new WeakMap<object, FlagSetCache>();
+
+/** This isolate's cache of the flag set, loaded through `FLAGS.snapshot()`. */
+export function gatewayFlagSets(env: GatewayEnv): FlagSetCache {
+  let cache = flagSetCaches.get(env.FLAGS);
+  if (cache === undefined) {
+    const flags = env.FLAGS;
+    cache = new FlagSetCache({
+      ttlMs: flagsCacheTtlSeconds(env.FLAGS_CACHE_TTL_SECONDS) * 1000,
+      load: async (): Promise<FlagSet> => (await flags.snapshot({ requestId: "flags-cache" })) as FlagSet,
+    });
+    flagSetCaches.set(flags, cache);
+  }
+  return cache;
+}
+
+/** The current flag set for evaluating in this isolate (warm: no RPC). */
+export function currentFlagSet(ctx: RequestContext): Promise<FlagSet> {
+  return gatewayFlagSets(ctx.env).get();
+}
+
+/**
+ * Days since a guest account was created. A guest account is its token (`guest:<uuid>` is minted
+ * with it and never re-issued), so the verified token's `iat` is the account's creation time.
+ * Other accounts (email identities, the operator) carry no creation time the gateway can read
+ * without a ledger call, so they have no `account_age_days`.
+ */
+function accountAgeDays(request: Request, identity: Identity, now: number): number | undefined {
+  if (identity.source !== "jwt" || !identity.sub.startsWith("guest:")) return undefined;
+  const authorization = request.headers.get("Authorization") ?? "";
+  const token = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
+  if (token === undefined) return undefined;
+  try {
+    // Already verified by the identity check; only its claims are read here.
+    const { iat } = decodeJwt(token);
+    if (typeof iat !== "number" || !Number.isFinite(iat)) return undefined;
+    return Math.max(0, Math.floor((now - iat * 1000) / DAY_MS));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The attributes the gateway knows about a caller: no client can set these for itself. */
+export function derivedAttributes(ctx: RequestContext, identity: Identity, now = Date.now()): EvaluationContext {
+  const derived: EvaluationContext = {};
+  const domain = identity.email?.split("@")[1];
+  if (domain) derived.email_domain = domain;
+  const country = (ctx.request as Request<unknown, IncomingRequestCfProperties>).cf?.country;
+  if (typeof country === "string" && country.length > 0) derived.country = country;
+  const age = accountAgeDays(ctx.request, identity, now);
+  if (age !== undefined) derived.account_age_days = age;
+  return derived;
+}
+
+/** A context the gateway built, or why the client's part was refused (OFREP `INVALID_CONTEXT`). */
+export type BuiltContext = { ok: true; context: EvaluationContext } | { ok: false; errorDetails: string };
+
+/**
+ * The evaluation context for `identity`: `targetingKey` is the caller's account and the derived
+ * attributes (`email_domain`, `country`, `account_age_days`) win over client-sent ones, so a
+ * caller can neither evaluate as another account nor claim another domain. An admin (admin key,
+ * with or without a Bearer token) may send any targetingKey and attributes; the derived ones only
+ * fill in what it left out.
+ */
+export function buildEvaluationContext(ctx: RequestContext, identity: Identity, clientContext: unknown): BuiltContext {
+  const checked = checkEvaluationContext(clientContext);
+  if (!checked.ok) return checked;
+  const client = checked.context;
+  const derived = derivedAttributes(ctx, identity);
+  const context: EvaluationContext = {};
+  const assign = (source: EvaluationContext) => {
+    for (const [name, value] of Object.entries(source)) {
+      Object.defineProperty(context, name, { value, enumerable: true, writable: true, configurable: true });
+    }
+  };
+  if (identity.admin) {
+    assign({ targetingKey: identity.sub, ...derived });
+    assign(client);
+  } else {
+    assign(client);
+    assign({ ...derived, targetingKey: identity.sub });
+  }
+  return { ok: true, context };
+}
