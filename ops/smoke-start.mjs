@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Proves the README's first command: `npm start` brings up the whole mesh offline, every probe
 // passes against it, an admin key from the environment reaches the gateway, voice speaks and hears
-// through a Cartesia-compatible server named by CARTESIA_BASE_URL, and SIGTERM leaves no process
+// through a Cartesia-compatible server named by CARTESIA_BASE_URL, an admin's flag is evaluated
+// over OFREP, and SIGTERM leaves no process
 // behind. With SMOKE_SCAFFOLD_DIR set it also renders the every-type sample graph through
 // `POST /api/scaffold/render`, downloads the zip and unpacks it there (with the manifest as
 // scaffold-manifest.json), for .ci/run to install, test and serve as a user would. Run by .ci/run
@@ -150,6 +151,55 @@ async function voiceChecks() {
     },
   ];
 }
+/** An admin creates a flag with the README's request; a guest evaluates it over OFREP, one and bulk. */
+async function flagsChecks() {
+  const key = `smoke.${Math.random().toString(36).slice(2, 10)}`;
+  const created = await fetch(`${base}/api/admin/flags/${key}`, {
+    method: "PUT",
+    headers: { "X-Admin-Key": adminKey, "Content-Type": "application/json" },
+    body: JSON.stringify({
+      type: "string",
+      variants: { calm: "calm", bold: "bold" },
+      default_variant: "calm",
+      rules: [{ when: [{ attribute: "plan", op: "eq", value: "pro" }], variant: "bold" }],
+    }),
+  });
+  const issued = await fetch(`${base}/auth/guest`, { method: "POST" });
+  if (issued.status !== 200) throw new Error(`POST /auth/guest answered ${issued.status} for the flag checks`);
+  const { token } = await issued.json();
+  const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+  const one = await fetch(`${base}/ofrep/v1/evaluate/flags/${key}`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ context: { plan: "pro" } }),
+  });
+  const evaluation = await one.json();
+  const bulk = await fetch(`${base}/ofrep/v1/evaluate/flags`, { method: "POST", headers, body: "{}" });
+  const etag = bulk.headers.get("etag");
+  await bulk.arrayBuffer();
+  const again = await fetch(`${base}/ofrep/v1/evaluate/flags`, {
+    method: "POST",
+    headers: { ...headers, "If-None-Match": etag ?? "" },
+    body: "{}",
+  });
+  return [
+    {
+      name: "an admin creates a flag and a client evaluates it over OFREP",
+      ok:
+        created.status === 201 &&
+        one.status === 200 &&
+        evaluation.value === "bold" &&
+        evaluation.reason === "TARGETING_MATCH",
+      detail: `PUT ${created.status}, evaluate ${one.status}: ${JSON.stringify(evaluation).slice(0, 200)}`,
+    },
+    {
+      name: "bulk OFREP answers an ETag and 304 for it",
+      ok: bulk.status === 200 && etag !== null && again.status === 304,
+      detail: `bulk ${bulk.status} ETag ${etag}, again ${again.status}`,
+    },
+  ];
+}
+
 let output = "";
 child.stdout.on("data", (chunk) => (output += chunk));
 child.stderr.on("data", (chunk) => (output += chunk));
@@ -169,6 +219,7 @@ try {
 
   const results = await probe(base);
   results.push(...(await voiceChecks()));
+  results.push(...(await flagsChecks()));
   if (process.env.SMOKE_SCAFFOLD_DIR) results.push(...(await scaffoldCheck(process.env.SMOKE_SCAFFOLD_DIR)));
   const ping = await fetch(`${base}/api/admin/ping`, { headers: { "X-Admin-Key": adminKey } });
   results.push({

@@ -22,6 +22,8 @@ const EXPOSED = [
   "RateLimit",
   "RateLimit-Policy",
   "Retry-After",
+  // The bulk OFREP answer's version: browser providers send it back as If-None-Match.
+  "ETag",
 ];
 
 function allowHeaders(response: Response): string[] {

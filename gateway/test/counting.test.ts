@@ -55,6 +55,13 @@ const UNCOUNTED = new Set([
   "DELETE /api/admin/voice-catalog",
   "POST /api/jobs/run",
   "POST /api/admin/cleanup",
+  "GET /api/admin/flags",
+  "GET /api/admin/flags/:key",
+  "PUT /api/admin/flags/:key",
+  "DELETE /api/admin/flags/:key",
+  "PUT /api/admin/flags/:key/overrides/:account",
+  "DELETE /api/admin/flags/:key/overrides/:account",
+  "GET /api/admin/flags/:key/history",
 ]);
 
 /** The billing binding, recording the name of every ledger-facing call made through it. */
@@ -159,6 +166,9 @@ describe("request counting", () => {
         "POST /v1/audio/transcriptions",
         "GET /api/credits",
         "GET /api/me",
+        "POST /ofrep/v1/evaluate/flags/:key",
+        "POST /ofrep/v1/evaluate/flags",
+        "GET /api/flags",
       ]),
     );
   });

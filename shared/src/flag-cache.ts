@@ -1,4 +1,5 @@
-import type { FlagSet } from "./flags";
+import type { EvaluationContext, FlagSet } from "./flags";
+import type { CallContext, Identity } from "./identity";
 import { integerSetting } from "./settings";
 
 /** `FLAGS_CACHE_TTL_SECONDS`: how long an isolate evaluates from its copy of the flag set (default 30). */
@@ -82,4 +83,40 @@ export class FlagSetCache {
       if (this.pending === load) this.pending = undefined;
     }
   }
+}
+
+/** What a worker bound to the flags service can call: `snapshot()` (the FlagsService RPC). */
+export interface FlagSnapshotSource {
+  snapshot(call: CallContext): Promise<FlagSet>;
+}
+
+// One cache per binding per isolate, so a handler given other bindings (a test) never reads a
+// cache filled through another one.
+const isolateCaches = new WeakMap<object, FlagSetCache>();
+
+/**
+ * This isolate's FlagSetCache over a `FLAGS` service binding, created on first use with the TTL of
+ * `ttlSeconds` (the worker's `FLAGS_CACHE_TTL_SECONDS`). Any worker that evaluates flags (the
+ * gateway, SI, rag) calls this with its binding and evaluates from `get()`.
+ */
+export function isolateFlagSets(flags: FlagSnapshotSource, ttlSeconds: string | undefined): FlagSetCache {
+  let cache = isolateCaches.get(flags);
+  if (cache === undefined) {
+    cache = new FlagSetCache({
+      ttlMs: flagsCacheTtlSeconds(ttlSeconds) * 1000,
+      load: () => flags.snapshot({ requestId: "flags-cache" }),
+    });
+    isolateCaches.set(flags, cache);
+  }
+  return cache;
+}
+
+/**
+ * The context a service can build from an identity alone (no request at hand): the account as
+ * `targetingKey` and the identity's `email_domain`. The gateway adds `country` and
+ * `account_age_days`, which need the request.
+ */
+export function identityFlagContext(identity: Identity): EvaluationContext {
+  const domain = identity.email?.split("@")[1];
+  return domain ? { targetingKey: identity.sub, email_domain: domain } : { targetingKey: identity.sub };
 }

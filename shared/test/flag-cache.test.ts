@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FlagSetCache, flagsCacheTtlSeconds } from "../src/flag-cache";
+import { FlagSetCache, flagsCacheTtlSeconds, identityFlagContext, isolateFlagSets } from "../src/flag-cache";
 import type { FlagSet } from "../src/flags";
 
 function counted(sets: (FlagSet | Error)[]) {
@@ -74,5 +74,29 @@ describe("FlagSetCache", () => {
     expect(flagsCacheTtlSeconds(undefined)).toBe(30);
     expect(flagsCacheTtlSeconds("5")).toBe(5);
     expect(() => flagsCacheTtlSeconds("-1")).toThrow("FLAGS_CACHE_TTL_SECONDS");
+  });
+
+  it("keeps one isolate cache per binding, loading through snapshot()", async () => {
+    let calls = 0;
+    const binding = {
+      snapshot: async () => {
+        calls += 1;
+        return v1;
+      },
+    };
+    const cache = isolateFlagSets(binding, "60");
+    expect(isolateFlagSets(binding, "60")).toBe(cache);
+    expect(isolateFlagSets({ snapshot: async () => v2 }, "60")).not.toBe(cache);
+    expect(await cache.get()).toBe(v1);
+    expect(await isolateFlagSets(binding, "60").get()).toBe(v1);
+    expect(calls).toBe(1);
+  });
+
+  it("builds a service's context from an identity", () => {
+    expect(identityFlagContext({ sub: "email:a@b.test", email: "a@b.test", source: "header", admin: false })).toEqual({
+      targetingKey: "email:a@b.test",
+      email_domain: "b.test",
+    });
+    expect(identityFlagContext({ sub: "guest:1", source: "jwt", admin: false })).toEqual({ targetingKey: "guest:1" });
   });
 });

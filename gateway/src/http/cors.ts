@@ -29,6 +29,8 @@ export const CORS_EXPOSE_HEADERS = [
   "RateLimit",
   "RateLimit-Policy",
   "Retry-After",
+  // The bulk OFREP answer's version: browser providers send it back as If-None-Match.
+  "ETag",
 ].join(", ");
 /** Seconds a browser may reuse a preflight answer (Chromium caps this at 7200). */
 export const CORS_MAX_AGE_SECONDS = "600";

@@ -2,31 +2,20 @@ import {
   checkEvaluationContext,
   type EvaluationContext,
   type FlagSet,
-  FlagSetCache,
-  flagsCacheTtlSeconds,
+  type FlagSetCache,
+  type FlagSnapshotSource,
   type Identity,
+  identityFlagContext,
+  isolateFlagSets,
 } from "@cognomega/shared";
 import { decodeJwt } from "jose";
 import type { RequestContext } from "./context";
 
 const DAY_MS = 86_400_000;
 
-// One cache per FLAGS binding per isolate: a warm evaluation makes no RPC. Keyed by the binding so
-// a test (or a handler with other bindings) never reads a cache filled through another one.
-const flagSetCaches = new WeakMap<object, FlagSetCache>();
-
-/** This isolate's cache of the flag set, loaded through `FLAGS.snapshot()`. */
+/** This isolate's cache of the flag set, loaded through `FLAGS.snapshot()` (warm: no RPC). */
 export function gatewayFlagSets(env: GatewayEnv): FlagSetCache {
-  let cache = flagSetCaches.get(env.FLAGS);
-  if (cache === undefined) {
-    const flags = env.FLAGS;
-    cache = new FlagSetCache({
-      ttlMs: flagsCacheTtlSeconds(env.FLAGS_CACHE_TTL_SECONDS) * 1000,
-      load: async (): Promise<FlagSet> => (await flags.snapshot({ requestId: "flags-cache" })) as FlagSet,
-    });
-    flagSetCaches.set(flags, cache);
-  }
-  return cache;
+  return isolateFlagSets(env.FLAGS as unknown as FlagSnapshotSource, env.FLAGS_CACHE_TTL_SECONDS);
 }
 
 /** The current flag set for evaluating in this isolate (warm: no RPC). */
@@ -57,9 +46,7 @@ function accountAgeDays(request: Request, identity: Identity, now: number): numb
 
 /** The attributes the gateway knows about a caller: no client can set these for itself. */
 export function derivedAttributes(ctx: RequestContext, identity: Identity, now = Date.now()): EvaluationContext {
-  const derived: EvaluationContext = {};
-  const domain = identity.email?.split("@")[1];
-  if (domain) derived.email_domain = domain;
+  const { targetingKey: _account, ...derived } = identityFlagContext(identity);
   const country = (ctx.request as Request<unknown, IncomingRequestCfProperties>).cf?.country;
   if (typeof country === "string" && country.length > 0) derived.country = country;
   const age = accountAgeDays(ctx.request, identity, now);

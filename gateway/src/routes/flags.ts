@@ -131,6 +131,8 @@ export function registerFlagRoutes(router: GatewayRouter): void {
   router.post("/ofrep/v1/evaluate/flags/:key", async (request, ctx) => {
     let key: string | undefined;
     try {
+      // The caller first: the request is counted whatever its path or body hold.
+      await ctx.identity();
       key = pathParam(request, "key");
       const input = await evaluationInput(ctx, key);
       if ("refusal" in input) return input.refusal;

@@ -1,10 +1,9 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type CallContext,
-  flagSetLoader,
-  GateReader,
+  gateFor,
   type Identity,
-  identityContext,
+  identityFlagContext,
   parseInput,
   type RagDoc,
   RagIngestRequest,
@@ -26,9 +25,6 @@ const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));
 }
-
-// One isolate's copy of the flag set: `rag.hybrid` costs no RPC while it is fresh.
-const gates = new GateReader();
 
 /**
  * Ingestion and retrieval over each tenant's documents. BM25 over SQLite FTS5 always; with the AI
@@ -53,11 +49,11 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
   private async vectors(identity: Identity, call: CallContext): Promise<ReturnType<typeof hybrid>> {
     const vector = hybrid(this.env);
     if (!vector) return undefined;
-    const on = await gates.value(
-      "rag.hybrid",
-      identityContext(identity),
-      flagSetLoader(this.env.FLAGS),
+    const on = await gateFor(
+      this.env.FLAGS,
       this.env.FLAGS_CACHE_TTL_SECONDS,
+      "rag.hybrid",
+      identityFlagContext(identity),
       call,
     );
     return on ? vector : undefined;

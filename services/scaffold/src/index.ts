@@ -3,10 +3,9 @@ import {
   AppGraph,
   assertFeature,
   type CallContext,
-  flagSetLoader,
-  GateReader,
+  gateFor,
   type Identity,
-  identityContext,
+  identityFlagContext,
   type LimitState,
   type Meter,
   parseAppGraph,
@@ -36,9 +35,6 @@ import {
 } from "./store";
 
 export { ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
-
-// One isolate's copy of the flag set: `scaffold.enabled` costs no RPC while it is fresh.
-const gates = new GateReader();
 
 /** A designed graph with the billing headers of the ask that designed it. */
 export interface GraphAnswer {
@@ -71,11 +67,11 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
    * before the feature was switched off cannot design or render anything after.
    */
   private async requireEnabled(identity: Identity, call: CallContext): Promise<void> {
-    const on = await gates.value(
-      "scaffold.enabled",
-      identityContext(identity),
-      flagSetLoader(this.env.FLAGS),
+    const on = await gateFor(
+      this.env.FLAGS,
       this.env.FLAGS_CACHE_TTL_SECONDS,
+      "scaffold.enabled",
+      identityFlagContext(identity),
       call,
     );
     assertFeature("scaffold.enabled", on);

@@ -1,30 +1,23 @@
 import {
   type CallContext,
-  flagSetLoader,
-  GateReader,
+  gateFor,
   type Identity,
-  identityContext,
+  identityFlagContext,
   type ModelsGateValue,
   modelAllowed,
   ServiceError,
 } from "@cognomega/shared";
 import { type CatalogModel, findModel } from "./catalog";
 
-// One isolate's copy of the flag set: `si.models` costs no RPC while it is fresh.
-const gates = new GateReader();
-
 /** Names that ask the router to choose rather than pin a model. */
 const ROUTED_MODEL_NAMES = new Set(["auto", "cheapest", "fastest", "balanced"]);
 
-/** What `si.models` says this tenant may use (every model by default, or while flags are unreadable). */
+/**
+ * What `si.models` says this tenant may use (every model by default, or while flags are unreadable),
+ * from this isolate's flag set: no RPC while it is warm.
+ */
 export function modelsGate(env: SiEnv, identity: Identity, call: CallContext): Promise<ModelsGateValue> {
-  return gates.value(
-    "si.models",
-    identityContext(identity),
-    flagSetLoader(env.FLAGS),
-    env.FLAGS_CACHE_TTL_SECONDS,
-    call,
-  );
+  return gateFor(env.FLAGS, env.FLAGS_CACHE_TTL_SECONDS, "si.models", identityFlagContext(identity), call);
 }
 
 /**
