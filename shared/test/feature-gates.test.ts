@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { assertFeature, type CallContext, type FlagSet, GATE_FLAGS, gateFor, isServiceError } from "../src/index";
 
-const call: CallContext = { requestId: "gate-reader-test" };
+const call: CallContext = { requestId: "feature-gates-test" };
 
 /** A flag set where `voice.enabled` is off for one account (an override) and on for the rest. */
 function setWithOverride(account: string, version = "v1"): FlagSet {
