@@ -261,6 +261,24 @@ describe("si.models", () => {
     });
     const refused = await expectProblem(pinned, 403, "feature_disabled");
     expect(refused).toMatchObject({ flag: "si.models", model: "groq/gpt-oss-20b" });
+    // Named by its provider's model name, or through the OpenAI-compatible API: refused the same way.
+    const byProviderName = await as(limited.token, "/api/si/ask", {
+      method: "POST",
+      body: JSON.stringify({ prompt: "hello", model: "openai/gpt-oss-20b" }),
+    });
+    expect(await expectProblem(byProviderName, 403, "feature_disabled")).toMatchObject({ model: "groq/gpt-oss-20b" });
+    const chat = await as(limited.token, "/v1/chat/completions", {
+      method: "POST",
+      body: JSON.stringify({ model: "openai/gpt-4o", messages: [{ role: "user", content: "hello" }] }),
+    });
+    const chatProblem = await expectProblem(chat, 403, "feature_disabled");
+    expect(chatProblem.error).toMatchObject({ code: "feature_disabled", type: "feature_disabled" });
+    // A model the catalog does not have is still the client's mistake, not a gate.
+    const unknown = await as(limited.token, "/api/si/ask", {
+      method: "POST",
+      body: JSON.stringify({ prompt: "hello", model: "nobody/none" }),
+    });
+    await expectProblem(unknown, 400, "invalid_input");
 
     for (const policy of ["cheapest", "fastest", "balanced"]) {
       const routed = await as(limited.token, "/api/si/ask", {
