@@ -1,7 +1,8 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { FlagSet } from "@cognomega/shared";
+import { checkFlagDefinition, type FlagSet } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
-import { FLAG_SET_KEY } from "../src/registry";
+import { FLAG_SET_KEY, type FlagRegistry } from "../src/registry";
 import { publishedSetCache } from "../src/snapshot";
 import { ADMIN, booleanFlag, call, rejection, service, USER, uniqueKey } from "./helpers";
 
@@ -291,5 +292,30 @@ describe("publishing and the snapshot cache", () => {
     expect(reads).toBe(2);
     expect(after.flags[key]).toBeDefined();
     expect(Number(after.version)).toBeGreaterThan(Number(before.version));
+  });
+});
+
+describe("a failed publication", () => {
+  it("keeps the write and publishes again from the alarm", async () => {
+    const stub = env.FLAG_REGISTRY.get(env.FLAG_REGISTRY.idFromName("registry"));
+    const key = uniqueKey();
+    const failing = { ...env.KV_FLAGS, put: () => Promise.reject(new Error("KV is down")) };
+    const outcome = await runInDurableObject(stub, async (instance: FlagRegistry, state) => {
+      const target = instance as unknown as { env: FlagsEnv };
+      const real = target.env;
+      target.env = { ...real, KV_FLAGS: failing as unknown as KVNamespace };
+      try {
+        const definition = checkFlagDefinition(key, booleanFlag());
+        const result = await instance.put(key, definition, null, { by: ADMIN.sub, requestId: "publish-test" });
+        return { result, alarm: await state.storage.getAlarm() };
+      } finally {
+        target.env = real;
+      }
+    });
+    expect(outcome.result.ok).toBe(true);
+    expect(outcome.alarm).not.toBeNull();
+    expect((await env.KV_FLAGS.get<FlagSet>(FLAG_SET_KEY, "json"))?.flags[key]).toBeUndefined();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await env.KV_FLAGS.get<FlagSet>(FLAG_SET_KEY, "json"))?.flags[key]).toBeDefined();
   });
 });
