@@ -29,7 +29,8 @@ export default workerProject(import.meta.url, "gateway", {
     },
     {
       dir: "services/si",
-      bindings: { ...FAKE_PROVIDER_BINDINGS, SI_ATTEMPT_TIMEOUT_MS: "2000" },
+      // Gates (si.models here, rag.hybrid, scaffold.enabled) read the flag set on every call.
+      bindings: { ...FAKE_PROVIDER_BINDINGS, SI_ATTEMPT_TIMEOUT_MS: "2000", FLAGS_CACHE_TTL_SECONDS: "0" },
       options: { outboundService: fakeProvider },
     },
     { dir: "services/advisor" },
@@ -39,7 +40,7 @@ export default workerProject(import.meta.url, "gateway", {
       dir: "services/uploads",
       bindings: { UPLOAD_MAX_BYTES: "262144", UPLOAD_QUOTA_BYTES: "400000", UPLOAD_QUOTA_FILES: "3" },
     },
-    { dir: "services/rag", bindings: { RAG_QUOTA_DOCS: "3" } },
+    { dir: "services/rag", bindings: { RAG_QUOTA_DOCS: "3", FLAGS_CACHE_TTL_SECONDS: "0" } },
     {
       dir: "services/voice",
       bindings: {
@@ -57,7 +58,7 @@ export default workerProject(import.meta.url, "gateway", {
           new URL(request.url).host === FAKE_CARTESIA_HOST ? fakeCartesia(request) : fakeProvider(request),
       },
     },
-    { dir: "services/scaffold" },
+    { dir: "services/scaffold", bindings: { FLAGS_CACHE_TTL_SECONDS: "0" } },
     // Reaches the run's PostgreSQL (test-support/database.ts) through its Hyperdrive binding.
     { dir: "services/analytics" },
     // A short TTL so a test sees an admin's change without waiting out the default 30 s.

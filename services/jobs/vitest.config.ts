@@ -21,6 +21,8 @@ export default workerProject(import.meta.url, "jobs", {
     { dir: "services/advisor" },
     { dir: "services/rag" },
     { dir: "services/uploads" },
+    // SI, RAG and scaffold read their gates (si.models, rag.hybrid, scaffold.enabled) from it.
+    { dir: "services/flags" },
     // A small quota, so a test can fill it; every other test renders once or twice per guest.
     { dir: "services/scaffold", bindings: { SCAFFOLD_QUOTA_COUNT: "3" } },
     // The rollup job writes through it, to the run's PostgreSQL (test-support/database.ts).

@@ -6,6 +6,8 @@ const signing = testKeyPair();
 // Retrieval runs against the real uploads and billing workers (embeddings are charged through the
 // ledger); embeddings and Vectorize are test doubles at the edge (neither has a local mode).
 export default workerProject(import.meta.url, "rag", {
+  // Gates read the flag set afresh on every call, so a test sees an override it just wrote.
+  bindings: { FLAGS_CACHE_TTL_SECONDS: "0" },
   aux: [
     { dir: "services/uploads" },
     {
@@ -17,5 +19,7 @@ export default workerProject(import.meta.url, "rag", {
         DEFAULT_RPM: "100000",
       },
     },
+    // `rag.hybrid` comes from the real flags worker.
+    { dir: "services/flags" },
   ],
 });

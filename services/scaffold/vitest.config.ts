@@ -25,5 +25,7 @@ export default workerProject(import.meta.url, "scaffold", {
     { dir: "services/advisor" },
     { dir: "services/rag" },
     { dir: "services/uploads" },
+    // SI, RAG and scaffold read their gates (si.models, rag.hybrid, scaffold.enabled) from it.
+    { dir: "services/flags" },
   ],
 });

@@ -33,5 +33,7 @@ export default workerProject(import.meta.url, "voice", {
     { dir: "services/advisor" },
     { dir: "services/rag" },
     { dir: "services/uploads" },
+    // SI, RAG and scaffold read their gates (si.models, rag.hybrid, scaffold.enabled) from it.
+    { dir: "services/flags" },
   ],
 });

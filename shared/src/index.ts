@@ -6,6 +6,7 @@ export * from "./credit-line";
 export * from "./credits";
 export * from "./digest";
 export * from "./errors";
+export * from "./feature-gates";
 export * from "./flag-cache";
 export * from "./flag-check";
 export * from "./flag-engine";

@@ -1,3 +1,4 @@
+import { requireFeature } from "../http/gates";
 import { json } from "../http/respond";
 import { type GatewayRouter, pathParam } from "../http/router";
 
@@ -11,6 +12,9 @@ export function registerJobRoutes(router: GatewayRouter): void {
   router.post("/api/jobs", async (request, ctx) => {
     const identity = await ctx.identity();
     const body = await ctx.json();
+    // Refused before it is queued; the scaffold worker refuses it again if it is switched off later.
+    if (typeof body === "object" && body !== null && (body as { kind?: unknown }).kind === "scaffold.generate")
+      await requireFeature(ctx, identity, "scaffold.enabled");
     const { job, created } = await ctx.env.JOBS.create(
       body,
       identity,

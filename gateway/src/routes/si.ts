@@ -65,9 +65,9 @@ export function registerSiRoutes(router: GatewayRouter): void {
     return siResponse(ctx, identity, await ctx.env.SI.chatCompletions(body, identity, ctx.call));
   });
 
-  /** OpenAI-compatible model list. */
+  /** OpenAI-compatible model list: the models `si.models` lets the caller use. */
   router.get("/v1/models", async (_request, ctx) => {
-    await ctx.identity();
-    return json(await ctx.env.SI.listModels(ctx.call));
+    const identity = await ctx.identity();
+    return json(await ctx.env.SI.listModels(ctx.call, identity));
   });
 }

@@ -1,5 +1,6 @@
 import { type AudioBodyMeta, IdempotencyKey, type Meter, parseInput, type SpeechAnswer } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
+import { requireFeature } from "../http/gates";
 import { json } from "../http/respond";
 import type { GatewayRouter } from "../http/router";
 
@@ -66,10 +67,12 @@ function speechResponse(ctx: RequestContext, answer: SpeechAnswer): Response {
   });
 }
 
+/** Every route here but the admin catalog obeys `voice.enabled` (403 `feature_disabled` when off). */
 export function registerVoiceRoutes(router: GatewayRouter): void {
   /** Text to speech: `{ text, voice?, model?, format?, speed?, language? }` → the audio, streamed. */
   router.post("/api/voice/speech", async (_request, ctx) => {
     const identity = await ctx.identity();
+    await requireFeature(ctx, identity, "voice.enabled");
     const body = await ctx.json();
     return speechResponse(ctx, await ctx.env.VOICE.speech(body, identity, ctx.call));
   });
@@ -80,6 +83,7 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
    */
   router.post("/api/voice/transcribe", async (request, ctx) => {
     const identity = await ctx.identity();
+    await requireFeature(ctx, identity, "voice.enabled");
     const answer = isJson(request.headers.get("Content-Type"))
       ? await ctx.env.VOICE.transcribeUpload(await ctx.json(), identity, ctx.call)
       : await ctx.env.VOICE.transcribe(
@@ -96,6 +100,7 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
   /** The voices a caller may pick, paged: `?provider=&language=&cursor=&limit=`. */
   router.get("/api/voice/voices", async (_request, ctx) => {
     const identity = await ctx.identity();
+    await requireFeature(ctx, identity, "voice.enabled");
     return json(await ctx.env.VOICE.voices(queryOf(ctx, VOICES_PARAMS), identity, ctx.call));
   });
 
@@ -106,6 +111,7 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
    */
   router.post("/api/voice/ask", async (request, ctx) => {
     const identity = await ctx.identity();
+    await requireFeature(ctx, identity, "voice.enabled");
     // Scoped like /api/si/ask: client keys never collide with the keys jobs use.
     const key = request.headers.get("Idempotency-Key");
     const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
@@ -120,6 +126,7 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
   /** OpenAI-compatible speech: `{ model, input, voice, response_format }` → the audio, streamed. */
   router.post("/v1/audio/speech", async (_request, ctx) => {
     const identity = await ctx.identity();
+    await requireFeature(ctx, identity, "voice.enabled");
     const body = await ctx.json();
     return speechResponse(ctx, await ctx.env.VOICE.openAiSpeech(body, identity, ctx.call));
   });
@@ -127,6 +134,7 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
   /** OpenAI-compatible transcription: a multipart form with `file` and `model`. */
   router.post("/v1/audio/transcriptions", async (request, ctx) => {
     const identity = await ctx.identity();
+    await requireFeature(ctx, identity, "voice.enabled");
     // Its `body: unknown` is not an RPC-serializable type, so the binding types the answer `never`.
     const answer = (await ctx.env.VOICE.openAiTranscription(
       request.body,

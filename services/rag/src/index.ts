@@ -1,7 +1,9 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type CallContext,
+  gateFor,
   type Identity,
+  identityFlagContext,
   parseInput,
   type RagDoc,
   RagIngestRequest,
@@ -26,7 +28,8 @@ function log(fields: Record<string, unknown>): void {
 
 /**
  * Ingestion and retrieval over each tenant's documents. BM25 over SQLite FTS5 always; with the AI
- * binding and a Vectorize index, embeddings too, fused with BM25 by reciprocal rank.
+ * binding and a Vectorize index, and `rag.hybrid` on for the tenant, embeddings too, fused with
+ * BM25 by reciprocal rank.
  */
 export class RagService extends WorkerEntrypoint<RagEnv> {
   /** Liveness for the gateway's `/ready`. */
@@ -36,6 +39,24 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
 
   private index(identity: Identity) {
     return this.env.TENANT_INDEX.get(this.env.TENANT_INDEX.idFromName(identity.sub));
+  }
+
+  /**
+   * Embeddings and Vectorize for this tenant: only when both are bound and `rag.hybrid` is on for
+   * it. Off, nothing is embedded or charged and retrieval is BM25 alone. Without the bindings the
+   * flag is not read at all (offline there is nothing it could switch on).
+   */
+  private async vectors(identity: Identity, call: CallContext): Promise<ReturnType<typeof hybrid>> {
+    const vector = hybrid(this.env);
+    if (!vector) return undefined;
+    const on = await gateFor(
+      this.env.FLAGS,
+      this.env.FLAGS_CACHE_TTL_SECONDS,
+      "rag.hybrid",
+      identityFlagContext(identity),
+      call,
+    );
+    return on ? vector : undefined;
   }
 
   /**
@@ -68,7 +89,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
       });
     const settings = ragSettings(this.env);
     const texts = chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text));
-    const vector = hybrid(this.env);
+    const vector = await this.vectors(identity, call);
     // The worst case is held before anything is written or embedded: short of credits, nothing happens.
     const charge = vector
       ? await EmbeddingCharge.hold(this.env.BILLING, identity, texts, settings.embeddingPricePerM, call)
@@ -105,6 +126,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     const { previous, chunkIds } = replaced;
     const embedded =
       vector && charge ? await this.embedChunks(identity, vector, charge, previous, chunkIds, texts, call) : false;
+    if (!vector) await this.dropVectors(identity, previous, call);
     return {
       id: body.id,
       title: title || body.id,
@@ -160,6 +182,21 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     }
   }
 
+  /**
+   * Removes the vectors of chunks a document no longer has embedded (replaced while `rag.hybrid` was
+   * off, or deleted), so that turning it back on never matches text that is gone. Deleting costs
+   * nothing; a failure leaves vectors the query path skips.
+   */
+  private async dropVectors(identity: Identity, chunkIds: string[], call: CallContext): Promise<void> {
+    const bound = hybrid(this.env);
+    if (!bound || chunkIds.length === 0) return;
+    try {
+      await bound.index.deleteByIds(await Promise.all(chunkIds.map((c) => vectorId(identity.sub, c))));
+    } catch (error) {
+      log({ level: "warn", msg: "vector delete failed", request_id: call.requestId, error: String(error) });
+    }
+  }
+
   /** The best `k` chunks for a query, best first, each with a snippet and a score. */
   async query(
     identity: Identity,
@@ -169,7 +206,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     const { query, k } = parseInput(RagQueryRequest, input);
     const index = this.index(identity);
     const lexical = await index.search(query, Math.max(k, 20));
-    const vector = hybrid(this.env);
+    const vector = await this.vectors(identity, call);
     if (!vector) return { results: lexical.slice(0, k), mode: "bm25" };
     const charge = await EmbeddingCharge.hold(
       this.env.BILLING,
@@ -231,16 +268,8 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
   async remove(identity: Identity, id: string, call: CallContext): Promise<{ deleted: string }> {
     const { existed, chunkIds } = await this.index(identity).remove(id);
     if (!existed) throw new ServiceError("not_found", "no such document");
-    const vector = hybrid(this.env);
-    if (vector && chunkIds.length > 0) {
-      try {
-        await vector.index.deleteByIds(await Promise.all(chunkIds.map((c) => vectorId(identity.sub, c))));
-      } catch (error) {
-        // The document is already gone from the index that answers queries; a leftover vector only
-        // points at a chunk that no longer exists, which the query path skips.
-        log({ level: "warn", msg: "vector delete failed", request_id: call.requestId, error: String(error) });
-      }
-    }
+    // Whatever `rag.hybrid` says now: vectors embedded while it was on go with the document.
+    await this.dropVectors(identity, chunkIds, call);
     return { deleted: id };
   }
 }

@@ -1,8 +1,11 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   AppGraph,
+  assertFeature,
   type CallContext,
+  gateFor,
   type Identity,
+  identityFlagContext,
   type LimitState,
   type Meter,
   parseAppGraph,
@@ -59,6 +62,22 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   }
 
   /**
+   * 403 `feature_disabled` unless `scaffold.enabled` is on for the caller. The gateway checks its
+   * routes first; this check is the one a `scaffold.generate` job meets when it runs, so a job queued
+   * before the feature was switched off cannot design or render anything after.
+   */
+  private async requireEnabled(identity: Identity, call: CallContext): Promise<void> {
+    const on = await gateFor(
+      this.env.FLAGS,
+      this.env.FLAGS_CACHE_TTL_SECONDS,
+      "scaffold.enabled",
+      identityFlagContext(identity),
+      call,
+    );
+    assertFeature("scaffold.enabled", on);
+  }
+
+  /**
    * `{ prompt, model?, policy? }` → an App Graph designed by SI's `app-graph` skill, billed as an
    * ask (SI validates the answer against the App Graph and repairs it once). With an idempotency key,
    * a retry replays the first answer instead of paying again. A model that fails even after the
@@ -71,6 +90,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
     call: CallContext,
   ): Promise<GraphAnswer> {
     const body = parseInput(ScaffoldGraphRequest, input);
+    await this.requireEnabled(identity, call);
     const ask: Record<string, string> = { prompt: body.prompt, skill: "app-graph" };
     if (body.model !== undefined) ask.model = body.model;
     if (body.policy !== undefined) ask.policy = body.policy;
@@ -121,6 +141,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
     call: CallContext,
     options: { id?: string } = {},
   ): Promise<ScaffoldManifest> {
+    await this.requireEnabled(identity, call);
     const checked = parseAppGraph(graph);
     const packed = await packProject(checked);
     const indexKey = await graphIndexKey(identity.sub, packed.graphSha256);
@@ -162,11 +183,17 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
   }
 
   /**
-   * 403 `quota_exceeded` when a render for the caller would be refused for its quota: the jobs
-   * worker asks before it designs (and pays for) a graph. Rendering under `options.id` when that
+   * 403 `quota_exceeded` when a render for the caller would be refused for its quota (or
+   * `feature_disabled` when scaffolding is off for it): the jobs worker asks before it designs (and
+   * pays for) a graph. Rendering under `options.id` when that
    * scaffold exists (a retried job replacing its own zip) adds nothing, so it always has room.
    */
-  async checkRoom(identity: Identity, options: { id?: string } = {}, _call?: CallContext): Promise<void> {
+  async checkRoom(
+    identity: Identity,
+    options: { id?: string } = {},
+    call: CallContext = { requestId: "scaffold-check-room" },
+  ): Promise<void> {
+    await this.requireEnabled(identity, call);
     if (options.id !== undefined) {
       const keys = await scaffoldKeys(identity.sub, checkedId(options.id));
       if ((await this.env.R2.head(keys.archive)) !== null) return;

@@ -11,6 +11,7 @@ import {
   type Identity,
   type LimitState,
   type Meter,
+  modelAllowed,
   type ProviderId,
   parseInput,
   type RagResult,
@@ -31,6 +32,7 @@ import { type CatalogModel, callCost, catalogEntries, loadCatalog, resetCatalog,
 import { type SiSettings, siSettings } from "./config";
 import { isolateAllowances, perCallHolds } from "./credit-line";
 import { ground } from "./grounding";
+import { modelsGate, tenantModels } from "./model-gate";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
 import { providers } from "./providers";
@@ -302,7 +304,7 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     const body = parseInput(AskRequest, input);
     const planInput = planInputFromAsk(body);
     const deps = this.deps(identity, call, { stream: planInput.stream });
-    const models = await this.models();
+    const models = await tenantModels(this.env, await this.models(), identity, call, planInput.model);
     if (idempotencyKey !== null && !/^[\x21-\x7e]{1,300}$/.test(idempotencyKey)) {
       throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
         issues: [{ path: "Idempotency-Key", message: "invalid" }],
@@ -404,7 +406,7 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
   ): Promise<JsonAnswer<ReturnType<typeof chatCompletion>> | StreamedAnswer> {
     const { plan: planInput, includeUsage } = fromChatCompletion(input);
     const deps = this.deps(identity, call, { stream: planInput.stream });
-    const models = await this.models();
+    const models = await tenantModels(this.env, await this.models(), identity, call, planInput.model);
     const created = Math.floor(Date.now() / 1000);
     if (planInput.stream) {
       const { plan } = buildPlan(planInput, models, deps.providers, deps.settings, deps.state);
@@ -433,10 +435,18 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     );
   }
 
-  /** `GET /v1/models`: the catalog models whose provider is configured. */
-  async listModels(_call: CallContext): Promise<ReturnType<typeof modelList>> {
+  /**
+   * `GET /v1/models`: the catalog models whose provider is configured; given the caller, only those
+   * `si.models` lets it use.
+   */
+  async listModels(call: CallContext, identity?: Identity): Promise<ReturnType<typeof modelList>> {
     const all = providers(this.env);
-    return modelList((await this.models()).filter((m) => all[m.provider].configured().ok));
+    const allowed = identity === undefined ? undefined : await modelsGate(this.env, identity, call);
+    return modelList(
+      (await this.models()).filter(
+        (m) => all[m.provider].configured().ok && (allowed === undefined || modelAllowed(allowed, m.id)),
+      ),
+    );
   }
 
   /** `GET /api/ai/binding`: which providers are configured and healthy, and why not. */
