@@ -90,6 +90,29 @@ export interface Operation {
 
 const AUDIO_IN = ["audio/wav", "audio/mpeg", "audio/webm", "audio/ogg", "audio/mp4", "audio/flac"] as const;
 const AUDIO_OUT = ["audio/mpeg", "audio/wav", "audio/pcm"] as const;
+/**
+ * Operations a gate flag can switch off for a tenant (403 `feature_disabled`): voice.enabled,
+ * scaffold.enabled, and si.models for a pinned model the tenant may not use.
+ */
+const GATED = new Set([
+  "post /api/si/ask",
+  "post /v1/chat/completions",
+  "post /api/jobs",
+  "post /api/voice/speech",
+  "post /api/voice/transcribe",
+  "get /api/voice/voices",
+  "post /api/voice/ask",
+  "post /v1/audio/speech",
+  "post /v1/audio/transcriptions",
+  "post /api/scaffold/graph",
+  "post /api/scaffold/render",
+  "post /api/scaffold",
+  "get /api/scaffold",
+  "get /api/scaffold/:id",
+  "get /api/scaffold/:id/download",
+  "delete /api/scaffold/:id",
+]);
+
 /** A JSON object the owning service validates with a schema of its own (not yet in shared/). */
 const SERVICE_CHECKED_OBJECT = v.looseObject({});
 const json = (schema?: GenericSchema): AnswerContent => (schema ? { kind: "json", schema } : { kind: "json" });
@@ -112,11 +135,8 @@ const RollupRequest = v.strictObject({ from: ANALYTICS_TIME, to: ANALYTICS_TIME 
 /** An OFREP request body: `{ context? }`, the context's attributes checked by the gateway. */
 const OfrepRequest = v.looseObject({ context: v.optional(v.looseObject({ targetingKey: v.optional(v.string()) })) });
 
-/**
- * Every public route of the gateway. A test fails when the router has a route this table lacks, or
- * the reverse, so the document cannot fall behind the code.
- */
-export const OPERATIONS: readonly Operation[] = [
+/** The operations as written; {@link OPERATIONS} adds what gate flags can answer. */
+const ALL_OPERATIONS: readonly Operation[] = [
   // System
   {
     method: "get",
@@ -817,3 +837,13 @@ export const OPERATIONS: readonly Operation[] = [
     errors: ["upstream_unavailable", "not_configured"],
   },
 ];
+
+/**
+ * Every public route of the gateway. A test fails when the router has a route this table lacks, or
+ * the reverse, so the document cannot fall behind the code.
+ */
+export const OPERATIONS: readonly Operation[] = ALL_OPERATIONS.map((operation) =>
+  GATED.has(`${operation.method} ${operation.path}`)
+    ? { ...operation, errors: [...(operation.errors ?? []), "feature_disabled"] }
+    : operation,
+);
