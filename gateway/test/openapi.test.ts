@@ -1,7 +1,7 @@
 import { ERROR_STATUS } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import { openApiDocument, openApiPath } from "../src/openapi/document";
-import { OPERATIONS } from "../src/openapi/operations";
+import { GATED_OPERATIONS, OPERATIONS } from "../src/openapi/operations";
 import { gatewayRoutes } from "../src/routes";
 import { ADMIN_KEY, gateway } from "./helpers";
 
@@ -43,6 +43,15 @@ describe("the OpenAPI document", () => {
       router.filter((route) => !documented.includes(route)),
       "routed but not documented",
     ).toEqual([]);
+  });
+
+  it("names only real operations as gated, and documents their 403", () => {
+    const names = new Set(OPERATIONS.map((operation) => `${operation.method} ${operation.path}`));
+    expect([...GATED_OPERATIONS].filter((name) => !names.has(name))).toEqual([]);
+    for (const name of GATED_OPERATIONS) {
+      const [method = "", path = ""] = name.split(" ");
+      expect(generated.paths[openApiPath(path)]?.[method]?.responses, name).toHaveProperty(["403"]);
+    }
   });
 
   it("is served at /openapi.json exactly as the code generates it (run `npm run openapi` when this fails)", async () => {

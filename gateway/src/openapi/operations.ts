@@ -94,7 +94,7 @@ const AUDIO_OUT = ["audio/mpeg", "audio/wav", "audio/pcm"] as const;
  * Operations a gate flag can switch off for a tenant (403 `feature_disabled`): voice.enabled,
  * scaffold.enabled, and si.models for a pinned model the tenant may not use.
  */
-const GATED = new Set([
+export const GATED_OPERATIONS: ReadonlySet<string> = new Set([
   "post /api/si/ask",
   "post /v1/chat/completions",
   "post /api/jobs",
@@ -843,7 +843,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
  * the reverse, so the document cannot fall behind the code.
  */
 export const OPERATIONS: readonly Operation[] = ALL_OPERATIONS.map((operation) =>
-  GATED.has(`${operation.method} ${operation.path}`)
+  GATED_OPERATIONS.has(`${operation.method} ${operation.path}`)
     ? { ...operation, errors: [...(operation.errors ?? []), "feature_disabled"] }
     : operation,
 );
