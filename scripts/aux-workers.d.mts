@@ -9,3 +9,6 @@ export function auxWorker(
 
 /** Names of the Hyperdrive bindings (PostgreSQL) in the wrangler config at `configPath`. */
 export function hyperdriveBindings(configPath: string): string[];
+
+/** Options for every mesh worker not in `configured` (directories such as "services/billing"). */
+export function restOfMesh(configured: readonly string[]): (WorkerOptions & { name: string })[];

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { stripJsonc } from "./audit-routes.mjs";
-import { root } from "./workers.mjs";
+import { root, workerDirs } from "./workers.mjs";
 
 /** Names of the Hyperdrive bindings (PostgreSQL) in the wrangler config at `configPath`. */
 export function hyperdriveBindings(configPath) {
@@ -31,4 +31,15 @@ export function auxWorker(dir, bindings = {}, extra = {}) {
     bindings: { ...workerOptions.bindings, ...bindings },
     ...extra,
   };
+}
+
+/**
+ * Miniflare options, with their own bindings, for every worker of the mesh not in `configured` (the
+ * ones a benchmark sets up itself): the gateway binds them all, so all must start, and a worker
+ * added later is included without editing each script.
+ */
+export function restOfMesh(configured) {
+  return workerDirs()
+    .filter((dir) => !configured.includes(dir))
+    .map((dir) => auxWorker(dir));
 }

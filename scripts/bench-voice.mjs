@@ -10,7 +10,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { stripVTControlCharacters } from "node:util";
 import { Miniflare } from "miniflare";
 import { SPEECH_CHUNK_BYTES, SPEECH_CHUNKS, startLoopbackCartesia } from "../ops/loopback-cartesia.mjs";
-import { auxWorker } from "./aux-workers.mjs";
+import { auxWorker, restOfMesh } from "./aux-workers.mjs";
 import { root } from "./workers.mjs";
 
 const RUNS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -50,14 +50,8 @@ const mf = new Miniflare({
       // e.g. BENCH_VOICE_VARS='{"VOICE_ATTEMPT_TIMEOUT_MS":"500"}' to compare settings.
       ...JSON.parse(process.env.BENCH_VOICE_VARS ?? "{}"),
     }),
-    auxWorker("services/si"),
-    auxWorker("services/advisor"),
-    auxWorker("services/jobs"),
-    auxWorker("services/uploads"),
-    auxWorker("services/rag"),
-    auxWorker("services/scaffold"),
-    auxWorker("services/analytics"),
-    auxWorker("services/flags"),
+    // The gateway binds every service; the ones this benchmark does not set up only have to start.
+    ...restOfMesh(["gateway", "services/billing", "services/voice"]),
   ],
 });
 
