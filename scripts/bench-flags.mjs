@@ -7,13 +7,13 @@
 // ≤ 20 µs. A script, not a test: it prints numbers.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { auxWorker, restOfMesh } from "./aux-workers.mjs";
+import { keepAliveAgent, sendJson } from "./bench-http.mjs";
 import { root } from "./workers.mjs";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -80,28 +80,8 @@ function benchFlags() {
 }
 
 // One keep-alive pool for both paths, so what differs is only what answers.
-const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-
-function send(url, { method = "POST", body = "", headers = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      url,
-      {
-        method,
-        agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers },
-      },
-      (response) => {
-        const chunks = [];
-        response.on("data", (chunk) => chunks.push(chunk));
-        response.on("end", () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString() }));
-        response.on("error", reject);
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
-}
+const agent = keepAliveAgent(CONCURRENCY);
+const send = (url, options) => sendJson(agent, url, options);
 
 /** Requests per second for `count` calls of `once`, `CONCURRENCY` in flight. */
 async function throughput(count, once) {

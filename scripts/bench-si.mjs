@@ -5,9 +5,10 @@
 // SI → billing holds → provider → settle → advisor), one request at a time, and reports the
 // difference at p50 and p99. A script, not a test: it prints numbers.
 import { execFileSync } from "node:child_process";
-import { Agent, createServer, request as httpRequest } from "node:http";
+import { createServer } from "node:http";
 import { Miniflare } from "miniflare";
 import { auxWorker, restOfMesh } from "./aux-workers.mjs";
+import { keepAliveAgent, sendJson } from "./bench-http.mjs";
 import { root } from "./workers.mjs";
 
 const RUNS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -60,33 +61,9 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-// One keep-alive client for every path: node:http is lighter than fetch, so less of what is
-// measured is the benchmark's own client.
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-function post(url, body, bearer) {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-          authorization: `Bearer ${bearer}`,
-        },
-      },
-      (response) => {
-        const chunks = [];
-        response.on("data", (chunk) => chunks.push(chunk));
-        response.on("end", () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString() }));
-        response.on("error", reject);
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
-}
+// One keep-alive client for every path.
+const agent = keepAliveAgent(1);
+const post = (url, body, bearer) => sendJson(agent, url, { body, headers: { authorization: `Bearer ${bearer}` } });
 
 /**
  * Times every path once per round, round after round, so that all of them see the same machine
