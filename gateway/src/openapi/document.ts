@@ -19,16 +19,9 @@ function schemaOf(schema: GenericSchema): JsonSchema {
 }
 
 const BILLING_HEADERS = ["X-Credits-Used", "X-Credits-Balance", "X-Provider", "X-Model", "X-Tokens-In", "X-Tokens-Out"];
-const LIMIT_HEADERS = [
-  "X-Limit-Requests-Limit",
-  "X-Limit-Requests-Remaining",
-  "X-Limit-Requests-Reset",
-  "X-Limit-Credits-Limit",
-  "X-Limit-Credits-Remaining",
-  "X-Limit-Credits-Reset",
-  "RateLimit",
-  "RateLimit-Policy",
-];
+const EXPOSED_HEADERS = CORS_EXPOSE_HEADERS.split(",").map((name) => name.trim());
+// The limit headers a signed-in answer carries: the ones CORS exposes for that purpose.
+const LIMIT_HEADERS = EXPOSED_HEADERS.filter((name) => name.startsWith("X-Limit-") || name.startsWith("RateLimit"));
 
 const HEADER_DESCRIPTIONS: Record<string, string> = {
   "X-Request-Id":
@@ -225,7 +218,6 @@ export function openApiDocument(): Record<string, unknown> {
     if (operation.body) entry.requestBody = requestBody(operation.body);
     item[operation.method] = entry;
   }
-  const exposed = CORS_EXPOSE_HEADERS.split(",").map((name) => name.trim());
   return {
     openapi: "3.1.0",
     info: {
@@ -265,9 +257,10 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       headers: Object.fromEntries(
-        exposed
-          .filter((name) => HEADER_DESCRIPTIONS[name])
-          .map((name) => [name, { description: HEADER_DESCRIPTIONS[name], schema: { type: "string" } }]),
+        EXPOSED_HEADERS.filter((name) => HEADER_DESCRIPTIONS[name]).map((name) => [
+          name,
+          { description: HEADER_DESCRIPTIONS[name], schema: { type: "string" } },
+        ]),
       ),
       schemas: {
         ErrorCode: { type: "string", enum: Object.keys(ERROR_STATUS) },

@@ -9,6 +9,7 @@ import {
   type Identity,
 } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { countingBilling } from "../../../test-support/counting-billing";
 import { allowancesForTests } from "../src/credit-line";
 import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";
@@ -21,37 +22,6 @@ const ASK = { prompt: "hi", model: "groq/gpt-oss-20b", max_tokens: 16 };
 function body(answer: JsonAnswer<AskResult> | StreamedAnswer): AskResult {
   if ("stream" in answer) throw new Error("expected a JSON answer");
   return answer.body;
-}
-
-/**
- * The real billing binding, counting allowance calls; settlements can be made to fail first. Every
- * method is wrapped, never `bind`-ed: on an RPC binding `.bind` would itself be a remote call.
- */
-function countingBilling(settleFailures = 0) {
-  const counts = { openAllowance: 0, settleAllowance: 0 };
-  let failures = settleFailures;
-  const real = env.BILLING;
-  const billing = {
-    openAllowance: (...args: Parameters<typeof real.openAllowance>) => {
-      counts.openAllowance += 1;
-      return real.openAllowance(...args);
-    },
-    settleAllowance: (...args: Parameters<typeof real.settleAllowance>) => {
-      counts.settleAllowance += 1;
-      if (failures > 0) {
-        failures -= 1;
-        return Promise.reject(new Error("billing unreachable"));
-      }
-      return real.settleAllowance(...args);
-    },
-    reserve: (...args: Parameters<typeof real.reserve>) => real.reserve(...args),
-    settle: (...args: Parameters<typeof real.settle>) => real.settle(...args),
-    void: (...args: Parameters<typeof real.void>) => real.void(...args),
-    beginOperation: (...args: Parameters<typeof real.beginOperation>) => real.beginOperation(...args),
-    completeOperation: (...args: Parameters<typeof real.completeOperation>) => real.completeOperation(...args),
-    abandonOperation: (...args: Parameters<typeof real.abandonOperation>) => real.abandonOperation(...args),
-  } as unknown as SiEnv["BILLING"];
-  return { billing, counts };
 }
 
 function callNumbered(i: number): CallContext {
@@ -69,7 +39,7 @@ afterEach(() => vi.restoreAllMocks());
 describe("credit allowances", () => {
   it("holds many asks with one ledger call, and charges each as its own entry", async () => {
     const user = await guest();
-    const { billing, counts } = countingBilling();
+    const { billing, counts } = countingBilling(env.BILLING);
     fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
     const { service, done } = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "200", SI_SETTLE_BATCH_MS: "0" });
     const calls = Array.from({ length: 5 }, (_, i) => callNumbered(i));
@@ -125,7 +95,7 @@ describe("credit allowances", () => {
   it("keeps charges the ledger could not take and writes them with the next settlement", async () => {
     const user = await guest();
     // Every attempt of the first settlement fails (nine, over about six seconds).
-    const { billing, counts } = countingBilling(9);
+    const { billing, counts } = countingBilling(env.BILLING, 9);
     fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
     const first = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "0", SI_SETTLE_BATCH_MS: "0" });
     await first.service.ask(ASK, user, null, callNumbered(0));
@@ -225,7 +195,7 @@ describe("credit allowances", () => {
 
   it("refuses a keyed ask whose charge cannot be written, so a retry runs it again", async () => {
     const user = await guest();
-    const { billing } = countingBilling(1_000);
+    const { billing } = countingBilling(env.BILLING, 1_000);
     fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
     const { service, done } = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "0", SI_SETTLE_BATCH_MS: "0" });
     const refused = await service.ask(ASK, user, "user:unwritten", callNumbered(0)).catch((error) => error);
@@ -240,7 +210,7 @@ describe("credit allowances", () => {
   it("charges a keyed ask once when a retry runs it again", async () => {
     const user = await guest();
     // The first run's charge cannot be written (every attempt of its settlement fails)...
-    const { billing } = countingBilling(9);
+    const { billing } = countingBilling(env.BILLING, 9);
     fakeProviders(() => completion("ok", { prompt_tokens: 10, completion_tokens: 10 }));
     const first = si({ BILLING: billing, SI_ALLOWANCE_IDLE_MS: "0", SI_SETTLE_BATCH_MS: "0" });
     const refused = await first.service.ask(ASK, user, "user:twice", callNumbered(0)).catch((error) => error);

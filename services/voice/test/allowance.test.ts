@@ -5,6 +5,7 @@
 import { env } from "cloudflare:workers";
 import type { CallContext, Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { countingBilling } from "../../../test-support/counting-billing";
 import { voiceAllowancesForTests } from "../src/credits";
 import { voiceCircuits } from "../src/routing";
 import { audioBody, audioStream, balanceOf, bytesOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
@@ -14,47 +15,6 @@ const CARTESIA_ONLY = { AI: undefined } as unknown as Partial<VoiceEnv>;
 
 beforeEach(() => voiceCircuits.reset());
 afterEach(() => vi.restoreAllMocks());
-
-/**
- * The real billing binding, counting the calls voice makes to it; the first `settleFailures`
- * allowance settlements fail as an unreachable ledger would. Every method is wrapped, never
- * `bind`-ed: on an RPC binding `.bind` would itself be a remote call.
- */
-function countingBilling(settleFailures = 0) {
-  const counts = { openAllowance: 0, settleAllowance: 0, reserve: 0, settle: 0, void: 0 };
-  let failures = settleFailures;
-  const real = env.BILLING;
-  const billing = {
-    openAllowance: (...args: Parameters<typeof real.openAllowance>) => {
-      counts.openAllowance += 1;
-      return real.openAllowance(...args);
-    },
-    settleAllowance: (...args: Parameters<typeof real.settleAllowance>) => {
-      counts.settleAllowance += 1;
-      if (failures > 0) {
-        failures -= 1;
-        return Promise.reject(new Error("billing unreachable"));
-      }
-      return real.settleAllowance(...args);
-    },
-    reserve: (...args: Parameters<typeof real.reserve>) => {
-      counts.reserve += 1;
-      return real.reserve(...args);
-    },
-    settle: (...args: Parameters<typeof real.settle>) => {
-      counts.settle += 1;
-      return real.settle(...args);
-    },
-    void: (...args: Parameters<typeof real.void>) => {
-      counts.void += 1;
-      return real.void(...args);
-    },
-    beginOperation: (...args: Parameters<typeof real.beginOperation>) => real.beginOperation(...args),
-    completeOperation: (...args: Parameters<typeof real.completeOperation>) => real.completeOperation(...args),
-    abandonOperation: (...args: Parameters<typeof real.abandonOperation>) => real.abandonOperation(...args),
-  } as unknown as VoiceEnv["BILLING"];
-  return { billing, counts };
-}
 
 function callNumbered(i: number): CallContext {
   return { requestId: `voice-allowance-${i}-${crypto.randomUUID()}` };
@@ -82,7 +42,7 @@ describe("voice calls held against an allowance", () => {
     timeout: 20_000,
   }, async () => {
     const user = await guest();
-    const { billing, counts } = countingBilling();
+    const { billing, counts } = countingBilling(env.BILLING);
     const { seen } = fakeCartesia((request) =>
       request.path.startsWith("/stt")
         ? Response.json({ type: "transcript", text: "hi", duration: 2, language: "en", words: [] })
@@ -143,7 +103,7 @@ describe("voice calls held against an allowance", () => {
     timeout: 20_000,
   }, async () => {
     const user = await guest();
-    const { billing, counts } = countingBilling();
+    const { billing, counts } = countingBilling(env.BILLING);
     const { seen } = fakeCartesia(() => audioStream(1, 100).response);
     const overrides = { BILLING: billing, VOICE_ALLOWANCE_IDLE_MS: "5000", VOICE_SETTLE_BATCH_MS: "0" };
     const { service, done } = voice({ ...CARTESIA_ONLY, ...overrides });
@@ -189,7 +149,7 @@ describe("voice calls held against an allowance", () => {
   it("retries a settlement the ledger did not take, charging the call once", async () => {
     const user = await guest();
     // The first two attempts fail; the third, after about 75 ms of backoff, is taken.
-    const { billing, counts } = countingBilling(2);
+    const { billing, counts } = countingBilling(env.BILLING, 2);
     fakeCartesia(() => audioStream(2, 100).response);
     await speak({ BILLING: billing, VOICE_SETTLE_BATCH_MS: "0" }, user, "0123456789", callNumbered(0));
     expect(counts.settleAllowance).toBeGreaterThanOrEqual(3);
@@ -204,7 +164,7 @@ describe("voice calls held against an allowance", () => {
   }, async () => {
     const user = await guest();
     // Every attempt of the first settlement fails (nine, over about six seconds).
-    const { billing, counts } = countingBilling(9);
+    const { billing, counts } = countingBilling(env.BILLING, 9);
     fakeCartesia((request) =>
       request.path.startsWith("/stt")
         ? Response.json({ type: "transcript", text: "hello there", duration: 2, language: "en", words: [] })
@@ -240,7 +200,7 @@ describe("voice calls held against an allowance", () => {
 
   it("keeps nothing for an account whose call is refused before it holds credits", async () => {
     const user = await guest();
-    const { billing, counts } = countingBilling();
+    const { billing, counts } = countingBilling(env.BILLING);
     const { seen } = fakeCartesia(() => audioStream(1, 100).response);
     const { service, done } = voice({ ...CARTESIA_ONLY, BILLING: billing });
     await expect(service.speech({ text: "hi", voice: "no-such-voice" }, user, callNumbered(0))).rejects.toMatchObject({
