@@ -66,6 +66,10 @@ export function workerProject(
     test: {
       name,
       include: ["test/**/*.test.ts"],
+      // A test's limit is for a hang, not for a slow machine: on two busy cores a mesh round trip
+      // can take seconds, and vitest's 5 s default failed correct tests there.
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
       ...(aux.length > 0 ? { globalSetup: [fileURLToPath(new URL("./build-aux.ts", import.meta.url))] } : {}),
       provide: {
         ...(aux.length > 0 ? { auxDirs: aux.map((worker) => worker.dir) } : {}),

@@ -4,10 +4,11 @@ import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
 import { applyLimitHeaders } from "./http/limits";
 import { problem } from "./http/problem";
 import { requestIdFor } from "./http/request-id";
-import { allowedMethods } from "./http/router";
+import { allowedMethods, indexedDispatch } from "./http/router";
 import { gatewayRoutes } from "./routes";
 
 const router = gatewayRoutes();
+const dispatch = indexedDispatch(router);
 
 function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));
@@ -42,7 +43,7 @@ async function route(ctx: RequestContext): Promise<Response> {
   const routed = ctx.request.method === "HEAD" ? new Request(ctx.request, { method: "GET" }) : ctx.request;
   let response: Response | undefined;
   try {
-    response = await router.fetch(routed, ctx);
+    response = await dispatch(routed, ctx);
   } catch (error) {
     return errorResponse(error, ctx);
   }
@@ -65,10 +66,15 @@ export default {
     const ctx = new RequestContext(request, env, exec, url, requestId);
 
     let response = request.method === "OPTIONS" ? preflight(request, origin) : await route(ctx);
-    // Re-wrap so headers are mutable whatever produced the answer.
-    response = new Response(request.method === "HEAD" ? null : response.body, response);
+    if (request.method === "HEAD") response = new Response(null, response);
+    try {
+      response.headers.set("X-Request-Id", requestId);
+    } catch {
+      // Immutable headers (an answer fetched as it is): re-wrapped, once, to add the gateway's.
+      response = new Response(response.body, response);
+      response.headers.set("X-Request-Id", requestId);
+    }
     const headers = response.headers;
-    headers.set("X-Request-Id", requestId);
     if (request.method !== "OPTIONS") applyCors(headers, origin);
     if (ctx.meter) applyMeter(headers, ctx.meter);
     if (ctx.limits) applyLimitHeaders(headers, ctx.limits);

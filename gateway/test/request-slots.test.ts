@@ -74,13 +74,13 @@ describe("request slots", { timeout: 30_000 }, () => {
       const slots = new RequestSlots();
       const background: Promise<unknown>[] = [];
       let last = 0;
-      for (let i = 0; i < 100; i++)
+      for (let i = 0; i < 400; i++)
         last = (await slots.account(identity.sub).take(request(identity, background, billing))).limits.rpm.remaining;
-      expect(last).toBe(10_000 - 100);
-      // 64 slots a grant, the next one asked for when 15 are left: two grants ahead of need.
+      expect(last).toBe(10_000 - 400);
+      // 256 slots a grant, the next one asked for when 63 are left: two grants ahead of need.
       expect(grants).toHaveLength(2);
       while (background.length > 0) await background.shift();
-      expect((await env.BILLING.limits(identity, call)).rpm.remaining).toBe(10_000 - 100);
+      expect((await env.BILLING.limits(identity, call)).rpm.remaining).toBe(10_000 - 400);
     }));
 
   it("grants a returning account no slots until its idle ones are back in the ledger", () =>

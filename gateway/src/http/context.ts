@@ -28,6 +28,8 @@ export class RequestContext {
   meter: Meter | undefined;
   /** The caller's limits after admitting this request; the gateway turns them into headers. */
   limits: LimitState | undefined;
+  /** `iat` (seconds) of the Bearer token this request was verified with, when it had one. */
+  tokenIssuedAt: number | undefined;
   private adminCheck: Promise<AdminCheck> | undefined;
   private resolved: Promise<Identity | undefined> | undefined;
   /** The caller's balance and holds, when counting this request took a ledger call that read them. */
@@ -68,14 +70,17 @@ export class RequestContext {
         request: this.request,
         admin: check === "valid",
         trustEmail: trustsEmailIdentity(this.env),
-        verify: (token) =>
-          verifyToken(
+        verify: async (token) => {
+          const claims = await verifyToken(
             token,
             verificationKeys,
             jwksCacheTtlMs(this.env),
             () => this.env.BILLING.tokenVerification(this.call),
             verifiedTokens,
-          ),
+          );
+          if (typeof claims.iat === "number" && Number.isFinite(claims.iat)) this.tokenIssuedAt = claims.iat;
+          return claims;
+        },
       });
       if (identity && !identity.admin) {
         const admission = await requestSlots.account(identity.sub).take({

@@ -8,7 +8,6 @@ import {
   identityFlagContext,
   isolateFlagSets,
 } from "@cognomega/shared";
-import { decodeJwt } from "jose";
 import type { RequestContext } from "./context";
 
 const DAY_MS = 86_400_000;
@@ -29,19 +28,11 @@ export function currentFlagSet(ctx: RequestContext): Promise<FlagSet> {
  * Other accounts (email identities, the operator) carry no creation time the gateway can read
  * without a ledger call, so they have no `account_age_days`.
  */
-function accountAgeDays(request: Request, identity: Identity, now: number): number | undefined {
+function accountAgeDays(ctx: RequestContext, identity: Identity, now: number): number | undefined {
   if (identity.source !== "jwt" || !identity.sub.startsWith("guest:")) return undefined;
-  const authorization = request.headers.get("Authorization") ?? "";
-  const token = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
-  if (token === undefined) return undefined;
-  try {
-    // Already verified by the identity check; only its claims are read here.
-    const { iat } = decodeJwt(token);
-    if (typeof iat !== "number" || !Number.isFinite(iat)) return undefined;
-    return Math.max(0, Math.floor((now - iat * 1000) / DAY_MS));
-  } catch {
-    return undefined;
-  }
+  const iat = ctx.tokenIssuedAt;
+  if (iat === undefined) return undefined;
+  return Math.max(0, Math.floor((now - iat * 1000) / DAY_MS));
 }
 
 /** The attributes the gateway knows about a caller: no client can set these for itself. */
@@ -49,7 +40,7 @@ export function derivedAttributes(ctx: RequestContext, identity: Identity, now =
   const { targetingKey: _account, ...derived } = identityFlagContext(identity);
   const country = (ctx.request as Request<unknown, IncomingRequestCfProperties>).cf?.country;
   if (typeof country === "string" && country.length > 0) derived.country = country;
-  const age = accountAgeDays(ctx.request, identity, now);
+  const age = accountAgeDays(ctx, identity, now);
   if (age !== undefined) derived.account_age_days = age;
   return derived;
 }

@@ -17,8 +17,12 @@ import { IdleWatch, isServiceError } from "@cognomega/shared";
 type Billing = Pick<GatewayEnv["BILLING"], "openAllowance" | "settleAllowance">;
 
 const MINUTE_MS = 60_000;
-/** Slots one grant asks for; the ledger grants at most half of what is left and ceil(limit / 16). */
-const SLOTS_AHEAD = 64;
+/**
+ * Slots one grant asks for; the ledger grants at most half of what is left and ceil(limit / 16),
+ * so this only bounds accounts with limits over 4,096 a minute, whose busy isolates then make one
+ * ledger call per 256 requests.
+ */
+const SLOTS_AHEAD = 256;
 /** A lease lives this long past its last grant (slots are good for their minute only). */
 const LEASE_TTL_SECONDS = 120;
 /** Slots granted this recently are usable even if the ledger's minute just turned. */

@@ -95,6 +95,12 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
+// A client polling its flags sends the same context each time: its ETag is remembered rather than
+// hashed again (bounded in entries and in the size of each, so it can't grow with client input).
+const ETAG_MEMO_ENTRIES = 1024;
+const ETAG_MEMO_MAX_INPUT = 2048;
+const recentEtags = new Map<string, string>();
+
 /**
  * The bulk answer's strong ETag: the set's version and the effective context (top-level keys
  * sorted), so it changes exactly when some flag could evaluate differently.
@@ -103,7 +109,15 @@ async function bulkEtag(version: string, context: EvaluationContext): Promise<st
   const canonical = Object.keys(context)
     .sort()
     .map((name) => [name, context[name]]);
-  return `"${await sha256Hex(`${version}\n${JSON.stringify(canonical)}`)}"`;
+  const input = `${version}\n${JSON.stringify(canonical)}`;
+  const known = recentEtags.get(input);
+  if (known !== undefined) return known;
+  const etag = `"${await sha256Hex(input)}"`;
+  if (input.length <= ETAG_MEMO_MAX_INPUT) {
+    if (recentEtags.size >= ETAG_MEMO_ENTRIES) recentEtags.delete(recentEtags.keys().next().value as string);
+    recentEtags.set(input, etag);
+  }
+  return etag;
 }
 
 /** True when an If-None-Match (`*`, or a list of ETags, weak comparison) names `etag`. */
