@@ -14,6 +14,11 @@ function log(fields: Record<string, unknown>): void {
   console.log(JSON.stringify(fields));
 }
 
+/** `REQUEST_LOG=all`: a line for every request, not only for failed ones (the default, `failures`). */
+function logsEveryRequest(env: GatewayEnv): boolean {
+  return env.REQUEST_LOG?.trim().toLowerCase() === "all";
+}
+
 function errorResponse(error: unknown, ctx: RequestContext): Response {
   if (isServiceError(error)) {
     // OpenAI clients read `error`; the problem document carries it beside RFC 9457's members.
@@ -81,15 +86,16 @@ export default {
     const type = headers.get("Content-Type") ?? "";
     if (type.includes("json") && !headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
 
-    log({
-      level: "info",
-      msg: "request",
-      request_id: requestId,
-      method: request.method,
-      path: url.pathname,
-      status: response.status,
-      ms: Date.now() - started,
-    });
+    if (response.status >= 400 || logsEveryRequest(env))
+      log({
+        level: response.status >= 500 ? "error" : "info",
+        msg: "request",
+        request_id: requestId,
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        ms: Date.now() - started,
+      });
     return response;
   },
 } satisfies ExportedHandler<GatewayEnv>;

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { isServiceError, ServiceError } from "@cognomega/shared";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { expectProblem, gateway, gatewayWith } from "./helpers";
 
 const json = { "Content-Type": "application/json" };
@@ -89,6 +89,40 @@ describe("errors as problem+json", () => {
       "not_found",
     );
     expect(problem.request_id).toBe("trace-abcdef-0001");
+  });
+
+  it("refuses a body over MAX_JSON_BYTES whose declared length understates it", async () => {
+    const big = JSON.stringify({ email: `${"a".repeat(5000)}@example.com` });
+    const response = await gatewayWith({ MAX_JSON_BYTES: "4096" }, "/auth/guest", {
+      method: "POST",
+      headers: { ...json, "Content-Length": "20" },
+      body: big,
+    });
+    await expectProblem(response, 413, "payload_too_large");
+  });
+
+  it("logs failed requests with their request id, and successes only with REQUEST_LOG=all", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    try {
+      const requests = () =>
+        lines.flatMap((line) => {
+          const entry = JSON.parse(line) as { msg?: string; status?: number; request_id?: string; level?: string };
+          return entry.msg === "request" ? [entry] : [];
+        });
+      await gatewayWith({}, "/ready", { headers: { "X-Request-Id": "log-ok-000001" } });
+      await gatewayWith({}, "/nope", { headers: { "X-Request-Id": "log-missing-0001" } });
+      expect(requests()).toEqual([expect.objectContaining({ request_id: "log-missing-0001", status: 404 })]);
+      lines.length = 0;
+      await gatewayWith({ REQUEST_LOG: "all" }, "/ready", { headers: { "X-Request-Id": "log-ok-000002" } });
+      expect(requests()).toEqual([
+        expect.objectContaining({ request_id: "log-ok-000002", status: 200, level: "info" }),
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("marks JSON answers Cache-Control: no-store", async () => {
