@@ -236,6 +236,15 @@ describe("OFREP evaluation", () => {
     expect(await both.json()).toMatchObject({ variant: "on" });
     const domain = await evaluate(null, key, { email_domain: "cognomega.com" }, { "X-Admin-Key": ADMIN_KEY });
     expect(await domain.json()).toMatchObject({ variant: "on", reason: "TARGETING_MATCH" });
+
+    // Dropping the override puts the victim back on the default.
+    const dropped = await gateway(`/api/admin/flags/${key}/overrides/${victim.sub}`, {
+      method: "DELETE",
+      headers: admin,
+    });
+    expect(dropped.status).toBe(200);
+    expect(((await dropped.json()) as { overrides: Record<string, string> }).overrides).toEqual({});
+    expect(await (await evaluate(victim.token, key)).json()).toMatchObject({ variant: "off", reason: "DEFAULT" });
   });
 
   it("answers the bulk evaluation with an ETag, 304 for If-None-Match, and a new ETag after a change", async () => {

@@ -16,9 +16,13 @@ export const ALLOWED_ORIGIN = "https://app.example.com";
  * A request through the real gateway, with the real billing worker behind it. Every answer is
  * checked against the OpenAPI document (./contract.ts) before the test sees it.
  */
-export async function gateway(path: string, init?: RequestInit): Promise<Response> {
+export function gateway(path: string, init?: RequestInit): Promise<Response> {
+  return gatewayFetch(new Request(`${BASE}${path}`, init));
+}
+
+/** {@link gateway} for a whole request (a client's `fetch`): the real gateway, checked against the document. */
+export async function gatewayFetch(request: Request): Promise<Response> {
   const main = (exports as unknown as { default: Fetcher }).default;
-  const request = new Request(`${BASE}${path}`, init);
   const response = await main.fetch(request.clone());
   await checkAgainstDocument(request, response);
   return response;

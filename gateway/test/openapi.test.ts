@@ -87,6 +87,23 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  it('gives every JSON success answer a schema, not just "an object" (the contract test checks bodies by it)', () => {
+    const bare: string[] = [];
+    for (const [path, item] of Object.entries(generated.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        for (const [status, answer] of Object.entries(operation.responses)) {
+          const schema = (answer.content as Record<string, { schema?: Record<string, unknown> }> | undefined)?.[
+            "application/json"
+          ]?.schema;
+          if (Number(status) >= 400 || !answer.content || !("application/json" in answer.content)) continue;
+          if (!schema || (Object.keys(schema).length === 1 && schema.type === "object"))
+            bare.push(`${method} ${path} ${status}`);
+        }
+      }
+    }
+    expect(bare).toEqual([]);
+  });
+
   it("lists every status a route really answers without credentials", async () => {
     // Each route called with no token or admin key: whatever it answers must be in the document.
     const undocumented: string[] = [];

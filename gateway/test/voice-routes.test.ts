@@ -29,9 +29,26 @@ function recordingVoice(answer: (method: string, args: unknown[]) => unknown): {
 
 const meter = { creditsUsed: "0.01", creditsBalance: "4.99", provider: "cartesia", model: "cartesia/sonic-3" };
 
+/** A transcript as the voice service answers it, naming the method that made it (the contract test checks its shape). */
+function transcriptOf(method: string) {
+  return {
+    text: method,
+    language: null,
+    duration_s: 1.5,
+    provider: "cartesia",
+    model: "cartesia/ink-whisper",
+    credits_used: 0.01,
+  };
+}
+
 function jsonAnswer(method: string): unknown {
   if (method === "openAiTranscription") return { body: "plain words", contentType: "text/plain; charset=utf-8", meter };
-  return { body: { method }, meter: { ...meter, audioSeconds: 1.5 } };
+  const transcript = transcriptOf(method);
+  // The voice loop heard silence: nothing asked, nothing spoken, only the transcription charged.
+  const body = method.startsWith("ask")
+    ? { transcript, answer: null, audio: null, credits_used: 0.01, request_id: "r-1" }
+    : transcript;
+  return { body, meter: { ...meter, audioSeconds: 1.5 } };
 }
 
 async function bytesOf(stream: ReadableStream | null): Promise<string> {
@@ -66,7 +83,7 @@ describe("the gateway's side of the voice routes", () => {
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json; charset=utf-8" },
       body: JSON.stringify({ upload_key: "uploads/x/y" }),
     });
-    expect(await response.json()).toEqual({ method: "transcribeUpload" });
+    expect(await response.json()).toEqual(transcriptOf("transcribeUpload"));
     expect(calls.map((call) => [call.method, call.args[0]])).toEqual([
       ["transcribeUpload", { upload_key: "uploads/x/y" }],
     ]);

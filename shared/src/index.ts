@@ -1,5 +1,7 @@
 export * from "./allowances";
 export * from "./answers";
+export * from "./answers-admin";
+export * from "./answers-ai";
 export * from "./app-graph";
 export * from "./auth";
 export * from "./credit-line";

@@ -51,6 +51,14 @@ export interface JobView {
  */
 export type JobSummary = Omit<JobView, "input" | "result" | "history">;
 
+/** What `POST /api/admin/cleanup` pruned; `complete` is false when a scan stopped at its bound. */
+export type JobCleanupResult = {
+  jobs_deleted: number;
+  due_keys_deleted: number;
+  usage_events_deleted: number;
+  complete: boolean;
+};
+
 /** What one runner pass did with one job. */
 export interface JobRunReport {
   id: string;

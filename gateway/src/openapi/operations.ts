@@ -1,33 +1,70 @@
 import {
+  AdjustAnswer,
   AdjustRequest,
+  AdminPingAnswer,
   AskAnswer,
   AskRequest,
+  BulkEvaluationAnswer,
+  CallerFlagsAnswer,
+  CatalogAnswer,
+  ChatCompletionAnswer,
+  CleanupAnswer,
   CreateJobRequest,
   CreditsAnswer,
+  DefaultVoiceCatalogAnswer,
+  DeletedAnswer,
   type ErrorCode,
   FlagDefinitionInput,
+  FlagEvaluationSuccessAnswer,
+  FlagHistoryAnswer,
+  FlagListAnswer,
   FlagOverrideInput,
+  FlagPutAnswer,
+  FlagRecordAnswer,
+  FlagRemoveAnswer,
   GuestTokenAnswer,
   GuestTokenRequest,
   JobAnswer,
   JobPageAnswer,
+  JobRunAnswer,
   JwksAnswer,
   KeyListAnswer,
   LedgerPageAnswer,
   LimitsAnswer,
   LimitsRequest,
+  MeAnswer,
+  ModelListAnswer,
   OpenAiSpeechRequest,
+  OpenAiTranscriptionAnswer,
+  OpenApiDocumentAnswer,
   PageQuery,
+  ProviderStatusAnswer,
+  ProviderTestAnswer,
+  PublishedKeyAnswer,
   PublishKeyRequest,
+  QueuedJobAnswer,
   RagDocsAnswer,
+  RagIngestAnswer,
   RagIngestRequest,
+  RagQueryAnswer,
   RagQueryRequest,
+  ReadyAnswer,
+  RetiredKeyAnswer,
+  RollupAnswer,
+  RollupStatusAnswer,
+  ScaffoldGraphAnswer,
   ScaffoldGraphRequest,
   ScaffoldListQuery,
+  ScaffoldManifestAnswer,
+  ScaffoldPageAnswer,
+  ScaffoldRecordAnswer,
   ScaffoldRenderRequest,
   SpeechRequest,
+  StoredCatalogAnswer,
+  StoredVoiceCatalogAnswer,
   TranscribeOptions,
   TranscribeUpload,
+  TranscriptAnswer,
   UpdateJobRequest,
   UploadAnswer,
   UploadPageAnswer,
@@ -35,10 +72,14 @@ import {
   UsagePageAnswer,
   UsageQuery,
   UsageReport,
+  UsageSummaryAnswer,
   VoiceAskQuery,
   VoiceAskUpload,
   VoiceCatalog,
+  VoiceCatalogAnswer,
   VoiceListQuery,
+  VoiceLoopAnswer,
+  VoicePageAnswer,
 } from "@cognomega/shared";
 import type { GenericSchema } from "valibot";
 import * as v from "valibot";
@@ -144,7 +185,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "system",
     summary: "Readiness: 200 only when every internal worker answers its health check",
     auth: "none",
-    ok: { status: 200, description: "every service is ready", content: json() },
+    ok: { status: 200, description: "every service is ready", content: json(ReadyAnswer) },
     errors: ["upstream_unavailable"],
   },
   {
@@ -153,7 +194,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "system",
     summary: "This document",
     auth: "none",
-    ok: { status: 200, description: "the OpenAPI 3.1 document", content: json() },
+    ok: { status: 200, description: "the OpenAPI 3.1 document", content: json(OpenApiDocumentAnswer) },
   },
   {
     method: "get",
@@ -161,7 +202,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "system",
     summary: "Admin liveness: 200 for a valid admin key",
     auth: "admin",
-    ok: { status: 200, description: "the key is valid", content: json() },
+    ok: { status: 200, description: "the key is valid", content: json(AdminPingAnswer) },
   },
   // Identity
   {
@@ -188,7 +229,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "identity",
     summary: "Who the gateway takes the caller to be",
     auth: "bearer-or-admin",
-    ok: { status: 200, description: "the caller's identity", content: json() },
+    ok: { status: 200, description: "the caller's identity", content: json(MeAnswer) },
     // An honoured email identity (TRUST_EMAIL_IDENTITY) that is not an email address.
     errors: ["invalid_input"],
   },
@@ -207,7 +248,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Rotation step 1: publish the next key's public half",
     auth: "admin",
     body: body(PublishKeyRequest),
-    ok: { status: 201, description: "the key is published", content: json() },
+    ok: { status: 201, description: "the key is published", content: json(PublishedKeyAnswer) },
     errors: ["conflict"],
   },
   {
@@ -216,7 +257,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "identity",
     summary: "Retire an old signing key after its overlap window (`?force=true` skips the wait)",
     auth: "admin",
-    ok: { status: 200, description: "the key is retired", content: json() },
+    ok: { status: 200, description: "the key is retired", content: json(RetiredKeyAnswer) },
     errors: ["not_found", "conflict"],
   },
   // Credits, limits, usage
@@ -236,7 +277,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     auth: "admin",
     body: body(AdjustRequest),
     headers: ["Idempotency-Key"],
-    ok: { status: 200, description: "the ledger entry and the new balance", content: json() },
+    ok: { status: 200, description: "the ledger entry and the new balance", content: json(AdjustAnswer) },
     errors: ["idempotency_mismatch", "insufficient_credits", "not_found", "conflict"],
   },
   {
@@ -314,7 +355,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "ai",
     summary: "Which AI providers are configured and healthy",
     auth: "none",
-    ok: { status: 200, description: "provider states", content: json() },
+    ok: { status: 200, description: "provider states", content: json(ProviderStatusAnswer) },
   },
   {
     method: "post",
@@ -322,7 +363,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "ai",
     summary: "Admin: one tiny call per configured provider, with its latency",
     auth: "admin",
-    ok: { status: 200, description: "each provider's outcome", content: json() },
+    ok: { status: 200, description: "each provider's outcome", content: json(ProviderTestAnswer) },
   },
   {
     method: "get",
@@ -330,7 +371,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "ai",
     summary: "Admin: the model catalog in force",
     auth: "admin",
-    ok: { status: 200, description: "the catalog", content: json() },
+    ok: { status: 200, description: "the catalog", content: json(CatalogAnswer) },
   },
   {
     method: "put",
@@ -339,7 +380,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Admin: replace the model catalog",
     auth: "admin",
     body: { kind: "json", schema: SERVICE_CHECKED_OBJECT, required: true },
-    ok: { status: 200, description: "the catalog now in force", content: json() },
+    ok: { status: 200, description: "the catalog now in force", content: json(StoredCatalogAnswer) },
   },
   {
     method: "delete",
@@ -347,7 +388,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "ai",
     summary: "Admin: restore the built-in model catalog",
     auth: "admin",
-    ok: { status: 200, description: "the built-in catalog", content: json() },
+    ok: { status: 200, description: "the built-in catalog", content: json(CatalogAnswer) },
   },
   {
     method: "post",
@@ -356,7 +397,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "OpenAI-compatible chat completions, with the same token, credits and routing",
     auth: "bearer",
     body: { kind: "json", schema: SERVICE_CHECKED_OBJECT, required: true },
-    ok: { status: 200, description: "a chat completion", content: json(), billed: true },
+    ok: { status: 200, description: "a chat completion", content: json(ChatCompletionAnswer), billed: true },
     alternatives: [{ status: 200, description: "`stream: true`: chat completion chunks", content: { kind: "sse" } }],
     errors: ["insufficient_credits", "quota_exceeded", "upstream_error", "upstream_unavailable", "not_configured"],
   },
@@ -366,7 +407,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "openai",
     summary: "OpenAI-compatible model list",
     auth: "bearer",
-    ok: { status: 200, description: "the models", content: json() },
+    ok: { status: 200, description: "the models", content: json(ModelListAnswer) },
   },
   // Jobs
   {
@@ -399,7 +440,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "jobs",
     summary: "Admin: run the due jobs now",
     auth: "admin",
-    ok: { status: 200, description: "what ran", content: json() },
+    ok: { status: 200, description: "what ran", content: json(JobRunAnswer) },
   },
   {
     method: "get",
@@ -426,7 +467,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "jobs",
     summary: "Admin: prune stale jobs and expired usage events",
     auth: "admin",
-    ok: { status: 200, description: "counts of what was pruned", content: json() },
+    ok: { status: 200, description: "counts of what was pruned", content: json(CleanupAnswer) },
   },
   // Uploads
   {
@@ -464,7 +505,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "uploads",
     summary: "Delete one of the caller's uploads",
     auth: "bearer",
-    ok: { status: 200, description: "what was deleted", content: json() },
+    ok: { status: 200, description: "what was deleted", content: json(DeletedAnswer) },
     errors: ["not_found"],
   },
   // Retrieval
@@ -476,8 +517,8 @@ const ALL_OPERATIONS: readonly Operation[] = [
     auth: "bearer",
     body: body(RagIngestRequest),
     headers: ["Idempotency-Key"],
-    ok: { status: 200, description: "the indexed document", content: json(), billed: true },
-    alternatives: [{ status: 202, description: "queued as a job to poll", content: json() }],
+    ok: { status: 200, description: "the indexed document", content: json(RagIngestAnswer), billed: true },
+    alternatives: [{ status: 202, description: "queued as a job to poll", content: json(QueuedJobAnswer) }],
     errors: ["insufficient_credits", "quota_exceeded", "not_found"],
   },
   {
@@ -487,7 +528,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "The best chunks of the caller's documents for a query",
     auth: "bearer",
     body: body(RagQueryRequest),
-    ok: { status: 200, description: "chunks, best first", content: json(), billed: true },
+    ok: { status: 200, description: "chunks, best first", content: json(RagQueryAnswer), billed: true },
     errors: ["insufficient_credits"],
   },
   {
@@ -504,7 +545,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "rag",
     summary: "Remove one of the caller's documents",
     auth: "bearer",
-    ok: { status: 200, description: "what was removed", content: json() },
+    ok: { status: 200, description: "what was removed", content: json(DeletedAnswer) },
     errors: ["not_found"],
   },
   // Voice
@@ -527,7 +568,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     body: { kind: "binary", types: AUDIO_IN, alternative: TranscribeUpload },
     query: TranscribeOptions,
     headers: ["Content-Length"],
-    ok: { status: 200, description: "the transcript", content: json(), billed: true },
+    ok: { status: 200, description: "the transcript", content: json(TranscriptAnswer), billed: true },
     errors: [
       "length_required",
       "insufficient_credits",
@@ -544,7 +585,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "The voices a caller may pick, paged",
     auth: "bearer",
     query: VoiceListQuery,
-    ok: { status: 200, description: "a page of voices", content: json() },
+    ok: { status: 200, description: "a page of voices", content: json(VoicePageAnswer) },
     errors: ["upstream_unavailable", "not_configured"],
   },
   {
@@ -556,7 +597,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     body: { kind: "binary", types: AUDIO_IN, alternative: VoiceAskUpload },
     query: VoiceAskQuery,
     headers: ["Content-Length", "Idempotency-Key"],
-    ok: { status: 200, description: "transcript, answer and its audio", content: json(), billed: true },
+    ok: { status: 200, description: "transcript, answer and its audio", content: json(VoiceLoopAnswer), billed: true },
     errors: [
       "length_required",
       "insufficient_credits",
@@ -592,7 +633,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
         response_format: { type: "string" },
       },
     },
-    ok: { status: 200, description: "the transcript", content: json() },
+    ok: { status: 200, description: "the transcript", content: json(OpenAiTranscriptionAnswer) },
     alternatives: [
       {
         status: 200,
@@ -608,7 +649,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "voice",
     summary: "Admin: the voice catalog in force",
     auth: "admin",
-    ok: { status: 200, description: "the catalog", content: json() },
+    ok: { status: 200, description: "the catalog", content: json(VoiceCatalogAnswer) },
   },
   {
     method: "put",
@@ -617,7 +658,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Admin: replace the voice catalog",
     auth: "admin",
     body: body(VoiceCatalog),
-    ok: { status: 200, description: "the catalog now in force", content: json() },
+    ok: { status: 200, description: "the catalog now in force", content: json(StoredVoiceCatalogAnswer) },
   },
   {
     method: "delete",
@@ -625,7 +666,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "voice",
     summary: "Admin: restore the built-in voice catalog",
     auth: "admin",
-    ok: { status: 200, description: "the built-in catalog", content: json() },
+    ok: { status: 200, description: "the built-in catalog", content: json(DefaultVoiceCatalogAnswer) },
   },
   // Scaffold
   {
@@ -636,7 +677,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     auth: "bearer",
     body: body(ScaffoldGraphRequest),
     headers: ["Idempotency-Key"],
-    ok: { status: 200, description: "the graph", content: json(), billed: true },
+    ok: { status: 200, description: "the graph", content: json(ScaffoldGraphAnswer), billed: true },
     errors: ["insufficient_credits", "upstream_error", "upstream_unavailable", "not_configured"],
   },
   {
@@ -646,7 +687,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Render an App Graph into a project (no AI call)",
     auth: "bearer",
     body: body(ScaffoldRenderRequest),
-    ok: { status: 201, description: "the rendered project's manifest", content: json() },
+    ok: { status: 201, description: "the rendered project's manifest", content: json(ScaffoldManifestAnswer) },
     errors: ["quota_exceeded"],
   },
   {
@@ -657,7 +698,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     auth: "bearer",
     body: body(ScaffoldGraphRequest),
     headers: ["Idempotency-Key"],
-    ok: { status: 202, description: "the job to poll", content: json() },
+    ok: { status: 202, description: "the job to poll", content: json(QueuedJobAnswer) },
     errors: ["quota_exceeded", "idempotency_mismatch"],
   },
   {
@@ -667,7 +708,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "The caller's scaffolds, oldest first",
     auth: "bearer",
     query: ScaffoldListQuery,
-    ok: { status: 200, description: "a page of scaffolds", content: json() },
+    ok: { status: 200, description: "a page of scaffolds", content: json(ScaffoldPageAnswer) },
   },
   {
     method: "get",
@@ -675,7 +716,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "scaffold",
     summary: "One of the caller's scaffolds: its manifest and graph",
     auth: "bearer",
-    ok: { status: 200, description: "the scaffold", content: json() },
+    ok: { status: 200, description: "the scaffold", content: json(ScaffoldRecordAnswer) },
     errors: ["not_found"],
   },
   {
@@ -693,7 +734,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "scaffold",
     summary: "Delete one of the caller's scaffolds",
     auth: "bearer",
-    ok: { status: 200, description: "what was deleted", content: json() },
+    ok: { status: 200, description: "what was deleted", content: json(DeletedAnswer) },
     errors: ["not_found"],
   },
   // Feature flags: OFREP v0.3 and the admin registry
@@ -704,7 +745,11 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "OFREP: evaluate one flag for the caller's context",
     auth: "bearer-or-admin",
     body: body(OfrepRequest, false),
-    ok: { status: 200, description: "the flag's value, variant and reason", content: json() },
+    ok: {
+      status: 200,
+      description: "the flag's value, variant and reason",
+      content: json(FlagEvaluationSuccessAnswer),
+    },
     errorFormat: "ofrep",
     errors: ["not_found", "payload_too_large"],
   },
@@ -716,7 +761,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     auth: "bearer-or-admin",
     body: body(OfrepRequest, false),
     headers: ["If-None-Match"],
-    ok: { status: 200, description: "every flag's evaluation", content: json() },
+    ok: { status: 200, description: "every flag's evaluation", content: json(BulkEvaluationAnswer) },
     alternatives: [{ status: 304, description: "unchanged since the ETag named", content: { kind: "none" } }],
     errorFormat: "ofrep",
     errors: ["payload_too_large"],
@@ -727,7 +772,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "flags",
     summary: "The caller's evaluated flags",
     auth: "bearer",
-    ok: { status: 200, description: "values by key, and each evaluation", content: json() },
+    ok: { status: 200, description: "values by key, and each evaluation", content: json(CallerFlagsAnswer) },
   },
   {
     method: "get",
@@ -735,7 +780,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "flags",
     summary: "Admin: every defined flag with its overrides",
     auth: "admin",
-    ok: { status: 200, description: "the flags (ETag: the registry's version)", content: json() },
+    ok: { status: 200, description: "the flags (ETag: the registry's version)", content: json(FlagListAnswer) },
   },
   {
     method: "get",
@@ -743,7 +788,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "flags",
     summary: "Admin: one flag (ETag: its version)",
     auth: "admin",
-    ok: { status: 200, description: "the flag", content: json() },
+    ok: { status: 200, description: "the flag", content: json(FlagRecordAnswer) },
     errors: ["not_found"],
   },
   {
@@ -754,8 +799,8 @@ const ALL_OPERATIONS: readonly Operation[] = [
     auth: "admin",
     body: body(FlagDefinitionInput),
     headers: ["If-Match"],
-    ok: { status: 200, description: "the replaced flag", content: json() },
-    alternatives: [{ status: 201, description: "the created flag", content: json() }],
+    ok: { status: 200, description: "the replaced flag", content: json(FlagPutAnswer) },
+    alternatives: [{ status: 201, description: "the created flag", content: json(FlagPutAnswer) }],
     errors: ["precondition_required", "precondition_failed", "quota_exceeded"],
   },
   {
@@ -765,7 +810,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Admin: delete a flag (If-Match required; its history stays)",
     auth: "admin",
     headers: ["If-Match"],
-    ok: { status: 200, description: "what was deleted", content: json() },
+    ok: { status: 200, description: "what was deleted", content: json(FlagRemoveAnswer) },
     errors: ["not_found", "precondition_required", "precondition_failed"],
   },
   {
@@ -775,7 +820,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Admin: pin one account to a variant",
     auth: "admin",
     body: body(FlagOverrideInput),
-    ok: { status: 200, description: "the flag with its overrides", content: json() },
+    ok: { status: 200, description: "the flag with its overrides", content: json(FlagRecordAnswer) },
     errors: ["not_found", "quota_exceeded"],
   },
   {
@@ -784,7 +829,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "flags",
     summary: "Admin: drop one account's override",
     auth: "admin",
-    ok: { status: 200, description: "the flag with its overrides", content: json() },
+    ok: { status: 200, description: "the flag with its overrides", content: json(FlagRecordAnswer) },
     errors: ["not_found"],
   },
   {
@@ -793,7 +838,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "flags",
     summary: "Admin: the flag's changes, newest first (`?limit=&before=`)",
     auth: "admin",
-    ok: { status: 200, description: "a page of changes", content: json() },
+    ok: { status: 200, description: "a page of changes", content: json(FlagHistoryAnswer) },
     errors: ["not_found"],
   },
   // Usage analytics (PostgreSQL)
@@ -804,7 +849,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Admin: roll up every hour the range touches now (the open hour included)",
     auth: "admin",
     body: body(RollupRequest, false),
-    ok: { status: 200, description: "hours, events and rows written", content: json() },
+    ok: { status: 200, description: "hours, events and rows written", content: json(RollupAnswer) },
     errors: ["upstream_unavailable", "not_configured"],
   },
   {
@@ -814,7 +859,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "The caller's rolled-up usage, grouped",
     auth: "bearer",
     query: AnalyticsQuery,
-    ok: { status: 200, description: "rows of sums", content: json() },
+    ok: { status: 200, description: "rows of sums", content: json(UsageSummaryAnswer) },
     errors: ["upstream_unavailable", "not_configured"],
   },
   {
@@ -824,7 +869,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     summary: "Admin: any tenant's rolled-up usage, grouped",
     auth: "admin",
     query: AdminAnalyticsQuery,
-    ok: { status: 200, description: "rows of sums", content: json() },
+    ok: { status: 200, description: "rows of sums", content: json(UsageSummaryAnswer) },
     errors: ["upstream_unavailable", "not_configured"],
   },
   {
@@ -833,7 +878,7 @@ const ALL_OPERATIONS: readonly Operation[] = [
     tag: "analytics",
     summary: "Admin: recent rollup runs, the lag and rows written",
     auth: "admin",
-    ok: { status: 200, description: "runs and lag", content: json() },
+    ok: { status: 200, description: "runs and lag", content: json(RollupStatusAnswer) },
     errors: ["upstream_unavailable", "not_configured"],
   },
 ];

@@ -1,3 +1,4 @@
+import type { PublishedKeyAnswer } from "@cognomega/shared";
 import { json } from "../http/respond";
 import { type GatewayRouter, pathParam } from "../http/router";
 
@@ -12,7 +13,8 @@ export function registerAdminKeyRoutes(router: GatewayRouter): void {
   router.post("/api/admin/keys", async (_request, ctx) => {
     const admin = await ctx.requireAdmin();
     const body = await ctx.json();
-    return json({ published: await ctx.env.BILLING.publishKey(body, admin, ctx.call) }, 201);
+    const published: PublishedKeyAnswer = { published: await ctx.env.BILLING.publishKey(body, admin, ctx.call) };
+    return json(published, 201);
   });
 
   /** Rotation last step: retire an old key after the overlap window (`?force=true` skips it). */

@@ -1,3 +1,4 @@
+import type { MeAnswer } from "@cognomega/shared";
 import { json } from "../http/respond";
 import type { GatewayRouter } from "../http/router";
 
@@ -18,6 +19,6 @@ export function registerAuthRoutes(router: GatewayRouter): void {
   /** Who the gateway thinks the caller is, and how it knows. */
   router.get("/api/me", async (_request, ctx) => {
     const identity = await ctx.identity();
-    return json({ ...identity, request_id: ctx.requestId });
+    return json({ ...identity, request_id: ctx.requestId } satisfies MeAnswer);
   });
 }

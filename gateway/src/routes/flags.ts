@@ -1,4 +1,6 @@
 import {
+  type BulkEvaluationAnswer,
+  type CallerFlagsAnswer,
   ERROR_STATUS,
   type EvaluationContext,
   evaluateAll,
@@ -7,6 +9,7 @@ import {
   flagEtag,
   isFlagError,
   isServiceError,
+  type JsonValue,
 } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { buildEvaluationContext, currentFlagSet, gatewayFlagSets } from "../http/flag-context";
@@ -167,7 +170,11 @@ export function registerFlagRoutes(router: GatewayRouter): void {
       const headers = { ETag: etag, "Cache-Control": "private, no-cache" };
       if (noneMatchHits(request.headers.get("If-None-Match"), etag))
         return new Response(null, { status: 304, headers });
-      return json({ flags: evaluateAll(set, input.context), metadata: { version: set.version } }, 200, headers);
+      const answer: BulkEvaluationAnswer = {
+        flags: evaluateAll(set, input.context),
+        metadata: { version: set.version },
+      };
+      return json(answer, 200, headers);
     } catch (error) {
       return ofrepFailure(error, ctx);
     }
@@ -179,13 +186,13 @@ export function registerFlagRoutes(router: GatewayRouter): void {
     const built = buildEvaluationContext(ctx, identity, undefined);
     const set = await currentFlagSet(ctx);
     const flags = built.ok ? evaluateAll(set, built.context) : [];
-    const values: Record<string, unknown> = {};
+    const values: Record<string, JsonValue> = {};
     for (const evaluation of flags) {
       if (!isFlagError(evaluation)) {
         Object.defineProperty(values, evaluation.key, { value: evaluation.value, enumerable: true });
       }
     }
-    return json({ version: set.version, values, flags });
+    return json({ version: set.version, values, flags } satisfies CallerFlagsAnswer);
   });
 
   /** Admin: every defined flag with its overrides and ETag. */

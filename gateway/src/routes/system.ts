@@ -1,5 +1,7 @@
 // Generated from the operation table and the shared schemas by `npm run openapi` (CI checks it is
 // current): the gateway ships the document, not the generator.
+
+import type { AdminPingAnswer, ReadyAnswer } from "@cognomega/shared";
 import openApiDocument from "../../../docs/openapi.json";
 import { problem } from "../http/problem";
 import { json } from "../http/respond";
@@ -59,7 +61,7 @@ export function registerSystemRoutes(router: GatewayRouter): void {
         },
       );
     }
-    return json({ status: "ready", services });
+    return json({ status: "ready", services } satisfies ReadyAnswer);
   });
 
   /** The OpenAPI 3.1 document of every public route (docs/openapi.json is the same, checked in). */
@@ -73,6 +75,6 @@ export function registerSystemRoutes(router: GatewayRouter): void {
   /** Admin liveness: 200 for a valid admin key, 401 without one, 403 for a wrong one. */
   router.get("/api/admin/ping", async (_request, ctx) => {
     await ctx.requireAdmin();
-    return json({ ok: true, admin: true, request_id: ctx.requestId });
+    return json({ ok: true, admin: true, request_id: ctx.requestId } satisfies AdminPingAnswer);
   });
 }

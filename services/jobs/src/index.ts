@@ -4,6 +4,7 @@ import {
   CreateJobRequest,
   type Identity,
   JOB_STATUSES,
+  type JobCleanupResult,
   type JobRunReport,
   type JobSummary,
   type JobView,
@@ -289,16 +290,12 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
    * Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. `now`
    * is for tests (the route passes none).
    */
-  async cleanup(
-    identity: Identity,
-    call: CallContext,
-    options: { now?: number } = {},
-  ): Promise<Record<string, number | boolean>> {
+  async cleanup(identity: Identity, call: CallContext, options: { now?: number } = {}): Promise<JobCleanupResult> {
     requireAdmin(identity);
     return this.cleanupNow(call, options.now ?? Date.now());
   }
 
-  private async cleanupNow(call: CallContext, now: number): Promise<Record<string, number | boolean>> {
+  private async cleanupNow(call: CallContext, now: number): Promise<JobCleanupResult> {
     const settings = jobSettings(this.env);
     const kv = this.env.KV_BILLING;
     const cutoff = now - settings.ttlSeconds * 1000;

@@ -13,6 +13,7 @@ import {
   type Meter,
   modelAllowed,
   type ProviderId,
+  type ProviderTestOutcome,
   parseInput,
   type RagResult,
   requireAdmin,
@@ -477,7 +478,7 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     requireAdmin(identity);
     const all = providers(this.env);
     const models = await this.models();
-    const results = [];
+    const results: ProviderTestOutcome[] = [];
     for (const id of Object.keys(all) as ProviderId[]) {
       const provider = all[id];
       const configured = provider.configured();

@@ -90,12 +90,12 @@ export function transcriptionFieldsFromOpenAi(fields: Record<string, string>): O
 /** A transcript in OpenAI's answer shapes. */
 export function openAiTranscription(transcript: Transcript, format: OpenAiTranscriptionFields["responseFormat"]) {
   if (format === "text") return { body: transcript.text, contentType: "text/plain; charset=utf-8" };
-  const usage = { type: "duration", seconds: Math.ceil(transcript.duration_s) };
+  const usage = { type: "duration" as const, seconds: Math.ceil(transcript.duration_s) };
   if (format === "json")
     return { body: { text: transcript.text, usage }, contentType: "application/json; charset=utf-8" };
   return {
     body: {
-      task: "transcribe",
+      task: "transcribe" as const,
       language: transcript.language,
       duration: transcript.duration_s,
       text: transcript.text,
