@@ -6,6 +6,7 @@ import { problem } from "./http/problem";
 import { requestIdFor } from "./http/request-id";
 import { allowedMethods } from "./http/router";
 import { gatewayRoutes } from "./routes";
+import { GATEWAY_SETTINGS } from "./settings";
 
 const router = gatewayRoutes();
 
@@ -37,6 +38,16 @@ function errorResponse(error: unknown, ctx: RequestContext): Response {
   return problem("internal", detail, ctx.requestId, extra);
 }
 
+// With a bad setting no origin is allowed: the route answers 503 `not_configured` (it reads the same
+// settings) and a preflight gets no CORS headers.
+function corsOrigin(request: Request, env: GatewayEnv): string | undefined {
+  try {
+    return matchOrigin(request, allowedOrigins(GATEWAY_SETTINGS.read(env).ALLOWED_ORIGINS));
+  } catch {
+    return undefined;
+  }
+}
+
 async function route(ctx: RequestContext): Promise<Response> {
   // HEAD is answered by the GET route, without a body.
   const routed = ctx.request.method === "HEAD" ? new Request(ctx.request, { method: "GET" }) : ctx.request;
@@ -61,7 +72,7 @@ export default {
     const started = Date.now();
     const requestId = requestIdFor(request);
     const url = new URL(request.url);
-    const origin = matchOrigin(request, allowedOrigins(env.ALLOWED_ORIGINS));
+    const origin = corsOrigin(request, env);
     const ctx = new RequestContext(request, env, exec, url, requestId);
 
     let response = request.method === "OPTIONS" ? preflight(request, origin) : await route(ctx);

@@ -1,14 +1,5 @@
 import { ServiceError } from "@cognomega/shared";
 
-/** Default cap on a JSON request body: 1 MiB. */
-export const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
-
-/** `MAX_JSON_BYTES` as a positive integer, or the default. */
-export function maxJsonBytes(value: string | undefined): number {
-  const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed > 0 ? parsed : DEFAULT_MAX_JSON_BYTES;
-}
-
 function tooLarge(limit: number): ServiceError {
   return new ServiceError("payload_too_large", `JSON body exceeds ${limit} bytes`, { limit });
 }
