@@ -166,7 +166,7 @@ function render(workers, devDefaults) {
   return `${out.join("\n").trimEnd()}\n`;
 }
 
-// `readSetting` of the bundle is not exported by the declarations, so compare through `read`.
+// Through the declaration's own reader, so the check parses exactly as the worker does.
 function sameAsDefault(declaration, name, value) {
   let read;
   try {
@@ -185,24 +185,32 @@ function drift(workers, start) {
   const declared = new Map();
   for (const { dir, declaration, config, overrides } of workers) {
     for (const name of Object.keys(declaration.specs)) declared.set(name, declaration);
-    for (const [name, value] of Object.entries(config.vars ?? {})) {
-      const spec = declaration.specs[name];
-      if (spec === undefined) {
-        problems.push(`${dir}/wrangler.jsonc: var ${name} is not declared in ${dir}/src/settings.ts`);
-        continue;
+    // Each `env` block of wrangler.jsonc is a deployment too, held to the same rule.
+    const scopes = [
+      ["", config.vars],
+      ...Object.entries(config.env ?? {}).map(([env, block]) => [`env.${env}.`, block.vars]),
+    ];
+    const allVars = new Set();
+    for (const [scope, vars] of scopes)
+      for (const [name, value] of Object.entries(vars ?? {})) {
+        allVars.add(name);
+        const where = `${dir}/wrangler.jsonc: ${scope}vars.${name}`;
+        const spec = declaration.specs[name];
+        if (spec === undefined) {
+          problems.push(`${where} is not declared in ${dir}/src/settings.ts`);
+          continue;
+        }
+        if (spec.secret) {
+          problems.push(`${where} is a secret; set it with wrangler secret put, not in vars`);
+          continue;
+        }
+        const wrong = sameAsDefault(declaration, name, String(value));
+        if (overrides.has(name)) {
+          if (wrong?.startsWith("is not valid")) problems.push(`${where} ${wrong}`);
+        } else if (wrong) problems.push(`${where} ${wrong} (mark a deliberate one // override: why)`);
       }
-      if (spec.secret) {
-        problems.push(`${dir}/wrangler.jsonc: ${name} is a secret; set it with wrangler secret put, not in vars`);
-        continue;
-      }
-      const wrong = sameAsDefault(declaration, name, String(value));
-      if (overrides.has(name)) {
-        if (wrong?.startsWith("is not valid")) problems.push(`${dir}/wrangler.jsonc: ${name} ${wrong}`);
-      } else if (wrong)
-        problems.push(`${dir}/wrangler.jsonc: ${name} ${wrong} (mark a deliberate one // override: why)`);
-    }
     for (const name of overrides.keys())
-      if (!(name in (config.vars ?? {}))) problems.push(`${dir}/wrangler.jsonc: // override: marks ${name}, not a var`);
+      if (!allVars.has(name)) problems.push(`${dir}/wrangler.jsonc: // override: marks ${name}, not a var`);
     const example = join(root, dir, ".dev.vars.example");
     if (existsSync(example))
       for (const match of readFileSync(example, "utf8").matchAll(/^\s*#?\s*([A-Z][A-Z0-9_]*)=/gm))
