@@ -227,7 +227,7 @@ export const CREDITS_PER_USD = setting.integer({
   default: 100,
   min: 1,
   max: 1_000_000,
-  unit: "credits",
+  unit: "credits per USD",
   meaning: "Credits per US dollar of provider price (100: one credit is one cent).",
 });
 
