@@ -13,7 +13,7 @@ import { migrate, redacted } from "./migrate.mjs";
 import { startPostgres } from "./postgres.mjs";
 import { root, workerDirs } from "./workers.mjs";
 
-/** Every setting a worker reads (README: Configuration). Only these reach the workers. */
+/** Every setting a worker declares (docs/configuration.md; `npm run docs:config -- --check` keeps this list whole). Only these reach the workers. */
 const SETTINGS = [
   "ENVIRONMENT",
   "ADMIN_KEY",

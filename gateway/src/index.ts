@@ -6,6 +6,7 @@ import { problem } from "./http/problem";
 import { requestIdFor } from "./http/request-id";
 import { allowedMethods, indexedDispatch } from "./http/router";
 import { gatewayRoutes } from "./routes";
+import { GATEWAY_SETTINGS } from "./settings";
 
 const router = gatewayRoutes();
 const dispatch = indexedDispatch(router);
@@ -16,7 +17,12 @@ function log(fields: Record<string, unknown>): void {
 
 /** `REQUEST_LOG=all`: a line for every request, not only for failed ones (the default, `failures`). */
 function logsEveryRequest(env: GatewayEnv): boolean {
-  return env.REQUEST_LOG?.trim().toLowerCase() === "all";
+  try {
+    return GATEWAY_SETTINGS.read(env).REQUEST_LOG === "all";
+  } catch {
+    // A bad setting is answered 503 by the route, and so logged as a failure.
+    return false;
+  }
 }
 
 function errorResponse(error: unknown, ctx: RequestContext): Response {
@@ -43,6 +49,16 @@ function errorResponse(error: unknown, ctx: RequestContext): Response {
   return problem("internal", detail, ctx.requestId, extra);
 }
 
+// With a bad setting no origin is allowed: the route answers 503 `not_configured` (it reads the same
+// settings) and a preflight gets no CORS headers.
+function corsOrigin(request: Request, env: GatewayEnv): string | undefined {
+  try {
+    return matchOrigin(request, allowedOrigins(GATEWAY_SETTINGS.read(env).ALLOWED_ORIGINS));
+  } catch {
+    return undefined;
+  }
+}
+
 async function route(ctx: RequestContext): Promise<Response> {
   // HEAD is answered by the GET route, without a body.
   const routed = ctx.request.method === "HEAD" ? new Request(ctx.request, { method: "GET" }) : ctx.request;
@@ -67,7 +83,7 @@ export default {
     const started = Date.now();
     const requestId = requestIdFor(request);
     const url = new URL(request.url);
-    const origin = matchOrigin(request, allowedOrigins(env.ALLOWED_ORIGINS));
+    const origin = corsOrigin(request, env);
     const ctx = new RequestContext(request, env, exec, url, requestId);
 
     let response = request.method === "OPTIONS" ? preflight(request, origin) : await route(ctx);

@@ -36,20 +36,6 @@ export function formatCredits(micro: number): string {
   return String(microToCredits(micro));
 }
 
-/** `CREDITS_PER_USD` when unset: 100 credits per US dollar, so one credit is one cent. */
-export const DEFAULT_CREDITS_PER_USD = 100;
-
-/**
- * Reads `CREDITS_PER_USD` (a whole number from 1 to 1,000,000; unset or blank: the default). Every
- * worker that prices provider usage reads it through here, so they convert dollars alike. Undefined
- * for a value out of range, which the caller reports as its own misconfiguration.
- */
-export function parseCreditsPerUsd(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === "") return DEFAULT_CREDITS_PER_USD;
-  const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed >= 1 && parsed <= 1_000_000 ? parsed : undefined;
-}
-
 /**
  * A provider price in US dollars per million tokens as micro-credits per million tokens: exact,
  * through the price's decimal text (micro-USD × credits per USD). Undefined for a price with more

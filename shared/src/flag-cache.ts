@@ -1,10 +1,10 @@
 import type { EvaluationContext, FlagSet } from "./flags";
 import type { CallContext, Identity } from "./identity";
-import { integerSetting } from "./settings";
+import { FLAGS_CACHE_TTL_SECONDS, readSetting } from "./settings";
 
-/** `FLAGS_CACHE_TTL_SECONDS`: how long an isolate evaluates from its copy of the flag set (default 30). */
+/** `FLAGS_CACHE_TTL_SECONDS`: how long an isolate evaluates from its copy of the flag set (declared in settings.ts). */
 export function flagsCacheTtlSeconds(value: string | undefined): number {
-  return integerSetting(value, 30, "FLAGS_CACHE_TTL_SECONDS", 0, 3600);
+  return readSetting("FLAGS_CACHE_TTL_SECONDS", FLAGS_CACHE_TTL_SECONDS, value);
 }
 
 /** How a FlagSetCache gets a set and tells the time. */

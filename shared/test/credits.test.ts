@@ -3,11 +3,12 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import {
   AdjustRequest,
+  CREDITS_PER_USD,
   creditsToMicro,
   formatCredits,
   MAX_CREDITS,
   microToCredits,
-  parseCreditsPerUsd,
+  readSetting,
   tokenCost,
   usdPerMToMicroPerM,
 } from "../src/index";
@@ -68,10 +69,11 @@ describe("credit amounts", () => {
 
 describe("provider prices in micro-credits", () => {
   it("converts US dollars per million tokens exactly, with one CREDITS_PER_USD rule", () => {
-    expect(parseCreditsPerUsd(undefined)).toBe(100);
-    expect(parseCreditsPerUsd(" ")).toBe(100);
-    expect(parseCreditsPerUsd("250")).toBe(250);
-    for (const bad of ["0", "1.5", "-3", "1000001", "ten"]) expect(parseCreditsPerUsd(bad)).toBeUndefined();
+    const creditsPerUsd = (value: string | undefined) => readSetting("CREDITS_PER_USD", CREDITS_PER_USD, value);
+    expect(creditsPerUsd(undefined)).toBe(100);
+    expect(creditsPerUsd(" ")).toBe(100);
+    expect(creditsPerUsd("250")).toBe(250);
+    for (const bad of ["0", "1.5", "-3", "1000001", "ten"]) expect(() => creditsPerUsd(bad)).toThrow("CREDITS_PER_USD");
     // bge-base-en-v1.5: $0.067 per M at 100 credits per USD is 6.7 micro-credits per token.
     expect(usdPerMToMicroPerM(0.067, 100)).toBe(6_700_000);
     expect(usdPerMToMicroPerM("0.067", 100)).toBe(6_700_000);

@@ -1,4 +1,5 @@
 import { ServiceError } from "@cognomega/shared";
+import { GATEWAY_SETTINGS } from "../settings";
 
 /** The outcome of looking at a request's admin headers. */
 export type AdminCheck = "valid" | "missing" | "invalid" | "unconfigured";
@@ -28,12 +29,13 @@ function configuredKeyDigests(current: string, previous: string): Promise<ArrayB
  */
 export async function checkAdmin(request: Request, env: GatewayEnv): Promise<AdminCheck> {
   const provided = request.headers.get("X-Admin-Key") ?? request.headers.get("X-Admin-Token");
-  const current = env.ADMIN_KEY?.trim() ?? "";
+  const settings = GATEWAY_SETTINGS.read(env);
+  const current = settings.ADMIN_KEY ?? "";
   if (!current) return provided === null ? "missing" : "unconfigured";
   if (provided === null || provided === "") return "missing";
   const [candidate, configured] = await Promise.all([
     digest(provided),
-    configuredKeyDigests(current, env.ADMIN_KEY_PREVIOUS?.trim() ?? ""),
+    configuredKeyDigests(current, settings.ADMIN_KEY_PREVIOUS ?? ""),
   ]);
   let match = false;
   for (const known of configured) {
@@ -45,7 +47,7 @@ export async function checkAdmin(request: Request, env: GatewayEnv): Promise<Adm
 /** Throws the right problem unless the admin check passed. */
 export function assertAdmin(check: AdminCheck, env: GatewayEnv): void {
   if (check === "valid") return;
-  if (!env.ADMIN_KEY?.trim())
+  if (GATEWAY_SETTINGS.read(env).ADMIN_KEY === undefined)
     throw new ServiceError("not_configured", "admin routes are disabled: ADMIN_KEY is not set");
   if (check === "missing")
     throw new ServiceError("unauthenticated", "admin key required (X-Admin-Key or X-Admin-Token)");

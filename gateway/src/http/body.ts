@@ -1,14 +1,5 @@
 import { ServiceError } from "@cognomega/shared";
 
-/** Default cap on a JSON request body: 1 MiB. */
-export const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
-
-/** `MAX_JSON_BYTES` as a positive integer, or the default. */
-export function maxJsonBytes(value: string | undefined): number {
-  const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed > 0 ? parsed : DEFAULT_MAX_JSON_BYTES;
-}
-
 const DECIMAL = /^[0-9]{1,16}$/;
 // One decoder for every body: without `stream`, each decode starts afresh.
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });

@@ -1,8 +1,9 @@
 import type { CallContext, CreditsView, Identity, LimitState, Meter } from "@cognomega/shared";
 import { ServiceError } from "@cognomega/shared";
+import { GATEWAY_SETTINGS } from "../settings";
 import { type AdminCheck, assertAdmin, checkAdmin } from "./admin";
-import { maxJsonBytes, readJson } from "./body";
-import { resolveIdentity, trustsEmailIdentity } from "./identity";
+import { readJson } from "./body";
+import { resolveIdentity } from "./identity";
 import { VerifiedTokens, verifyToken } from "./jwt";
 import { VerificationKeyCache } from "./key-cache";
 import { RequestSlots } from "./request-slots";
@@ -12,11 +13,6 @@ const verificationKeys = new VerificationKeyCache();
 const verifiedTokens = new VerifiedTokens();
 // Per isolate: the request slots each signed-in account's ledger granted this instance.
 const requestSlots = new RequestSlots();
-
-function jwksCacheTtlMs(env: GatewayEnv): number {
-  const seconds = Number(env.JWKS_CACHE_TTL_SECONDS);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 60_000;
-}
 
 /**
  * Everything a route handler needs about one request. Admin status and identity are computed on
@@ -65,16 +61,17 @@ export class RequestContext {
    */
   async optionalIdentity(): Promise<Identity | undefined> {
     this.resolved ??= this.admin().then(async (check) => {
+      const settings = GATEWAY_SETTINGS.read(this.env);
       const identity = await resolveIdentity({
         url: this.url,
         request: this.request,
         admin: check === "valid",
-        trustEmail: trustsEmailIdentity(this.env),
+        trustEmail: settings.TRUST_EMAIL_IDENTITY,
         verify: async (token) => {
           const claims = await verifyToken(
             token,
             verificationKeys,
-            jwksCacheTtlMs(this.env),
+            settings.JWKS_CACHE_TTL_SECONDS * 1000,
             () => this.env.BILLING.tokenVerification(this.call),
             verifiedTokens,
           );
@@ -149,6 +146,6 @@ export class RequestContext {
 
   /** The JSON body, capped at `MAX_JSON_BYTES`. */
   json(): Promise<unknown> {
-    return readJson(this.request, maxJsonBytes(this.env.MAX_JSON_BYTES));
+    return readJson(this.request, GATEWAY_SETTINGS.read(this.env).MAX_JSON_BYTES);
   }
 }

@@ -40,22 +40,17 @@ const ORIGIN_PATTERN = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/;
 // A header name is an RFC 9110 token.
 const TOKEN_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-let parsedFrom: string | undefined;
-let parsed = new Set<string>();
+// One set per list read: the settings object, and so the list, is reused while ALLOWED_ORIGINS is unchanged.
+const allowLists = new WeakMap<readonly string[], ReadonlySet<string>>();
 
-/** The allow-list from `ALLOWED_ORIGINS` (a comma list), parsed once per distinct value. */
-export function allowedOrigins(value: string | undefined): ReadonlySet<string> {
-  const source = value ?? "";
-  if (source !== parsedFrom) {
-    parsed = new Set(
-      source
-        .split(",")
-        .map((origin) => origin.trim())
-        .filter((origin) => ORIGIN_PATTERN.test(origin)),
-    );
-    parsedFrom = source;
+/** The allow-list from `ALLOWED_ORIGINS`: its entries that are origins, as a set built once per list. */
+export function allowedOrigins(entries: readonly string[]): ReadonlySet<string> {
+  let set = allowLists.get(entries);
+  if (set === undefined) {
+    set = new Set(entries.filter((origin) => ORIGIN_PATTERN.test(origin)));
+    allowLists.set(entries, set);
   }
-  return parsed;
+  return set;
 }
 
 /** The request's Origin when it is well formed and on the allow-list; `null` and junk never are. */

@@ -1,11 +1,6 @@
 import { emailAccount, type Identity, normalizeEmail, ServiceError } from "@cognomega/shared";
 import type { JWTPayload } from "jose";
 
-/** True when `TRUST_EMAIL_IDENTITY` explicitly enables unauthenticated email claims (legacy/dev). */
-export function trustsEmailIdentity(env: GatewayEnv): boolean {
-  return ["1", "true", "yes", "on"].includes((env.TRUST_EMAIL_IDENTITY ?? "").trim().toLowerCase());
-}
-
 function emailIdentity(raw: string, source: "query" | "header", admin: boolean): Identity {
   const email = normalizeEmail(raw);
   if (!email) {

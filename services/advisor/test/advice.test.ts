@@ -402,15 +402,18 @@ describe("thresholds from env", () => {
     expect(env.ADVISOR_LATENCY_MS).toBe("4000");
   });
 
+  it("reads a blank threshold as its declared default, like every setting", async () => {
+    const blank = advisor({ ADVISOR_COST_CREDITS: "", ADVISOR_LATENCY_MS: " " });
+    await expect(blank.thresholds(call)).resolves.toEqual({ cost_micro: 10_000, latency_ms: 4_000 });
+  });
+
   it.each([
     { ADVISOR_COST_CREDITS: "cheap" },
     { ADVISOR_COST_CREDITS: "-0.01" },
     { ADVISOR_COST_CREDITS: "0.0000001" },
-    { ADVISOR_COST_CREDITS: "" },
     { ADVISOR_LATENCY_MS: "1.5" },
     { ADVISOR_LATENCY_MS: "-1" },
     { ADVISOR_LATENCY_MS: "soon" },
-    { ADVISOR_LATENCY_MS: " " },
   ])("fails as not_configured for %o", async (overrides) => {
     const error = await rejection(advisor(overrides).advise(slowCall(), call));
     expect(error.code).toBe("not_configured");

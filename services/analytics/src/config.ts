@@ -1,6 +1,6 @@
-import { integerSetting } from "@cognomega/shared";
+import { ANALYTICS_SETTINGS } from "./settings";
 
-/** Rollup settings read from the worker's vars (README: Configuration). */
+/** Rollup settings read from the worker's vars (docs/configuration.md). */
 export interface RollupSettings {
   /** Hours before now rolled again on every run, so late events are counted. */
   lookbackHours: number;
@@ -21,10 +21,11 @@ export function rollupSettings(env: {
   ROLLUP_CATCHUP_HOURS?: string;
   ROLLUP_MAX_AGE_DAYS?: string;
 }): RollupSettings {
+  const settings = ANALYTICS_SETTINGS.read(env);
   return {
-    lookbackHours: integerSetting(env.ROLLUP_LOOKBACK_HOURS, 3, "ROLLUP_LOOKBACK_HOURS", 0, 72),
-    catchUpHours: integerSetting(env.ROLLUP_CATCHUP_HOURS, 72, "ROLLUP_CATCHUP_HOURS", 1, 720),
+    lookbackHours: settings.ROLLUP_LOOKBACK_HOURS,
+    catchUpHours: settings.ROLLUP_CATCHUP_HOURS,
     catchUpPerRun: 24,
-    maxAgeDays: integerSetting(env.ROLLUP_MAX_AGE_DAYS, 30, "ROLLUP_MAX_AGE_DAYS", 1, 34),
+    maxAgeDays: settings.ROLLUP_MAX_AGE_DAYS,
   };
 }

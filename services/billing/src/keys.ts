@@ -1,7 +1,7 @@
 import type { Jwks, PublicJwk, PublishedKeyInfo } from "@cognomega/shared";
 import { ServiceError } from "@cognomega/shared";
 import { exportJWK, generateKeyPair, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
-import { isDevelopment } from "./config";
+import { BILLING_SETTINGS } from "./settings";
 
 /** KV `KEYS` entries. `jwks` is the public document; the others are never served. */
 const JWKS_KEY = "jwks";
@@ -74,8 +74,7 @@ async function loadDevelopmentKey(keys: KVNamespace): Promise<SigningKey> {
  * generated once and kept in KV. Production without secrets fails with `not_configured`.
  */
 export function signingKey(env: BillingEnv): Promise<SigningKey> {
-  const pem = env.PRIVATE_KEY_PEM?.trim();
-  const kid = env.KID?.trim();
+  const { PRIVATE_KEY_PEM: pem, KID: kid, ENVIRONMENT } = BILLING_SETTINGS.read(env);
   const source = pem && kid ? `${kid}\n${pem}` : pem || kid ? "partial" : "development";
   if (signingKeyCache?.source === source) return signingKeyCache.key;
 
@@ -83,7 +82,7 @@ export function signingKey(env: BillingEnv): Promise<SigningKey> {
   if (pem && kid) key = importConfiguredKey(pem, kid);
   else if (pem || kid)
     key = Promise.reject(new ServiceError("not_configured", "PRIVATE_KEY_PEM and KID must be set together"));
-  else if (isDevelopment(env)) key = loadDevelopmentKey(env.KEYS);
+  else if (ENVIRONMENT !== "production") key = loadDevelopmentKey(env.KEYS);
   else
     key = Promise.reject(
       new ServiceError("not_configured", "token signing is not configured: set the PRIVATE_KEY_PEM and KID secrets"),

@@ -17,6 +17,7 @@ import {
 import { usageTtlSeconds } from "./config";
 import { type EntryRow, type HoldRow, LEDGER_SCHEMA, migrateLedger } from "./ledger-schema";
 import { attempt, LedgerRefusal, type LedgerResult } from "./result";
+import { BILLING_SETTINGS } from "./settings";
 import { carryUsage, USAGE_OUTBOX_DELAY_MS, usagePending } from "./usage-outbox";
 
 export type { AccountSnapshot, LedgerCall, LimitSnapshot } from "./account-store";
@@ -525,7 +526,8 @@ export class AccountLedger extends DurableObject<BillingEnv> {
    */
   pruneAsOf(now: number): LedgerResult<null> {
     return this.tx(() => {
-      if (this.env.ENVIRONMENT !== "test") throw new LedgerRefusal("forbidden", "pruneAsOf is for tests only");
+      if (BILLING_SETTINGS.read(this.env).ENVIRONMENT !== "test")
+        throw new LedgerRefusal("forbidden", "pruneAsOf is for tests only");
       if (this.store.account()) this.prune(now);
       return null;
     });

@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { uniqueClientAddress } from "../../../test-support/client-address";
 import { admin, at, billing, call, codeOf, expectInvariants, ledger, newAccount } from "./helpers";
 
 async function fund(account: string, credits: number): Promise<void> {
@@ -14,6 +15,11 @@ describe("starter credits", () => {
     expect((await billing().balance(user, call)).balance).toBe(5);
     const history = await billing().history(user, {}, call);
     expect(history.entries.map((e) => [e.id, e.kind, e.amount])).toEqual([["grant:starter", "grant", 5]]);
+  });
+
+  it("reads a blank GUEST_CREDITS as its default, not as zero credits", async () => {
+    const { sub } = await billing({ GUEST_CREDITS: " " }).issueGuestToken({}, call, uniqueClientAddress());
+    expect((await billing().balance({ sub, source: "jwt", admin: false }, call)).balance).toBe(5);
   });
 });
 

@@ -1,5 +1,6 @@
-import { type FlagSet, FlagSetCache, flagsCacheTtlSeconds } from "@cognomega/shared";
+import { type FlagSet, FlagSetCache } from "@cognomega/shared";
 import { FLAG_SET_KEY } from "./registry";
+import { FLAGS_SETTINGS } from "./settings";
 
 /** The set before any flag was ever written. */
 export const EMPTY_FLAG_SET: FlagSet = { version: "0", flags: {} };
@@ -17,7 +18,7 @@ export function publishedSetCache(env: FlagsEnv, now?: () => number): FlagSetCac
   if (cache === undefined) {
     const kv = env.KV_FLAGS;
     cache = new FlagSetCache({
-      ttlMs: flagsCacheTtlSeconds(env.FLAGS_CACHE_TTL_SECONDS) * 1000,
+      ttlMs: FLAGS_SETTINGS.read(env).FLAGS_CACHE_TTL_SECONDS * 1000,
       load: async () => (await kv.get<FlagSet>(FLAG_SET_KEY, "json")) ?? EMPTY_FLAG_SET,
       ...(now === undefined ? {} : { now }),
     });

@@ -1,4 +1,4 @@
-import { ServiceError } from "@cognomega/shared";
+import { JOBS_SETTINGS } from "./settings";
 
 export interface JobSettings {
   /** How long a finished job is kept. */
@@ -14,23 +14,17 @@ export interface JobSettings {
   maxPending: number;
 }
 
-function positive(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value.trim() === "") return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0)
-    throw new ServiceError("not_configured", `${name} must be a positive integer`);
-  return parsed;
-}
-
+/** The settings in the units the runner uses; a bad value is `not_configured`. */
 export function jobSettings(env: JobsEnv): JobSettings {
+  const settings = JOBS_SETTINGS.read(env);
   return {
-    ttlSeconds: positive(env.JOBS_TTL_DAYS, 14, "JOBS_TTL_DAYS") * 86_400,
-    backoffBaseMs: positive(env.JOBS_BACKOFF_BASE_SECONDS, 30, "JOBS_BACKOFF_BASE_SECONDS") * 1000,
-    leaseMs: positive(env.JOBS_LEASE_SECONDS, 120, "JOBS_LEASE_SECONDS") * 1000,
-    runLimit: positive(env.JOBS_RUN_LIMIT, 25, "JOBS_RUN_LIMIT"),
-    pendingTtlMs: positive(env.JOBS_PENDING_TTL_DAYS, 7, "JOBS_PENDING_TTL_DAYS") * 86_400_000,
-    runConcurrency: positive(env.JOBS_RUN_CONCURRENCY, 4, "JOBS_RUN_CONCURRENCY"),
-    maxPending: positive(env.JOBS_MAX_PENDING, 100, "JOBS_MAX_PENDING"),
+    ttlSeconds: settings.JOBS_TTL_DAYS * 86_400,
+    backoffBaseMs: settings.JOBS_BACKOFF_BASE_SECONDS * 1000,
+    leaseMs: settings.JOBS_LEASE_SECONDS * 1000,
+    runLimit: settings.JOBS_RUN_LIMIT,
+    pendingTtlMs: settings.JOBS_PENDING_TTL_DAYS * 86_400_000,
+    runConcurrency: settings.JOBS_RUN_CONCURRENCY,
+    maxPending: settings.JOBS_MAX_PENDING,
   };
 }
 

@@ -21,6 +21,7 @@ import {
 } from "@cognomega/shared";
 import * as v from "valibot";
 import { packProject } from "./manifest";
+import { SCAFFOLD_SETTINGS } from "./settings";
 import {
   checkedId,
   checkQuota,
@@ -31,7 +32,6 @@ import {
   ownerPrefix,
   scaffoldId,
   scaffoldKeys,
-  scaffoldQuota,
 } from "./store";
 
 export { ownerPrefix, scaffoldId, scaffoldKeys } from "./store";
@@ -198,7 +198,7 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
       const keys = await scaffoldKeys(identity.sub, checkedId(options.id));
       if ((await this.env.R2.head(keys.archive)) !== null) return;
     }
-    await checkQuota(this.env.R2, identity.sub, scaffoldQuota(this.env.SCAFFOLD_QUOTA_COUNT));
+    await checkQuota(this.env.R2, identity.sub, SCAFFOLD_SETTINGS.read(this.env).SCAFFOLD_QUOTA_COUNT);
   }
 
   /**

@@ -60,19 +60,6 @@ export function noSuchScaffold(): ServiceError {
   return new ServiceError("not_found", "no such scaffold");
 }
 
-/** Default and greatest per-owner count of stored scaffolds: one R2 list page counts them all. */
-export const DEFAULT_SCAFFOLD_QUOTA = 200;
-const MAX_SCAFFOLD_QUOTA = 1000;
-
-/** `SCAFFOLD_QUOTA_COUNT` as an integer from 1 to 1000, or the default; anything else is `not_configured`. */
-export function scaffoldQuota(value: string | undefined): number {
-  if (value === undefined || value.trim() === "") return DEFAULT_SCAFFOLD_QUOTA;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > MAX_SCAFFOLD_QUOTA)
-    throw new ServiceError("not_configured", `SCAFFOLD_QUOTA_COUNT must be an integer from 1 to ${MAX_SCAFFOLD_QUOTA}`);
-  return parsed;
-}
-
 /**
  * Refuses a new scaffold (403 `quota_exceeded`) when the owner already keeps `limit`. Rendering is
  * free, so this count is what bounds a tenant's storage (each archive is bounded by the 1 MiB graph).

@@ -1,12 +1,7 @@
-import {
-  integerSetting as integer,
-  parseCreditsPerUsd,
-  ROUTING_POLICIES,
-  type RoutingPolicy,
-  ServiceError,
-} from "@cognomega/shared";
+import type { RoutingPolicy } from "@cognomega/shared";
+import { SI_SETTINGS } from "./settings";
 
-/** SI settings read from the worker's vars, validated where they are used. */
+/** SI settings read from the worker's vars, validated where they are used (declared in settings.ts). */
 export interface SiSettings {
   creditsPerUsd: number;
   defaultPolicy: RoutingPolicy;
@@ -23,22 +18,18 @@ export interface SiSettings {
   settleBatchMs: number;
 }
 
+/** The settings in the units SI uses; a bad value is `not_configured`. */
 export function siSettings(env: SiEnv): SiSettings {
-  const policy = (env.SI_DEFAULT_POLICY ?? "balanced") as RoutingPolicy;
-  if (!ROUTING_POLICIES.includes(policy))
-    throw new ServiceError("not_configured", "SI_DEFAULT_POLICY must be cheapest, fastest or balanced");
-  const creditsPerUsd = parseCreditsPerUsd(env.CREDITS_PER_USD);
-  if (creditsPerUsd === undefined)
-    throw new ServiceError("not_configured", "CREDITS_PER_USD must be an integer from 1 to 1000000");
+  const settings = SI_SETTINGS.read(env);
   return {
-    creditsPerUsd,
-    defaultPolicy: policy,
-    defaultMaxTokens: integer(env.SI_DEFAULT_MAX_TOKENS, 512, "SI_DEFAULT_MAX_TOKENS", 1, 16_384),
-    latencyBudgetMs: integer(env.SI_LATENCY_BUDGET_MS, 30_000, "SI_LATENCY_BUDGET_MS", 100, 300_000),
-    attemptTimeoutMs: integer(env.SI_ATTEMPT_TIMEOUT_MS, 20_000, "SI_ATTEMPT_TIMEOUT_MS", 50, 300_000),
-    streamMaxMs: integer(env.SI_STREAM_MAX_MS, 600_000, "SI_STREAM_MAX_MS", 1_000, 3_000_000),
-    allowanceIdleMs: integer(env.SI_ALLOWANCE_IDLE_MS, 2_000, "SI_ALLOWANCE_IDLE_MS", 0, 8_000),
-    allowanceMicro: integer(env.SI_ALLOWANCE_CREDITS, 1, "SI_ALLOWANCE_CREDITS", 0, 1_000) * 1_000_000,
-    settleBatchMs: integer(env.SI_SETTLE_BATCH_MS, 20, "SI_SETTLE_BATCH_MS", 0, 1_000),
+    creditsPerUsd: settings.CREDITS_PER_USD,
+    defaultPolicy: settings.SI_DEFAULT_POLICY,
+    defaultMaxTokens: settings.SI_DEFAULT_MAX_TOKENS,
+    latencyBudgetMs: settings.SI_LATENCY_BUDGET_MS,
+    attemptTimeoutMs: settings.SI_ATTEMPT_TIMEOUT_MS,
+    streamMaxMs: settings.SI_STREAM_MAX_MS,
+    allowanceIdleMs: settings.SI_ALLOWANCE_IDLE_MS,
+    allowanceMicro: settings.SI_ALLOWANCE_CREDITS * 1_000_000,
+    settleBatchMs: settings.SI_SETTLE_BATCH_MS,
   };
 }

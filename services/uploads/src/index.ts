@@ -8,32 +8,30 @@ import {
 } from "@cognomega/shared";
 import { contentDisposition, ownerPrefix, sanitizeFilename, uuidv7 } from "./names";
 import type { UploadLimits } from "./quota";
+import { UPLOADS_SETTINGS } from "./settings";
 
 const HEX = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 // Types a browser would render or run: always downloaded, never shown inline.
 const RENDERABLE = new Set(["text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"]);
 
-function positive(value: string | undefined, fallback: number, name: string): number {
-  // Unset takes the default; set but empty is a mistake, like any other non-number.
-  const parsed = value === undefined ? fallback : Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed <= 0)
-    throw new ServiceError("not_configured", `${name} must be a positive integer`);
-  return parsed;
+function settings(env: UploadsEnv): { maxBytes: number; allowed: ReadonlySet<string>; quota: UploadLimits } {
+  const read = UPLOADS_SETTINGS.read(env);
+  return {
+    maxBytes: read.UPLOAD_MAX_BYTES,
+    allowed: allowedTypes(read.UPLOAD_ALLOWED_TYPES),
+    quota: { bytes: read.UPLOAD_QUOTA_BYTES, files: read.UPLOAD_QUOTA_FILES },
+  };
 }
 
-function settings(env: UploadsEnv): { maxBytes: number; allowed: Set<string>; quota: UploadLimits } {
-  const maxBytes = positive(env.UPLOAD_MAX_BYTES, 26_214_400, "UPLOAD_MAX_BYTES");
-  const quota = {
-    bytes: positive(env.UPLOAD_QUOTA_BYTES, 268_435_456, "UPLOAD_QUOTA_BYTES"),
-    files: positive(env.UPLOAD_QUOTA_FILES, 500, "UPLOAD_QUOTA_FILES"),
-  };
-  const allowed = new Set(
-    (env.UPLOAD_ALLOWED_TYPES ?? "")
-      .split(",")
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  return { maxBytes, allowed, quota };
+// The allow-list as a set, built once per list read (the settings object is reused while unchanged).
+const allowedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function allowedTypes(list: readonly string[]): ReadonlySet<string> {
+  let set = allowedSets.get(list);
+  if (set === undefined) {
+    set = new Set(list);
+    allowedSets.set(list, set);
+  }
+  return set;
 }
 
 function viewOf(object: R2Object): UploadView {
