@@ -15,6 +15,7 @@ export default defineConfig({
   test: {
     // services/scaffold/test-node runs rendered projects in their own workerd instances, from Node;
     // services/analytics/test-node runs the migration runner against the run's PostgreSQL;
+    // ops/test runs the operator scripts against a fake gateway and temporary git repositories;
     // test-browser drives headless Chromium against the whole mesh.
     projects: [
       "shared",
@@ -22,6 +23,7 @@ export default defineConfig({
       "services/*",
       "services/scaffold/test-node",
       "services/analytics/test-node",
+      "ops/test",
       "test-browser",
     ],
     // One PostgreSQL for the run, when a project of it uses one (test-support/database.ts).

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Signing-key rotation against a running deployment (OPS.md, "Key rotation").
+// Signing-key rotation against a running deployment (OPS.md, "Signing-key rotation").
 //   node ops/rotate-key.mjs list    [--base URL]
 //   node ops/rotate-key.mjs publish --kid NEW_KID [--base URL] [--out DIR]
 //   node ops/rotate-key.mjs retire  --kid OLD_KID [--base URL] [--force]

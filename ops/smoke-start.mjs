@@ -217,7 +217,7 @@ try {
   if (!ready) throw new Error("the mesh did not become ready within 90 s");
   console.log(`npm start: ready on ${base} after ${Date.now() - started} ms`);
 
-  const results = await probe(base);
+  const results = await probe(base, { ask: true, voice: true });
   results.push(...(await voiceChecks()));
   results.push(...(await flagsChecks()));
   if (process.env.SMOKE_SCAFFOLD_DIR) results.push(...(await scaffoldCheck(process.env.SMOKE_SCAFFOLD_DIR)));
