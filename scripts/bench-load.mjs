@@ -239,7 +239,7 @@ try {
       figure("asks: gateway req/s (median)", Math.round(median(rounds.map((r) => r.gateway.rps))), "req/s"),
       figure(
         "asks: answers checked, balance exact",
-        `${asks}, ${exact ? "yes" : "no"}`,
+        `${asks.toLocaleString("en-US")}, ${exact ? "yes" : "no"}`,
         "",
         "all right",
         exact && run.failures === 0,

@@ -86,6 +86,9 @@ const load = () =>
     .join(", ");
 const started = new Date();
 const loadAtStart = load();
+// A one-minute load average above the core count: other work was queued for the same cores.
+const busy = () => loadavg()[0] > cpus().length;
+const busyAtStart = busy();
 const rows = [];
 let failed = false;
 for (const bench of BENCHES.filter((b) => wanted.includes(b.name))) {
@@ -116,7 +119,8 @@ const table = [
   `Measured ${started.toISOString().slice(0, 16).replace("T", " ")} UTC by \`npm run bench${options.quick ? " -- --quick" : ""}\`` +
     `${options.quick ? " (**quick run: short runs that check the harness, not figures to quote**)" : ""}: ` +
     `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "unknown CPU"}), node ${process.version}, ` +
-    `load average ${loadAtStart} at the start and ${load()} at the end.`,
+    `load average ${loadAtStart} at the start and ${load()} at the end` +
+    `${busyAtStart || busy() ? " (**busier than its cores: absolute figures are not comparable with a quiet machine's**)" : ""}.`,
   "",
   "| benchmark | figure | measured | target | |",
   "|---|---|---:|---|---|",
