@@ -13,71 +13,16 @@ import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { auxWorker, restOfMesh } from "./aux-workers.mjs";
+import { benchFlags, BENCH_FLAG_COUNT as FLAG_COUNT } from "./bench-flag-set.mjs";
 import { keepAliveAgent, sendJson } from "./bench-http.mjs";
+import { figure, median, printResult } from "./bench-report.mjs";
 import { root } from "./workers.mjs";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const ROUNDS = 3;
-const FLAG_COUNT = 50;
 const EVALUATIONS = Number(process.env.BENCH_EVALUATIONS ?? 200_000);
 const ADMIN = "bench-admin";
-
-/** Fifty flags of every type: statics, targeting rules, rollouts, one disabled. */
-function benchFlags() {
-  const flags = [];
-  for (let i = 0; i < FLAG_COUNT; i++) {
-    const key = `bench.flag-${String(i).padStart(2, "0")}`;
-    const kind = i % 5;
-    if (kind === 0) flags.push([key, { type: "boolean", variants: { on: true, off: false }, default_variant: "on" }]);
-    else if (kind === 1)
-      flags.push([
-        key,
-        {
-          type: "string",
-          variants: { a: "alpha", b: "beta" },
-          default_variant: "a",
-          rules: [{ when: [{ attribute: "email_domain", op: "eq", value: "example.com" }], variant: "b" }],
-        },
-      ]);
-    else if (kind === 2)
-      flags.push([
-        key,
-        {
-          type: "number",
-          variants: { low: 1, high: 10 },
-          default_variant: "low",
-          rules: [
-            {
-              rollout: [
-                { variant: "low", weight: 70 },
-                { variant: "high", weight: 30 },
-              ],
-            },
-          ],
-        },
-      ]);
-    else if (kind === 3)
-      flags.push([
-        key,
-        {
-          type: "object",
-          variants: { small: { limit: 5, tags: ["x"] }, large: { limit: 50, tags: ["x", "y"] } },
-          default_variant: "small",
-          rules: [
-            { when: [{ attribute: "country", op: "in", value: ["DE", "FR", "NL"] }], variant: "large" },
-            { when: [{ attribute: "account_age_days", op: "gte", value: 30 }], variant: "large" },
-          ],
-        },
-      ]);
-    else
-      flags.push([
-        key,
-        { type: "boolean", variants: { on: true, off: false }, default_variant: "off", enabled: false },
-      ]);
-  }
-  return flags;
-}
 
 // One keep-alive pool for both paths, so what differs is only what answers.
 const agent = keepAliveAgent(CONCURRENCY);
@@ -238,7 +183,6 @@ try {
     bareRates.push(await throughput(REQUESTS, bareJson));
     gatewayRates.push(await throughput(REQUESTS, viaGateway));
   }
-  const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
   const g = median(gatewayRates);
   const b = median(bareRates);
   const { microseconds } = await inIsolate();
@@ -251,6 +195,12 @@ try {
   console.log(
     `in-isolate evaluation of one flag (3 rules, rollout): ${microseconds.toFixed(2)} µs over ${EVALUATIONS} evaluations   (target ≤ 20 µs)`,
   );
+  const ratio = Number((g / b).toFixed(2));
+  const evaluation = Number(microseconds.toFixed(2));
+  printResult("flags", [
+    figure(`bulk OFREP, ${CONCURRENCY} in flight: req/s, gateway / bare JSON`, ratio, "×", "≥ 0.5", ratio >= 0.5),
+    figure("one flag evaluated in-isolate", evaluation, "µs", "≤ 20 µs", evaluation <= 20),
+  ]);
 } finally {
   await mf.dispose();
 }

@@ -1,6 +1,6 @@
 // The benchmarks' HTTP client: node:http over a keep-alive agent is lighter than fetch, so less of
 // what is measured is the benchmark's own client.
-import { Agent, request as httpRequest } from "node:http";
+import { Agent, createServer, request as httpRequest } from "node:http";
 
 /** A keep-alive agent holding at most `sockets` connections. */
 export function keepAliveAgent(sockets = 1) {
@@ -27,4 +27,39 @@ export function sendJson(agent, url, { method = "POST", body = "", headers = {} 
     request.on("error", reject);
     request.end(body);
   });
+}
+
+/** The chat completion the loopback provider answers every request with ("ok", 21 tokens). */
+export const PROVIDER_ANSWER = JSON.stringify({
+  id: "chatcmpl-bench",
+  object: "chat.completion",
+  choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 20, completion_tokens: 1, total_tokens: 21 },
+});
+
+/**
+ * A fake OpenAI-compatible provider on loopback that answers every request at once with
+ * {@link PROVIDER_ANSWER}. Resolves with its `/openai/v1` base URL and `close()`.
+ */
+export async function startLoopbackProvider() {
+  const provider = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      response.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(PROVIDER_ANSWER),
+      });
+      response.end(PROVIDER_ANSWER);
+    });
+  });
+  await new Promise((resolve) => provider.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${provider.address().port}/openai/v1`,
+    close: () =>
+      new Promise((resolve) => {
+        provider.close(resolve);
+        // Keep-alive sockets would hold close() open until they time out.
+        provider.closeAllConnections();
+      }),
+  };
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { restOfMesh } from "./aux-workers.mjs";
+import { figure, printResult } from "./bench-report.mjs";
 import { root } from "./workers.mjs";
 
 const TOTAL = Number(process.env.BENCH_DEBITS ?? 5000);
@@ -92,9 +93,17 @@ function stats(latencies) {
   return { p50: at(50), p99: at(99) };
 }
 
+/** One run's figures, with the line that prints them. */
 function line(label, count, seconds, latencies) {
   const { p50, p99 } = stats(latencies);
-  return `${label.padEnd(44)} ${String(Math.round(count / seconds)).padStart(7)} debits/s   p50 ${p50.toFixed(2).padStart(6)} ms   p99 ${p99.toFixed(2).padStart(6)} ms`;
+  const rate = Math.round(count / seconds);
+  return {
+    label,
+    rate,
+    p50,
+    p99,
+    text: `${label.padEnd(44)} ${String(rate).padStart(7)} debits/s   p50 ${p50.toFixed(2).padStart(6)} ms   p99 ${p99.toFixed(2).padStart(6)} ms`,
+  };
 }
 
 async function rpc(accounts, concurrency = CONCURRENCY, total = TOTAL) {
@@ -171,7 +180,20 @@ try {
     () => rpc(1, 1, 1000),
     () => http(1, 1, 1000),
   ];
-  for (const run of runs) console.log(await run());
+  const results = [];
+  for (const run of runs) {
+    const result = await run();
+    console.log(result.text);
+    results.push(result);
+  }
+  const [rpcOne, rpcTen, httpOne, httpTen] = results;
+  printResult("ledger", [
+    figure("RPC, 1 account, debits/s", rpcOne.rate, "/s", "≥ 2,000", rpcOne.rate >= 2000),
+    figure("RPC, 10 accounts, debits/s", rpcTen.rate, "/s"),
+    figure("HTTP, 1 account, debits/s", httpOne.rate, "/s"),
+    figure("HTTP, 10 accounts, debits/s", httpTen.rate, "/s"),
+    figure("HTTP, 1 account, p99", Number(httpOne.p99.toFixed(2)), "ms"),
+  ]);
 } finally {
   await mf.dispose();
 }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
+import { figure, percentile, printResult } from "./bench-report.mjs";
 import { root } from "./workers.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
@@ -108,7 +109,6 @@ function call(path, body) {
   });
 }
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 async function timed(path) {
   let answer = "";
   for (let i = 0; i < WARMUP; i++) answer = await call(path);
@@ -126,6 +126,7 @@ try {
   const noop = await timed("/noop");
   console.log(`bench:scaffold: ${RUNS} runs each after ${WARMUP} warm-up, one at a time, in workerd`);
   console.log(`round trip of a no-op request: p50 ${noop.p50.toFixed(2)} ms`);
+  const figures = [];
   for (const count of [10, 50]) {
     const graph = graphOf(count);
     await call(`/load?graph=${count}`, JSON.stringify(graph));
@@ -136,8 +137,16 @@ try {
         `p99 ${run.p99.toFixed(2)} ms (round trip; minus the no-op p50: ${(run.p50 - noop.p50).toFixed(2)} ms), ` +
         `archive ${(Number(run.answer) / 1024).toFixed(1)} KiB`,
     );
+    const p50 = Number(run.p50.toFixed(2));
+    figures.push(
+      count === 10
+        ? figure("10 entities, render p50", p50, "ms", "≤ 20 ms", p50 <= 20)
+        : figure(`${count} entities, render p50`, p50, "ms"),
+    );
   }
   console.log(`scaffold worker (dist/index.js) gzip: ${(workerGzip / 1024).toFixed(2)} KiB`);
+  const gzip = Number((workerGzip / 1024).toFixed(2));
+  printResult("scaffold", [...figures, figure("scaffold worker, gzip", gzip, "KiB", "≤ 100 KiB", gzip <= 100)]);
 } finally {
   agent.destroy();
   await mf.dispose();

@@ -5,10 +5,10 @@
 // SI → billing holds → provider → settle → advisor), one request at a time, and reports the
 // difference at p50 and p99. A script, not a test: it prints numbers.
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:http";
 import { Miniflare } from "miniflare";
 import { auxWorker, restOfMesh } from "./aux-workers.mjs";
-import { keepAliveAgent, sendJson } from "./bench-http.mjs";
+import { keepAliveAgent, sendJson, startLoopbackProvider } from "./bench-http.mjs";
+import { figure, percentile, printResult } from "./bench-report.mjs";
 import { root } from "./workers.mjs";
 
 const RUNS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -16,21 +16,8 @@ const WARMUP = 200;
 
 execFileSync("node", ["scripts/build-workers.mjs"], { cwd: root, stdio: "ignore" });
 
-const answer = JSON.stringify({
-  id: "chatcmpl-bench",
-  object: "chat.completion",
-  choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 20, completion_tokens: 1, total_tokens: 21 },
-});
-const provider = createServer((request, response) => {
-  request.resume();
-  request.on("end", () => {
-    response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) });
-    response.end(answer);
-  });
-});
-await new Promise((resolve) => provider.listen(0, "127.0.0.1", resolve));
-const providerUrl = `http://127.0.0.1:${provider.address().port}/openai/v1`;
+const provider = await startLoopbackProvider();
+const providerUrl = provider.url;
 
 const mf = new Miniflare({
   handleRuntimeStdio(stdout, stderr) {
@@ -56,10 +43,6 @@ const mf = new Miniflare({
     ...restOfMesh(["gateway", "services/billing", "services/si"]),
   ],
 });
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 // One keep-alive client for every path.
 const agent = keepAliveAgent(1);
@@ -115,7 +98,13 @@ try {
   if (e) console.log(row("POST /api/si/ask, through Miniflare's dev entry", e));
   console.log(`added by the gateway path: ${added(g)}   (targets: p50 ≤ 1 ms, p99 ≤ 5 ms)`);
   if (e) console.log(`added with Miniflare's dev entry in front: ${added(e)}`);
+  const addedP50 = Number((percentile(g, 50) - percentile(d, 50)).toFixed(2));
+  const addedP99 = Number((percentile(g, 99) - percentile(d, 99)).toFixed(2));
+  printResult("si", [
+    figure("added p50", addedP50, "ms", "≤ 1 ms", addedP50 <= 1),
+    figure("added p99", addedP99, "ms", "≤ 5 ms", addedP99 <= 5),
+  ]);
 } finally {
   await mf.dispose();
-  provider.close();
+  await provider.close();
 }

@@ -11,6 +11,7 @@ import { stripVTControlCharacters } from "node:util";
 import { Miniflare } from "miniflare";
 import { SPEECH_CHUNK_BYTES, SPEECH_CHUNKS, startLoopbackCartesia } from "../ops/loopback-cartesia.mjs";
 import { auxWorker, restOfMesh } from "./aux-workers.mjs";
+import { figure, percentile, printResult } from "./bench-report.mjs";
 import { root } from "./workers.mjs";
 
 const RUNS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -54,10 +55,6 @@ const mf = new Miniflare({
     ...restOfMesh(["gateway", "services/billing", "services/voice"]),
   ],
 });
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 // One keep-alive client for every path: node:http is lighter than fetch, so less of what is
 // measured is the benchmark's own client.
@@ -154,6 +151,14 @@ try {
       ? `voice worker: ${voiceSize[1]} KiB, gzip ${voiceSize[2]} KiB   (target: gzip ≤ 60 KiB)`
       : "voice worker size: not found in the build output",
   );
+  const addedP50 = Number((percentile(g, 50) - percentile(d, 50)).toFixed(2));
+  const addedP99 = Number((percentile(g, 99) - percentile(d, 99)).toFixed(2));
+  const gzip = voiceSize ? Number(voiceSize[2]) : null;
+  printResult("voice", [
+    figure("added to the first audio byte, p50", addedP50, "ms", "≤ 2 ms", addedP50 <= 2),
+    figure("added to the first audio byte, p99", addedP99, "ms", "≤ 8 ms", addedP99 <= 8),
+    figure("voice worker, gzip", gzip, "KiB", "≤ 60 KiB", gzip !== null && gzip <= 60),
+  ]);
 } finally {
   await mf.dispose();
   await cartesia.close();
