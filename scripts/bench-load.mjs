@@ -66,7 +66,7 @@ const mf = new Miniflare({
     // Enough credits, daily budget and rate for any run length: the limits are not what is measured.
     auxWorker("services/billing", {
       ENVIRONMENT: "development",
-      DEFAULT_RPM: "100000000",
+      DEFAULT_RPM: "1000000",
       GUEST_CREDITS: "1000000",
       DEFAULT_DAILY_CREDITS: "1000000",
     }),
