@@ -112,6 +112,8 @@ describe("the contract fuzzer", () => {
       for (const plan of plans) if (plan[round]) queue.push(plan[round] as FuzzRequest);
 
     const fired = Date.now();
+    // Kept before the gateway's own logging is silenced below, for a line per thousand requests.
+    const progress = console.log.bind(console);
     const counts = new Map<string, number>();
     const statuses = new Map<string, number>();
     const failures: string[] = [];
@@ -121,6 +123,8 @@ describe("the contract fuzzer", () => {
       while (next < queue.length) {
         const index = next++;
         const drawn = queue[index] as FuzzRequest;
+        if (index > 0 && index % 1_000 === 0)
+          progress(`fuzz: ${index} of ${queue.length} sent, ${((Date.now() - fired) / 1000).toFixed(1)} s`);
         let request: Request;
         try {
           request = toRequest(drawn);
