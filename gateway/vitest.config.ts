@@ -64,4 +64,8 @@ export default workerProject(import.meta.url, "gateway", {
     // A short TTL so a test sees an admin's change without waiting out the default 30 s.
     { dir: "services/flags", bindings: { FLAGS_CACHE_TTL_SECONDS: "0" } },
   ],
+  // The contract fuzzer's seed and size (test/fuzz/fuzz.test.ts): FUZZ_SEED=… FUZZ_RUNS=… replays a run.
+  provide: {
+    fuzz: { seed: process.env.FUZZ_SEED ?? "", runs: process.env.FUZZ_RUNS ?? "", only: process.env.FUZZ_ONLY ?? "" },
+  },
 });

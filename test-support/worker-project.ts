@@ -32,7 +32,13 @@ function hyperdrives(names: string[], databaseUrl: string | undefined): Pick<Wor
 export function workerProject(
   configUrl: string,
   name: string,
-  options: { bindings?: Record<string, unknown>; aux?: AuxWorker[]; miniflare?: Partial<WorkerOptions> } = {},
+  options: {
+    bindings?: Record<string, unknown>;
+    aux?: AuxWorker[];
+    miniflare?: Partial<WorkerOptions>;
+    /** Values the project's tests read with vitest's `inject` (e.g. a fuzz seed from the shell). */
+    provide?: Record<string, unknown>;
+  } = {},
 ) {
   const here = (path: string) => fileURLToPath(new URL(path, configUrl));
   const aux = options.aux ?? [];
@@ -72,6 +78,7 @@ export function workerProject(
       hookTimeout: 60_000,
       ...(aux.length > 0 ? { globalSetup: [fileURLToPath(new URL("./build-aux.ts", import.meta.url))] } : {}),
       provide: {
+        ...options.provide,
         ...(aux.length > 0 ? { auxDirs: aux.map((worker) => worker.dir) } : {}),
         ...(usesDatabase ? { usesDatabase: true } : {}),
       },
