@@ -1,4 +1,4 @@
-import { applyMeter, isServiceError, type LimitState } from "@cognomega/shared";
+import { applyMeter, isServiceError, type LimitState, logEvent } from "@cognomega/shared";
 import { RequestContext } from "./http/context";
 import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
 import { applyLimitHeaders } from "./http/limits";
@@ -8,10 +8,6 @@ import { allowedMethods } from "./http/router";
 import { gatewayRoutes } from "./routes";
 
 const router = gatewayRoutes();
-
-function log(fields: Record<string, unknown>): void {
-  console.log(JSON.stringify(fields));
-}
 
 function errorResponse(error: unknown, ctx: RequestContext): Response {
   if (isServiceError(error)) {
@@ -29,7 +25,7 @@ function errorResponse(error: unknown, ctx: RequestContext): Response {
   // Unknown failures keep their internals in the log, never in the answer.
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
-  log({ level: "error", msg: "unhandled error", request_id: ctx.requestId, error: name, message });
+  logEvent("error", "unhandled error", { request_id: ctx.requestId, error: name, message });
   const detail = "unexpected error; quote the request_id when reporting it";
   const extra = ctx.url.pathname.startsWith("/v1/")
     ? { error: { message: detail, type: "internal", code: "internal", param: null } }
@@ -75,9 +71,7 @@ export default {
     const type = headers.get("Content-Type") ?? "";
     if (type.includes("json") && !headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
 
-    log({
-      level: "info",
-      msg: "request",
+    logEvent("info", "request", {
       request_id: requestId,
       method: request.method,
       path: url.pathname,

@@ -7,13 +7,13 @@ import {
   flagEtag,
   isFlagError,
   isServiceError,
+  logEvent,
+  shortHash,
 } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { buildEvaluationContext, currentFlagSet, gatewayFlagSets } from "../http/flag-context";
 import { json } from "../http/respond";
 import { type GatewayRouter, pathParam } from "../http/router";
-
-const encoder = new TextEncoder();
 
 /**
  * OFREP answers its own bodies, not problem+json (the one exception to the gateway's error
@@ -36,14 +36,7 @@ function ofrepFailure(error: unknown, ctx: RequestContext, key?: string): Respon
     if (typeof retryAfter === "number") response.headers.set("Retry-After", String(retryAfter));
     return response;
   }
-  console.log(
-    JSON.stringify({
-      level: "error",
-      msg: "ofrep evaluation failed",
-      request_id: ctx.requestId,
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
+  logEvent("error", "ofrep evaluation failed", { request_id: ctx.requestId, error });
   return json(
     {
       errorDetails: "unexpected error; quote the request_id when reporting it",
@@ -90,11 +83,6 @@ async function evaluationInput(
   return { context: built.context };
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * The bulk answer's strong ETag: the set's version and the effective context (top-level keys
  * sorted), so it changes exactly when some flag could evaluate differently.
@@ -103,7 +91,7 @@ async function bulkEtag(version: string, context: EvaluationContext): Promise<st
   const canonical = Object.keys(context)
     .sort()
     .map((name) => [name, context[name]]);
-  return `"${await sha256Hex(`${version}\n${JSON.stringify(canonical)}`)}"`;
+  return `"${await shortHash(`${version}\n${JSON.stringify(canonical)}`)}"`;
 }
 
 /** True when an If-None-Match (`*`, or a list of ETags, weak comparison) names `etag`. */

@@ -9,7 +9,7 @@ export function registerRagRoutes(router: GatewayRouter): void {
    * Ingests `{ id, text | upload_key, title? }`. Small documents are indexed before the answer
    * (200); large ones run as a `rag.ingest` job (202 with the job to poll).
    */
-  router.post("/api/rag/ingest", async (request, ctx) => {
+  router.post("/api/rag/ingest", async (_request, ctx) => {
     const identity = await ctx.identity();
     const body = await ctx.json();
     const fields = typeof body === "object" && body !== null ? (body as { text?: unknown; upload_key?: unknown }) : {};
@@ -21,7 +21,7 @@ export function registerRagRoutes(router: GatewayRouter): void {
       const { job } = await ctx.env.JOBS.create(
         { kind: "rag.ingest", input: body },
         identity,
-        request.headers.get("Idempotency-Key"),
+        ctx.idempotencyKey(),
         ctx.call,
       );
       return json({ queued: true, job }, 202);

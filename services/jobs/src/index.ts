@@ -1,12 +1,15 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
+  ADMIN_IDENTITY,
   type CallContext,
   CreateJobRequest,
+  clientIdempotencyKey,
   type Identity,
   JOB_STATUSES,
   type JobRunReport,
   type JobSummary,
   type JobView,
+  logEvent,
   parseInput,
   requireAdmin,
   ServiceError,
@@ -71,9 +74,10 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
   async create(
     input: unknown,
     identity: Identity,
-    idempotencyKey: string | null,
+    clientKey: string | null,
     call: CallContext,
   ): Promise<{ job: JobView; created: boolean }> {
+    const idempotencyKey = clientIdempotencyKey(clientKey);
     const body = parseInput(CreateJobRequest, input);
     const kind = kindOf(body.kind);
     if (kind.adminOnly && !identity.admin) throw new ServiceError("forbidden", `${body.kind} jobs are for admins`);
@@ -102,8 +106,6 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     });
     let id: string = crypto.randomUUID();
     if (idempotencyKey !== null) {
-      if (!/^[\x21-\x7e]{1,255}$/.test(idempotencyKey))
-        throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters");
       // The same owner and key always name the same job.
       id = (await sha256Hex(`${identity.sub}\n${idempotencyKey}`)).slice(0, 32);
       const existing = await getRow(this.env.KV_BILLING, id);
@@ -326,7 +328,7 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
       dueKeysDeleted += page.deleted;
       cursor = scanned >= 5000 ? undefined : page.cursor;
     } while (cursor);
-    const usage = await this.env.BILLING.pruneUsage({ sub: "admin", source: "admin", admin: true }, call);
+    const usage = await this.env.BILLING.pruneUsage(ADMIN_IDENTITY, call);
     return {
       jobs_deleted: jobsDeleted,
       due_keys_deleted: dueKeysDeleted,
@@ -348,18 +350,15 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
       await this.create({ kind: "usage.rollup", max_attempts: ROLLUP_ATTEMPTS }, cron, `usage.rollup:${hour}`, call);
     } catch (error) {
       // A KV hiccup must not stop the other jobs; the next pass of the hour creates it.
-      console.log(JSON.stringify({ level: "warn", msg: "hourly rollup job not created", error: String(error) }));
+      logEvent("warn", "hourly rollup job not created", { request_id: call.requestId, error });
     }
     // The job was made just now, a moment after the minute the pass is scheduled for: it runs in this pass.
     const result = await this.run(cron, call, { now: Math.max(controller.scheduledTime, Date.now()) });
-    console.log(
-      JSON.stringify({
-        level: "info",
-        msg: "cron run",
-        ran: result.ran.length,
-        outcomes: result.ran.map((r) => r.outcome),
-      }),
-    );
+    logEvent("info", "cron run", {
+      request_id: call.requestId,
+      ran: result.ran.length,
+      outcomes: result.ran.map((r) => r.outcome),
+    });
   }
 }
 

@@ -10,7 +10,7 @@ export interface RagSettings {
   quotaChunks: number;
 }
 
-/** PROVIDERS.md §1: @cf/baai/bge-base-en-v1.5 costs $0.067 per million input tokens. */
+/** Workers AI's list price: @cf/baai/bge-base-en-v1.5 costs $0.067 per million input tokens. */
 export const DEFAULT_EMBEDDING_PRICE_PER_M_TOKENS = "0.067";
 
 function integer(value: string | undefined, fallback: number, name: string, min: number, max: number): number {

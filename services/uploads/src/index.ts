@@ -3,13 +3,13 @@ import {
   type CallContext,
   type Identity,
   ServiceError,
+  toHex,
   type UploadRequestMeta,
   type UploadView,
 } from "@cognomega/shared";
 import { contentDisposition, ownerPrefix, sanitizeFilename, uuidv7 } from "./names";
 import type { UploadLimits } from "./quota";
 
-const HEX = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 // Types a browser would render or run: always downloaded, never shown inline.
 const RENDERABLE = new Set(["text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"]);
 
@@ -184,7 +184,7 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
       if ((error as { name?: string }).name === "ServiceError") throw error;
       throw new ServiceError("invalid_input", `the upload broke off before its ${declared} bytes arrived`);
     }
-    const sha256 = HEX(await digest.digest);
+    const sha256 = toHex(await digest.digest);
 
     // Pass 2: the final object, with its metadata, never overwriting anything already there.
     const staged = await this.env.R2_UPLOADS.get(staging);
