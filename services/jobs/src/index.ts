@@ -262,42 +262,28 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     }
   }
 
-  /**
-   * Admin: runs the due jobs now and reports what happened to each. `now` and `runner` are for
-   * tests and the cron; the route passes neither.
-   */
-  async run(
-    identity: Identity,
-    call: CallContext,
-    options: { now?: number; runner?: string; limit?: number } = {},
-  ): Promise<{ ran: JobRunReport[] }> {
+  /** Admin: runs the due jobs now and reports what happened to each. */
+  async run(identity: Identity, call: CallContext): Promise<{ ran: JobRunReport[] }> {
     requireAdmin(identity);
+    return this.runDueAt(call, Date.now());
+  }
+
+  /** One runner pass over the jobs due at `now`, at most `JOBS_RUN_LIMIT` of them. */
+  private async runDueAt(call: CallContext, now: number): Promise<{ ran: JobRunReport[] }> {
     const settings = jobSettings(this.env);
     const ran = await runDue(
       this.env,
       settings,
-      {
-        now: options.now ?? Date.now(),
-        limit: options.limit ?? settings.runLimit,
-        runner: options.runner ?? `runner:${crypto.randomUUID()}`,
-        requestId: call.requestId,
-      },
+      { now, limit: settings.runLimit, runner: `runner:${crypto.randomUUID()}`, requestId: call.requestId },
       () => this.cleanupNow(call, Date.now()),
     );
     return { ran };
   }
 
-  /**
-   * Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. `now`
-   * is for tests (the route passes none).
-   */
-  async cleanup(
-    identity: Identity,
-    call: CallContext,
-    options: { now?: number } = {},
-  ): Promise<Record<string, number | boolean>> {
+  /** Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. */
+  async cleanup(identity: Identity, call: CallContext): Promise<Record<string, number | boolean>> {
     requireAdmin(identity);
-    return this.cleanupNow(call, options.now ?? Date.now());
+    return this.cleanupNow(call, Date.now());
   }
 
   private async cleanupNow(call: CallContext, now: number): Promise<Record<string, number | boolean>> {
@@ -340,9 +326,9 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
   /**
    * The cron trigger: one runner pass a minute, after making sure this hour's `usage.rollup` job
    * exists (one per hour, keyed by the hour: every pass of the hour finds the same job, and a pass
-   * that was missed is made up by the next).
+   * that was missed is made up by the next). Reports what ran, as `run` does.
    */
-  async runScheduled(controller: ScheduledController): Promise<void> {
+  async runScheduled(controller: Pick<ScheduledController, "scheduledTime">): Promise<{ ran: JobRunReport[] }> {
     const cron: Identity = { sub: "cron", source: "admin", admin: true };
     const call = { requestId: `cron:${controller.scheduledTime}` };
     const hour = new Date(controller.scheduledTime).toISOString().slice(0, 13);
@@ -353,12 +339,13 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
       logEvent("warn", "hourly rollup job not created", { request_id: call.requestId, error });
     }
     // The job was made just now, a moment after the minute the pass is scheduled for: it runs in this pass.
-    const result = await this.run(cron, call, { now: Math.max(controller.scheduledTime, Date.now()) });
+    const result = await this.runDueAt(call, Math.max(controller.scheduledTime, Date.now()));
     logEvent("info", "cron run", {
       request_id: call.requestId,
       ran: result.ran.length,
       outcomes: result.ran.map((r) => r.outcome),
     });
+    return result;
   }
 }
 
