@@ -13,6 +13,23 @@ export function hyperdriveBindings(configPath) {
 }
 
 /**
+ * Runs `read` with wrangler logging errors only. Reading a config warns once per AI or Vectorize
+ * binding that it is remote; those are the bindings auxWorker drops, so the warnings say nothing
+ * here. Set for this synchronous call alone: a process-wide WRANGLER_LOG would reach the wrangler
+ * builds scripts/build-workers.mjs runs, which read wrangler's "Total Upload" line.
+ */
+function quietly(read) {
+  const before = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG = "error";
+  try {
+    return read();
+  } finally {
+    if (before === undefined) delete process.env.WRANGLER_LOG;
+    else process.env.WRANGLER_LOG = before;
+  }
+}
+
+/**
  * Miniflare options for the worker in `dir` (e.g. "services/billing"), from its dist/ build.
  * Remote-only bindings (Workers AI, Vectorize) are dropped: offline, the worker sees them as not
  * configured.
@@ -20,7 +37,7 @@ export function hyperdriveBindings(configPath) {
 export function auxWorker(dir, bindings = {}, extra = {}) {
   const configPath = join(root, dir, "wrangler.jsonc");
   const { name } = JSON.parse(stripJsonc(readFileSync(configPath, "utf8")));
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
+  const { workerOptions } = quietly(() => unstable_getMiniflareWorkerOptions(configPath));
   const { ai: _ai, vectorize: _vectorize, ...options } = workerOptions;
   return {
     ...options,

@@ -1,4 +1,4 @@
-import { applyMeter, isServiceError, type LimitState } from "@cognomega/shared";
+import { applyMeter, isServiceError, type LimitState, logEvent } from "@cognomega/shared";
 import { RequestContext } from "./http/context";
 import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
 import { applyLimitHeaders } from "./http/limits";
@@ -10,10 +10,6 @@ import { GATEWAY_SETTINGS } from "./settings";
 
 const router = gatewayRoutes();
 const dispatch = indexedDispatch(router);
-
-function log(fields: Record<string, unknown>): void {
-  console.log(JSON.stringify(fields));
-}
 
 /** `REQUEST_LOG=all`: a line for every request, not only for failed ones (the default, `failures`). */
 function logsEveryRequest(env: GatewayEnv): boolean {
@@ -41,7 +37,7 @@ function errorResponse(error: unknown, ctx: RequestContext): Response {
   // Unknown failures keep their internals in the log, never in the answer.
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
-  log({ level: "error", msg: "unhandled error", request_id: ctx.requestId, error: name, message });
+  logEvent("error", "unhandled error", { request_id: ctx.requestId, error: name, message });
   const detail = "unexpected error; quote the request_id when reporting it";
   const extra = ctx.url.pathname.startsWith("/v1/")
     ? { error: { message: detail, type: "internal", code: "internal", param: null } }
@@ -103,9 +99,7 @@ export default {
     if (type.includes("json") && !headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
 
     if (response.status >= 400 || logsEveryRequest(env))
-      log({
-        level: response.status >= 500 ? "error" : "info",
-        msg: "request",
+      logEvent(response.status >= 500 ? "error" : "info", "request", {
         request_id: requestId,
         method: request.method,
         path: url.pathname,

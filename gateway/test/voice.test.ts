@@ -381,6 +381,16 @@ describe("POST /api/voice/ask", () => {
     await expectProblem(await postAudio(token, loop, audio, { "Idempotency-Key": "has space" }), 400, "invalid_input");
   });
 
+  it("takes a key of the longest length the API allows (it was refused once scoped as user:<key>)", async () => {
+    const { token } = await guestToken();
+    const key = "v".repeat(255);
+    const audio = testWav(0.5, { transcript: "the longest key" });
+    const first = await postAudio(token, loop, audio, { "Idempotency-Key": key });
+    expect(first.status).toBe(200);
+    const again = await postAudio(token, loop, audio, { "Idempotency-Key": key });
+    expect(await again.json()).toEqual(await first.json());
+  });
+
   it("refuses bad audio and bad options before anything is charged", async () => {
     const { token } = await guestToken();
     await expectProblem(

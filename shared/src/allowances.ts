@@ -2,6 +2,7 @@ import type { AllowanceDraw, AllowanceGrant, AllowanceRequest, AllowanceSettleme
 import { isServiceError } from "./errors";
 import type { CallContext, Identity } from "./identity";
 import { IdleWatch } from "./idle-watch";
+import { logEvent } from "./log";
 
 /**
  * Credit allowances: how a metered call (an SI ask, a voice call) is held without a ledger round
@@ -374,17 +375,17 @@ export class AccountCredits {
         } else {
           this.pending.unshift(...draws);
         }
-        console.log(
-          JSON.stringify({
-            level: "error",
-            msg: permanent
-              ? "allowance settlement refused; charges set aside"
-              : "allowance settlement failed; charges kept for the next one",
+        logEvent(
+          "error",
+          permanent
+            ? "allowance settlement refused; charges set aside"
+            : "allowance settlement failed; charges kept for the next one",
+          {
             request_id: call.requestId,
             allowance: allowance.id,
             draws: draws.map((item) => ({ id: item.draw.id, cost_micro: item.draw.cost_micro })),
-            error: String(failure),
-          }),
+            error: failure,
+          },
         );
         if (permanent) continue;
         return;

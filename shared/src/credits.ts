@@ -76,12 +76,6 @@ export const AdjustRequest = v.strictObject({
 });
 export type AdjustRequest = v.InferOutput<typeof AdjustRequest>;
 
-/** An `Idempotency-Key` header: 1-255 visible ASCII characters. */
-export const IdempotencyKey = v.pipe(
-  v.string(),
-  v.regex(/^[\x21-\x7e]{1,255}$/, "Idempotency-Key must be 1-255 visible ASCII characters"),
-);
-
 /** Body of `PUT /api/admin/limits/:account`; `null` returns a limit to the default. */
 export const LimitsRequest = v.strictObject({
   rpm: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000)))),

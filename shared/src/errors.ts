@@ -98,8 +98,3 @@ export function isServiceError(value: unknown): value is ServiceErrorLike {
     Object.hasOwn(ERROR_STATUS, candidate.code)
   );
 }
-
-/** The HTTP status for a code. */
-export function statusForCode(code: ErrorCode): number {
-  return ERROR_STATUS[code];
-}

@@ -3,6 +3,7 @@ import { type FlagSnapshotSource, isolateFlagSets } from "./flag-cache";
 import { type GateFlagKey, type GateFlagValues, gateValue } from "./flag-gates";
 import type { EvaluationContext, FlagSet } from "./flags";
 import type { CallContext } from "./identity";
+import { logEvent } from "./log";
 
 /** The gates that switch a whole feature off (boolean flags, `on` by default). */
 export type FeatureGate = "voice.enabled" | "scaffold.enabled" | "rag.hybrid";
@@ -26,14 +27,7 @@ export async function gateFor<K extends GateFlagKey>(
   try {
     set = await isolateFlagSets(flags as FlagSnapshotSource, ttlSetting).get();
   } catch (error) {
-    console.log(
-      JSON.stringify({
-        level: "warn",
-        msg: "flag set unavailable; gates answer their defaults",
-        request_id: call.requestId,
-        error: String(error),
-      }),
-    );
+    logEvent("warn", "flag set unavailable; gates answer their defaults", { request_id: call.requestId, error });
   }
   return gateValue(set, key, context);
 }

@@ -23,6 +23,12 @@ export interface Identity {
   admin: boolean;
 }
 
+/**
+ * The operator acting as themself: what an admin key with no user named resolves to, and what
+ * workers act as when they call an admin method on their own behalf.
+ */
+export const ADMIN_IDENTITY: Readonly<Identity> = Object.freeze({ sub: "admin", source: "admin", admin: true });
+
 /** Per-call facts every RPC method receives beside its input. */
 export interface CallContext {
   /** The `X-Request-Id` of the public request that caused this call. */

@@ -49,7 +49,7 @@ export function retryAfterMs(headers: Headers): number | undefined {
 
 /**
  * A failure of the Workers AI binding: it throws plain Errors whose message starts with an internal
- * code (PROVIDERS.md §1), and no HTTP status.
+ * code (e.g. `3040: Capacity temporarily exceeded`), and no HTTP status.
  */
 export function workersAiFailure(error: unknown, signal: AbortSignal): ProviderFailure {
   const message = error instanceof Error ? error.message : String(error);

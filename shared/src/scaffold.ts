@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { AppGraph } from "./app-graph";
+import { toHex } from "./digest";
 import { ROUTING_POLICIES, type TokenUsage } from "./si";
 import { MODEL_ID_MAX_LENGTH } from "./usage";
 
@@ -66,7 +67,7 @@ export function uuidV7(ms: number, rest: Uint8Array): string {
   }
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const h = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const h = toHex(bytes);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

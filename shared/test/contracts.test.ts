@@ -1,14 +1,6 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import {
-  applyMeter,
-  ERROR_STATUS,
-  isServiceError,
-  normalizeEmail,
-  parseInput,
-  ServiceError,
-  statusForCode,
-} from "../src/index";
+import { applyMeter, ERROR_STATUS, isServiceError, normalizeEmail, parseInput, ServiceError } from "../src/index";
 
 describe("ServiceError", () => {
   it("carries name, code, status and details as own properties", () => {
@@ -32,8 +24,7 @@ describe("ServiceError", () => {
   });
 
   it("maps every code to a 4xx or 5xx status", () => {
-    for (const [code, status] of Object.entries(ERROR_STATUS)) {
-      expect(statusForCode(code as keyof typeof ERROR_STATUS)).toBe(status);
+    for (const status of Object.values(ERROR_STATUS)) {
       expect(status >= 400 && status < 600).toBe(true);
     }
   });

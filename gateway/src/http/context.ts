@@ -1,5 +1,5 @@
 import type { CallContext, CreditsView, Identity, LimitState, Meter } from "@cognomega/shared";
-import { ServiceError } from "@cognomega/shared";
+import { ADMIN_IDENTITY, clientIdempotencyKey, ServiceError } from "@cognomega/shared";
 import { GATEWAY_SETTINGS } from "../settings";
 import { type AdminCheck, assertAdmin, checkAdmin } from "./admin";
 import { readJson } from "./body";
@@ -41,6 +41,23 @@ export class RequestContext {
     this.call = { requestId };
   }
 
+  /**
+   * The request's `Idempotency-Key`: null without one, else checked by the one rule every route
+   * shares (400 `invalid_input` for a malformed key, whichever route it was sent to).
+   */
+  idempotencyKey(): string | null {
+    return clientIdempotencyKey(this.request.headers.get("Idempotency-Key"));
+  }
+
+  /**
+   * The request's key in the client namespace (`user:<key>`), for workers that also take keys of
+   * their own (jobs' asks), so a client's key can never collide with one of those.
+   */
+  scopedIdempotencyKey(): string | null {
+    const key = this.idempotencyKey();
+    return key === null ? null : `user:${key}`;
+  }
+
   /** The admin header check, memoised. */
   admin(): Promise<AdminCheck> {
     this.adminCheck ??= checkAdmin(this.request, this.env);
@@ -50,7 +67,7 @@ export class RequestContext {
   /** Throws 401/403/503 unless the request carries a valid admin key. */
   async requireAdmin(): Promise<Identity> {
     assertAdmin(await this.admin(), this.env);
-    return { sub: "admin", source: "admin", admin: true };
+    return { ...ADMIN_IDENTITY };
   }
 
   /**

@@ -1,10 +1,9 @@
-/** CORS exactly as the architecture note (seed §4) fixes it. */
+/** CORS as docs/architecture.md fixes it: these lists are the contract browsers rely on. */
 export const CORS_ALLOW_METHODS = "GET,HEAD,POST,PUT,DELETE,OPTIONS,PATCH";
 export const CORS_BASE_ALLOW_HEADERS = [
   "Authorization",
   "Content-Type",
   "X-User-Email",
-  "x-user-email",
   "X-Admin-Key",
   "X-Admin-Token",
 ];

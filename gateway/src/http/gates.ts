@@ -1,4 +1,4 @@
-import { assertFeature, type FeatureGate, type FlagSet, gateValue, type Identity } from "@cognomega/shared";
+import { assertFeature, type FeatureGate, type FlagSet, gateValue, type Identity, logEvent } from "@cognomega/shared";
 import type { RequestContext } from "./context";
 import { currentFlagSet, derivedAttributes } from "./flag-context";
 
@@ -15,14 +15,7 @@ export async function requireFeature(ctx: RequestContext, identity: Identity, ga
   try {
     set = await currentFlagSet(ctx);
   } catch (error) {
-    console.log(
-      JSON.stringify({
-        level: "warn",
-        msg: "flag set unavailable; gates answer their defaults",
-        request_id: ctx.requestId,
-        error: String(error),
-      }),
-    );
+    logEvent("warn", "flag set unavailable; gates answer their defaults", { request_id: ctx.requestId, error });
   }
   const context = { ...derivedAttributes(ctx, identity), targetingKey: identity.sub };
   assertFeature(gate, gateValue(set, gate, context));

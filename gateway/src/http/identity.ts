@@ -1,4 +1,4 @@
-import { emailAccount, type Identity, normalizeEmail, ServiceError } from "@cognomega/shared";
+import { ADMIN_IDENTITY, emailAccount, type Identity, normalizeEmail, ServiceError } from "@cognomega/shared";
 import type { JWTPayload } from "jose";
 
 function emailIdentity(raw: string, source: "query" | "header", admin: boolean): Identity {
@@ -22,7 +22,7 @@ export interface IdentityInputs {
 }
 
 /**
- * Resolves the caller in the seed's order: `?email=` → `X-User-Email` → Bearer JWT. The first two
+ * Resolves the caller in this order: `?email=` → `X-User-Email` → Bearer JWT. The first two
  * are unauthenticated claims, honoured only for an admin (an operator acting for a user) or when
  * `TRUST_EMAIL_IDENTITY` is on; otherwise they are ignored and the JWT decides. An admin key with
  * no user named resolves to the operator. Returns undefined for an anonymous request.
@@ -50,6 +50,6 @@ export async function resolveIdentity(inputs: IdentityInputs): Promise<Identity 
     return email ? { sub, email, source: "jwt", admin } : { sub, source: "jwt", admin };
   }
 
-  if (admin) return { sub: "admin", source: "admin", admin: true };
+  if (admin) return { ...ADMIN_IDENTITY };
   return undefined;
 }

@@ -1,5 +1,5 @@
 import type { AllowanceGrant, CallContext, CreditsView, Identity, IdleWatchClock, LimitState } from "@cognomega/shared";
-import { IdleWatch, isServiceError } from "@cognomega/shared";
+import { IdleWatch, isServiceError, logEvent } from "@cognomega/shared";
 
 /**
  * Request slots: how the gateway counts every signed-in request without a ledger round trip each.
@@ -220,14 +220,7 @@ export class AccountSlots {
       await request.billing.settleAllowance(request.identity, lease, [], { unusedSlots: unused }, request.call);
     } catch (error) {
       // The ledger expires the lease by itself; its unused slots lapse at the end of the minute.
-      console.log(
-        JSON.stringify({
-          level: "warn",
-          msg: "request slots not given back",
-          request_id: request.call.requestId,
-          error: String(error),
-        }),
-      );
+      logEvent("warn", "request slots not given back", { request_id: request.call.requestId, error });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { ERROR_STATUS, ERROR_TITLE, type ErrorCode } from "@cognomega/shared";
+import { ERROR_STATUS, ERROR_TITLE, type ErrorCode, IDEMPOTENCY_KEY_MAX_CHARS } from "@cognomega/shared";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { GenericSchema } from "valibot";
 import { CORS_EXPOSE_HEADERS } from "../http/cors";
@@ -244,7 +244,7 @@ export function openApiDocument(): Record<string, unknown> {
           in: "header",
           required: false,
           description: "Retries with the same key and body answer the first result and are billed once.",
-          schema: { type: "string", minLength: 1, maxLength: 255 },
+          schema: { type: "string", minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX_CHARS },
         },
         "If-Match": { name: "If-Match", in: "header", required: false, schema: { type: "string" } },
         "If-None-Match": { name: "If-None-Match", in: "header", required: false, schema: { type: "string" } },

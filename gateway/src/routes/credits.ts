@@ -16,10 +16,10 @@ export function registerCreditRoutes(router: GatewayRouter): void {
   });
 
   /** Admin: `{ account, delta, reason }` with a required `Idempotency-Key`. */
-  router.post("/api/credits/adjust", async (request, ctx) => {
+  router.post("/api/credits/adjust", async (_request, ctx) => {
     const admin = await ctx.requireAdmin();
     const body = await ctx.json();
-    const result = await ctx.env.BILLING.adjust(body, request.headers.get("Idempotency-Key"), admin, ctx.call);
+    const result = await ctx.env.BILLING.adjust(body, ctx.idempotencyKey(), admin, ctx.call);
     ctx.meter = { creditsBalance: String(result.balance) };
     return json(result);
   });
@@ -43,7 +43,7 @@ export function registerCreditRoutes(router: GatewayRouter): void {
     return json(await ctx.env.BILLING.setLimits(account, body, admin, ctx.call));
   });
 
-  // Usage: the seed's aliases /api/usage and /usage reach the same handlers.
+  // Usage: the older paths /api/usage and /usage reach the same handlers.
   for (const path of ["/api/billing/usage", "/api/usage", "/usage"]) {
     /** The caller's usage events: `?from=&to=&cursor=&limit=`, oldest first. */
     router.get(path, async (_request, ctx) => {
@@ -51,10 +51,10 @@ export function registerCreditRoutes(router: GatewayRouter): void {
     });
 
     /** Records a usage event the client reports; `Idempotency-Key` optional. */
-    router.post(path, async (request, ctx) => {
+    router.post(path, async (_request, ctx) => {
       const identity = await ctx.identity();
       const body = await ctx.json();
-      const event = await ctx.env.BILLING.reportUsage(identity, body, request.headers.get("Idempotency-Key"), ctx.call);
+      const event = await ctx.env.BILLING.reportUsage(identity, body, ctx.idempotencyKey(), ctx.call);
       return json(event, 201);
     });
   }

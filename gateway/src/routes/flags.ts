@@ -10,13 +10,13 @@ import {
   isFlagError,
   isServiceError,
   type JsonValue,
+  logEvent,
+  shortHash,
 } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { buildEvaluationContext, currentFlagSet, gatewayFlagSets } from "../http/flag-context";
 import { json } from "../http/respond";
 import { type GatewayRouter, pathParam } from "../http/router";
-
-const encoder = new TextEncoder();
 
 /**
  * OFREP answers its own bodies, not problem+json (the one exception to the gateway's error
@@ -39,14 +39,7 @@ function ofrepFailure(error: unknown, ctx: RequestContext, key?: string): Respon
     if (typeof retryAfter === "number") response.headers.set("Retry-After", String(retryAfter));
     return response;
   }
-  console.log(
-    JSON.stringify({
-      level: "error",
-      msg: "ofrep evaluation failed",
-      request_id: ctx.requestId,
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
+  logEvent("error", "ofrep evaluation failed", { request_id: ctx.requestId, error });
   return json(
     {
       errorDetails: "unexpected error; quote the request_id when reporting it",
@@ -93,11 +86,6 @@ async function evaluationInput(
   return { context: built.context };
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 // A client polling its flags sends the same context each time: its ETag is remembered rather than
 // hashed again (bounded in entries and in the size of each, so it can't grow with client input).
 const ETAG_MEMO_ENTRIES = 1024;
@@ -115,7 +103,7 @@ async function bulkEtag(version: string, context: EvaluationContext): Promise<st
   const input = `${version}\n${JSON.stringify(canonical)}`;
   const known = recentEtags.get(input);
   if (known !== undefined) return known;
-  const etag = `"${await sha256Hex(input)}"`;
+  const etag = `"${await shortHash(input)}"`;
   if (input.length <= ETAG_MEMO_MAX_INPUT) {
     if (recentEtags.size >= ETAG_MEMO_ENTRIES) recentEtags.delete(recentEtags.keys().next().value as string);
     recentEtags.set(input, etag);

@@ -9,18 +9,13 @@ export function registerJobRoutes(router: GatewayRouter): void {
   });
 
   /** Creates a job `{ kind, input, run_at?, max_attempts? }`; `Idempotency-Key` optional. */
-  router.post("/api/jobs", async (request, ctx) => {
+  router.post("/api/jobs", async (_request, ctx) => {
     const identity = await ctx.identity();
     const body = await ctx.json();
     // Refused before it is queued; the scaffold worker refuses it again if it is switched off later.
     if (typeof body === "object" && body !== null && (body as { kind?: unknown }).kind === "scaffold.generate")
       await requireFeature(ctx, identity, "scaffold.enabled");
-    const { job, created } = await ctx.env.JOBS.create(
-      body,
-      identity,
-      request.headers.get("Idempotency-Key"),
-      ctx.call,
-    );
+    const { job, created } = await ctx.env.JOBS.create(body, identity, ctx.idempotencyKey(), ctx.call);
     return json(job, created ? 201 : 200);
   });
 

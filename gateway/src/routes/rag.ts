@@ -9,8 +9,10 @@ export function registerRagRoutes(router: GatewayRouter): void {
    * Ingests `{ id, text | upload_key, title? }`. Small documents are indexed before the answer
    * (200); large ones run as a `rag.ingest` job (202 with the job to poll).
    */
-  router.post("/api/rag/ingest", async (request, ctx) => {
+  router.post("/api/rag/ingest", async (_request, ctx) => {
     const identity = await ctx.identity();
+    // Checked whether or not the document is large enough for a job to use it: one rule, every route.
+    const key = ctx.idempotencyKey();
     const body = await ctx.json();
     const fields = typeof body === "object" && body !== null ? (body as { text?: unknown; upload_key?: unknown }) : {};
     let large = typeof fields.text === "string" && fields.text.length > INLINE_INGEST_MAX_CHARS;
@@ -18,12 +20,7 @@ export function registerRagRoutes(router: GatewayRouter): void {
       large = (await ctx.env.UPLOADS.stat(identity, fields.upload_key, ctx.call)).size > INLINE_INGEST_MAX_CHARS;
     }
     if (large) {
-      const { job } = await ctx.env.JOBS.create(
-        { kind: "rag.ingest", input: body },
-        identity,
-        request.headers.get("Idempotency-Key"),
-        ctx.call,
-      );
+      const { job } = await ctx.env.JOBS.create({ kind: "rag.ingest", input: body }, identity, key, ctx.call);
       return json({ queued: true, job }, 202);
     }
     return json(await ctx.env.RAG.ingest(identity, body, ctx.call));

@@ -1,4 +1,4 @@
-import { IdempotencyKey, parseInput, ScaffoldRenderRequest } from "@cognomega/shared";
+import { parseInput, ScaffoldRenderRequest } from "@cognomega/shared";
 import { requireFeature } from "../http/gates";
 import { json } from "../http/respond";
 import { type GatewayRouter, pathParam } from "../http/router";
@@ -10,14 +10,15 @@ import { siResponse } from "./si";
  */
 export function registerScaffoldRoutes(router: GatewayRouter): void {
   /** `{ prompt, model?, policy? }` → an App Graph from the `app-graph` skill, billed as an ask. */
-  router.post("/api/scaffold/graph", async (request, ctx) => {
+  router.post("/api/scaffold/graph", async (_request, ctx) => {
     const identity = await ctx.identity();
     await requireFeature(ctx, identity, "scaffold.enabled");
     const body = await ctx.json();
-    // Client keys live in their own namespace, so none can collide with the keys jobs use.
-    const key = request.headers.get("Idempotency-Key");
-    const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
-    return siResponse(ctx, identity, await ctx.env.SCAFFOLD.graph(body, identity, scoped, ctx.call));
+    return siResponse(
+      ctx,
+      identity,
+      await ctx.env.SCAFFOLD.graph(body, identity, ctx.scopedIdempotencyKey(), ctx.call),
+    );
   });
 
   /** `{ graph }` → 201 with the rendered project's manifest; no AI call. */
@@ -29,14 +30,14 @@ export function registerScaffoldRoutes(router: GatewayRouter): void {
   });
 
   /** `{ prompt, model?, policy? }` → 202 with a `scaffold.generate` job (graph, then render) to poll. */
-  router.post("/api/scaffold", async (request, ctx) => {
+  router.post("/api/scaffold", async (_request, ctx) => {
     const identity = await ctx.identity();
     await requireFeature(ctx, identity, "scaffold.enabled");
     const body = await ctx.json();
     const { job } = await ctx.env.JOBS.create(
       { kind: "scaffold.generate", input: body },
       identity,
-      request.headers.get("Idempotency-Key"),
+      ctx.idempotencyKey(),
       ctx.call,
     );
     return json({ queued: true, job }, 202);

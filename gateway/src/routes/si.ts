@@ -1,4 +1,4 @@
-import { IdempotencyKey, type Identity, type LimitState, parseInput } from "@cognomega/shared";
+import type { Identity, LimitState } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { json } from "../http/respond";
 import type { GatewayRouter } from "../http/router";
@@ -28,13 +28,10 @@ export function siResponse(ctx: RequestContext, identity: Identity, answer: SiAn
 
 export function registerSiRoutes(router: GatewayRouter): void {
   /** An AI ask, billed per token; `stream: true` answers with server-sent events. */
-  router.post("/api/si/ask", async (request, ctx) => {
+  router.post("/api/si/ask", async (_request, ctx) => {
     const identity = await ctx.identity();
     const body = await ctx.json();
-    // Client keys live in their own namespace, so none can collide with the keys jobs use.
-    const key = request.headers.get("Idempotency-Key");
-    const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
-    return siResponse(ctx, identity, await ctx.env.SI.ask(body, identity, scoped, ctx.call));
+    return siResponse(ctx, identity, await ctx.env.SI.ask(body, identity, ctx.scopedIdempotencyKey(), ctx.call));
   });
 
   /** Which providers are configured and healthy. */

@@ -1,4 +1,4 @@
-import { type AudioBodyMeta, IdempotencyKey, type Meter, parseInput, type SpeechAnswer } from "@cognomega/shared";
+import type { AudioBodyMeta, Meter, SpeechAnswer } from "@cognomega/shared";
 import type { RequestContext } from "../http/context";
 import { requireFeature } from "../http/gates";
 import { json } from "../http/respond";
@@ -112,9 +112,7 @@ export function registerVoiceRoutes(router: GatewayRouter): void {
   router.post("/api/voice/ask", async (request, ctx) => {
     const identity = await ctx.identity();
     await requireFeature(ctx, identity, "voice.enabled");
-    // Scoped like /api/si/ask: client keys never collide with the keys jobs use.
-    const key = request.headers.get("Idempotency-Key");
-    const scoped = key === null ? null : `user:${parseInput(IdempotencyKey, key)}`;
+    const scoped = ctx.scopedIdempotencyKey();
     const query = queryOf(ctx, ASK_PARAMS);
     const answer = isJson(request.headers.get("Content-Type"))
       ? await ctx.env.VOICE.askUpload(await ctx.json(), query, identity, scoped, ctx.call)

@@ -8,23 +8,25 @@ import {
   type AllowanceSettlement,
   type CallContext,
   type CreditsView,
+  clientIdempotencyKey,
   type GuestToken,
   GuestTokenRequest,
   type HoldView,
   type HourUsagePage,
-  IdempotencyKey,
   type Identity,
   type Jwks,
   type LedgerEntryView,
   type LimitState,
   LimitsRequest,
   MODEL_ID_MAX_LENGTH,
+  type OperationRecord,
   PageQuery,
   type PublicJwk,
   type PublishedKeyInfo,
   PublishKeyRequest,
   parseInput,
   requireAdmin,
+  runOnce,
   ServiceError,
   type TokenVerificationConfig,
   type UsageEvent,
@@ -92,7 +94,7 @@ function checkUsage(usage: AiUsage): void {
 }
 
 /**
- * Tokens, JWKS and (later) the credits ledger. Reached only over the gateway's service binding;
+ * Tokens, JWKS, the credits ledger, limits and usage events. Reached only over the gateway's service binding;
  * every method takes the caller's request context as its last argument.
  */
 export class BillingService extends WorkerEntrypoint<BillingEnv> {
@@ -221,12 +223,12 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
     ctx: CallContext,
   ): Promise<{ entry: LedgerEntryView; balance: number }> {
     requireAdmin(identity);
-    if (idempotencyKey === undefined || idempotencyKey === null) {
+    const key = clientIdempotencyKey(idempotencyKey);
+    if (key === null) {
       throw new ServiceError("invalid_input", "the Idempotency-Key header is required", {
         issues: [{ path: "Idempotency-Key", message: "required" }],
       });
     }
-    const key = parseInput(IdempotencyKey, idempotencyKey);
     const body = parseInput(AdjustRequest, input);
     const account = accountKey(body.account);
     const entry = unwrap(
@@ -449,38 +451,43 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
     ctx: CallContext,
   ): Promise<UsageEvent> {
     const body = parseInput(UsageReport, input);
-    const key =
-      idempotencyKey === undefined || idempotencyKey === null
-        ? undefined
-        : `usage:${parseInput(IdempotencyKey, idempotencyKey)}`;
+    const clientKey = clientIdempotencyKey(idempotencyKey);
     const ledger = this.ledger(identity.sub);
-    if (key) {
-      const begun = unwrap(await ledger.beginIdempotent(identity.sub, key, JSON.stringify(body), Date.now()));
-      if (begun.state === "replay") return JSON.parse(begun.response) as UsageEvent;
-    }
-    try {
-      const event = await recordUsage(
-        this.env.KV_BILLING,
-        {
-          id: crypto.randomUUID(),
-          account: identity.sub,
-          at: Date.now(),
-          requestId: ctx.requestId,
-          tokensIn: body.tokens_in,
-          tokensOut: body.tokens_out,
-          provider: body.provider,
-          model: body.model,
-          creditsMicro: body.credits ?? 0,
-          source: "client",
-        },
-        usageTtlSeconds(this.env),
-      );
-      if (key) await ledger.completeIdempotent(key, JSON.stringify(event));
-      return event;
-    } catch (error) {
-      if (key) await ledger.abandonIdempotent(key);
-      throw error;
-    }
+    const key = `usage:${clientKey}`;
+    const record: OperationRecord | undefined =
+      clientKey === null
+        ? undefined
+        : {
+            begin: async (fingerprint) =>
+              unwrap(await ledger.beginIdempotent(identity.sub, key, fingerprint, Date.now())),
+            complete: async (response) => {
+              await ledger.completeIdempotent(key, response);
+            },
+            abandon: async () => {
+              await ledger.abandonIdempotent(key);
+            },
+          };
+    return runOnce(record, JSON.stringify(body), {
+      replay: (response) => JSON.parse(response) as UsageEvent,
+      answer: (event) => JSON.stringify(event),
+      run: () =>
+        recordUsage(
+          this.env.KV_BILLING,
+          {
+            id: crypto.randomUUID(),
+            account: identity.sub,
+            at: Date.now(),
+            requestId: ctx.requestId,
+            tokensIn: body.tokens_in,
+            tokensOut: body.tokens_out,
+            provider: body.provider,
+            model: body.model,
+            creditsMicro: body.credits ?? 0,
+            source: "client",
+          },
+          usageTtlSeconds(this.env),
+        ),
+    });
   }
 
   /**

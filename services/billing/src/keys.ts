@@ -1,5 +1,5 @@
 import type { Jwks, PublicJwk, PublishedKeyInfo } from "@cognomega/shared";
-import { ServiceError } from "@cognomega/shared";
+import { logEvent, ServiceError } from "@cognomega/shared";
 import { exportJWK, generateKeyPair, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
 import { BILLING_SETTINGS } from "./settings";
 
@@ -59,13 +59,9 @@ async function loadDevelopmentKey(keys: KVNamespace): Promise<SigningKey> {
   const jwk = await exportJWK(pair.privateKey);
   const kid = `dev-${crypto.randomUUID().slice(0, 8)}`;
   await keys.put(DEV_KEY, JSON.stringify({ kid, jwk }));
-  console.log(
-    JSON.stringify({
-      level: "warn",
-      msg: "no PRIVATE_KEY_PEM/KID configured: generated a development signing key and stored it in KV KEYS",
-      kid,
-    }),
-  );
+  logEvent("warn", "no PRIVATE_KEY_PEM/KID configured: generated a development signing key and stored it in KV KEYS", {
+    kid,
+  });
   return { kid, privateKey: pair.privateKey, publicJwk: toPublicJwk(jwk, kid) };
 }
 

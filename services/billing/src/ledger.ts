@@ -1,5 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { type AiUsage, type AllowanceDraw, type AllowanceRequest, isSha256Hex, sha256Hex } from "@cognomega/shared";
+import {
+  type AiUsage,
+  type AllowanceDraw,
+  type AllowanceRequest,
+  isSha256Hex,
+  logEvent,
+  sha256Hex,
+} from "@cognomega/shared";
 import {
   type AccountSnapshot,
   AccountStore,
@@ -544,7 +551,7 @@ export class AccountLedger extends DurableObject<BillingEnv> {
         await carryUsage(this.store.sql, this.env.KV_BILLING, account.name, usageTtlSeconds(this.env));
       } catch (error) {
         // Kept in the outbox: the next alarm (set below) tries again.
-        console.log(JSON.stringify({ level: "error", msg: "usage events not carried to KV", error: String(error) }));
+        logEvent("error", "usage events not carried to KV", { error });
       }
     }
     const now = Date.now();

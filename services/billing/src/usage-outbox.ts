@@ -1,4 +1,5 @@
 import type { AiUsage } from "@cognomega/shared";
+import { logEvent } from "@cognomega/shared";
 import { recordUsageBatch, type UsageRecord } from "./usage";
 
 /**
@@ -83,9 +84,7 @@ export async function carryUsage(sql: SqlStorage, kv: KVNamespace, account: stri
     } catch (error) {
       sql.exec("UPDATE usage_outbox SET attempts = attempts + 1 WHERE seq <= ?", last.seq);
       if (rows.length === 1 && last.attempts + 1 >= 2 * ATTEMPTS_BEFORE_ALONE) {
-        console.log(
-          JSON.stringify({ level: "error", msg: "usage event dropped", event: last.event, error: String(error) }),
-        );
+        logEvent("error", "usage event dropped", { event: last.event, error });
         sql.exec("DELETE FROM usage_outbox WHERE seq = ?", last.seq);
         continue;
       }

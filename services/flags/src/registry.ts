@@ -15,6 +15,7 @@ import {
   gateFlagEntry,
   isGateFlag,
   isServiceError,
+  logEvent,
 } from "@cognomega/shared";
 import { type IfMatch, ifMatchAdmits } from "./if-match";
 
@@ -360,7 +361,7 @@ export class FlagRegistry extends DurableObject<FlagsEnv> {
         await this.env.KV_FLAGS.put(FLAG_SET_KEY, JSON.stringify(this.set()));
       } catch (error) {
         // The change is committed either way; the set reaches KV when the alarm publishes it.
-        console.error(`flags: publishing the set failed, retrying by alarm: ${String(error)}`);
+        logEvent("error", "flag set not published to KV; the alarm retries it", { error });
         await this.ctx.storage.setAlarm(Date.now() + 5_000);
       }
     });

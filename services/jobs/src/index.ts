@@ -1,13 +1,16 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import {
+  ADMIN_IDENTITY,
   type CallContext,
   CreateJobRequest,
+  clientIdempotencyKey,
   type Identity,
   JOB_STATUSES,
   type JobCleanupResult,
   type JobRunReport,
   type JobSummary,
   type JobView,
+  logEvent,
   parseInput,
   requireAdmin,
   ServiceError,
@@ -72,9 +75,10 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
   async create(
     input: unknown,
     identity: Identity,
-    idempotencyKey: string | null,
+    clientKey: string | null,
     call: CallContext,
   ): Promise<{ job: JobView; created: boolean }> {
+    const idempotencyKey = clientIdempotencyKey(clientKey);
     const body = parseInput(CreateJobRequest, input);
     const kind = kindOf(body.kind);
     if (kind.adminOnly && !identity.admin) throw new ServiceError("forbidden", `${body.kind} jobs are for admins`);
@@ -103,8 +107,6 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     });
     let id: string = crypto.randomUUID();
     if (idempotencyKey !== null) {
-      if (!/^[\x21-\x7e]{1,255}$/.test(idempotencyKey))
-        throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters");
       // The same owner and key always name the same job.
       id = (await sha256Hex(`${identity.sub}\n${idempotencyKey}`)).slice(0, 32);
       const existing = await getRow(this.env.KV_BILLING, id);
@@ -261,38 +263,28 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
     }
   }
 
-  /**
-   * Admin: runs the due jobs now and reports what happened to each. `now` and `runner` are for
-   * tests and the cron; the route passes neither.
-   */
-  async run(
-    identity: Identity,
-    call: CallContext,
-    options: { now?: number; runner?: string; limit?: number } = {},
-  ): Promise<{ ran: JobRunReport[] }> {
+  /** Admin: runs the due jobs now and reports what happened to each. */
+  async run(identity: Identity, call: CallContext): Promise<{ ran: JobRunReport[] }> {
     requireAdmin(identity);
+    return this.runDueAt(call, Date.now());
+  }
+
+  /** One runner pass over the jobs due at `now`, at most `JOBS_RUN_LIMIT` of them. */
+  private async runDueAt(call: CallContext, now: number): Promise<{ ran: JobRunReport[] }> {
     const settings = jobSettings(this.env);
     const ran = await runDue(
       this.env,
       settings,
-      {
-        now: options.now ?? Date.now(),
-        limit: options.limit ?? settings.runLimit,
-        runner: options.runner ?? `runner:${crypto.randomUUID()}`,
-        requestId: call.requestId,
-      },
+      { now, limit: settings.runLimit, runner: `runner:${crypto.randomUUID()}`, requestId: call.requestId },
       () => this.cleanupNow(call, Date.now()),
     );
     return { ran };
   }
 
-  /**
-   * Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. `now`
-   * is for tests (the route passes none).
-   */
-  async cleanup(identity: Identity, call: CallContext, options: { now?: number } = {}): Promise<JobCleanupResult> {
+  /** Admin `POST /api/admin/cleanup`: prunes stale jobs and expired usage events, with counts. */
+  async cleanup(identity: Identity, call: CallContext): Promise<JobCleanupResult> {
     requireAdmin(identity);
-    return this.cleanupNow(call, options.now ?? Date.now());
+    return this.cleanupNow(call, Date.now());
   }
 
   private async cleanupNow(call: CallContext, now: number): Promise<JobCleanupResult> {
@@ -323,7 +315,7 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
       dueKeysDeleted += page.deleted;
       cursor = scanned >= 5000 ? undefined : page.cursor;
     } while (cursor);
-    const usage = await this.env.BILLING.pruneUsage({ sub: "admin", source: "admin", admin: true }, call);
+    const usage = await this.env.BILLING.pruneUsage(ADMIN_IDENTITY, call);
     return {
       jobs_deleted: jobsDeleted,
       due_keys_deleted: dueKeysDeleted,
@@ -335,9 +327,9 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
   /**
    * The cron trigger: one runner pass a minute, after making sure this hour's `usage.rollup` job
    * exists (one per hour, keyed by the hour: every pass of the hour finds the same job, and a pass
-   * that was missed is made up by the next).
+   * that was missed is made up by the next). Reports what ran, as `run` does.
    */
-  async runScheduled(controller: ScheduledController): Promise<void> {
+  async runScheduled(controller: Pick<ScheduledController, "scheduledTime">): Promise<{ ran: JobRunReport[] }> {
     const cron: Identity = { sub: "cron", source: "admin", admin: true };
     const call = { requestId: `cron:${controller.scheduledTime}` };
     const hour = new Date(controller.scheduledTime).toISOString().slice(0, 13);
@@ -345,18 +337,16 @@ export class JobsService extends WorkerEntrypoint<JobsEnv> {
       await this.create({ kind: "usage.rollup", max_attempts: ROLLUP_ATTEMPTS }, cron, `usage.rollup:${hour}`, call);
     } catch (error) {
       // A KV hiccup must not stop the other jobs; the next pass of the hour creates it.
-      console.log(JSON.stringify({ level: "warn", msg: "hourly rollup job not created", error: String(error) }));
+      logEvent("warn", "hourly rollup job not created", { request_id: call.requestId, error });
     }
     // The job was made just now, a moment after the minute the pass is scheduled for: it runs in this pass.
-    const result = await this.run(cron, call, { now: Math.max(controller.scheduledTime, Date.now()) });
-    console.log(
-      JSON.stringify({
-        level: "info",
-        msg: "cron run",
-        ran: result.ran.length,
-        outcomes: result.ran.map((r) => r.outcome),
-      }),
-    );
+    const result = await this.runDueAt(call, Math.max(controller.scheduledTime, Date.now()));
+    logEvent("info", "cron run", {
+      request_id: call.requestId,
+      ran: result.ran.length,
+      outcomes: result.ran.map((r) => r.outcome),
+    });
+    return result;
   }
 }
 

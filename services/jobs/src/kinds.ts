@@ -8,6 +8,7 @@ import {
   ScaffoldGraphRequest,
   type ScaffoldJobResult,
   ServiceError,
+  sha256Bytes,
   uuidV7,
 } from "@cognomega/shared";
 import * as v from "valibot";
@@ -47,8 +48,7 @@ function attemptKey(job: JobRow): string {
 
 /** The scaffold id a job renders under on every attempt: made with the job, unique to its row. */
 async function jobScaffoldId(job: JobRow): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`scaffold\n${attemptKey(job)}`));
-  return uuidV7(job.created_at, new Uint8Array(digest));
+  return uuidV7(job.created_at, await sha256Bytes(`scaffold\n${attemptKey(job)}`));
 }
 
 export const KINDS: Record<string, JobKind> = {

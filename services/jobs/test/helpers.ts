@@ -35,3 +35,15 @@ export async function agedLease(id: string, ms: number): Promise<void> {
     state.storage.sql.exec("UPDATE lease SET finished_at = finished_at - ?, kept_until = kept_until - ?", ms, ms);
   });
 }
+
+/** The cron trigger's controller for a pass scheduled at `ms`: how tests run the jobs due at a later time. */
+export function cronAt(ms: number): Pick<ScheduledController, "scheduledTime"> {
+  return { scheduledTime: ms };
+}
+
+/** Moves a job row's last change `ms` into the past, as if it finished that long ago. */
+export async function agedRow(id: string, ms: number): Promise<void> {
+  const row = await env.KV_BILLING.get<{ updated_at: number }>(`job:${id}`, "json");
+  if (!row) throw new Error(`no row for job ${id}`);
+  await env.KV_BILLING.put(`job:${id}`, JSON.stringify({ ...row, updated_at: row.updated_at - ms }));
+}

@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
-import { admin, agedLease, call, codeOf, guest, jobs } from "./helpers";
+import { admin, agedLease, call, codeOf, cronAt, guest, jobs } from "./helpers";
 
 const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 32 } });
 
@@ -116,7 +116,7 @@ describe("running jobs", () => {
     const later = new Date(Date.now() + 3_600_000).toISOString();
     const { job } = await jobs().create({ ...ask("later"), run_at: later }, user, null, call);
     expect((await jobs().run(admin, call)).ran.some((r) => r.id === job.id)).toBe(false);
-    const { ran } = await jobs().run(admin, call, { now: Date.now() + 3_600_001 });
+    const { ran } = await jobs().runScheduled(cronAt(Date.now() + 3_600_001));
     expect(ran.find((r) => r.id === job.id)?.outcome).toBe("succeeded");
   });
 
@@ -126,8 +126,8 @@ describe("running jobs", () => {
     // Slow answers keep both runners on the same jobs at the same time.
     for (let i = 0; i < 50; i++) ids.add((await jobs().create(ask(`[slow] bulk ${i}`), user, null, call)).job.id);
     const [a, b] = await Promise.all([
-      jobs().run(admin, call, { runner: "runner-a", limit: 100 }),
-      jobs().run(admin, call, { runner: "runner-b", limit: 100 }),
+      jobs({ JOBS_RUN_LIMIT: "100" }).run(admin, call),
+      jobs({ JOBS_RUN_LIMIT: "100" }).run(admin, call),
     ]);
     const succeeded = [...a.ran, ...b.ran].filter((r) => r.outcome === "succeeded" && ids.has(r.id));
     expect(succeeded).toHaveLength(50);
@@ -159,13 +159,13 @@ describe("running jobs", () => {
     const lease = env.JOB_LEASE.get(env.JOB_LEASE.idFromName(job.id));
     expect(await lease.acquire("dead-runner", now, 120_000)).toMatchObject({ ok: true, attempts: 0 });
     expect(await lease.start("dead-runner")).toBe(1);
-    expect((await jobs().run(admin, call, { now: now + 1_000 })).ran.find((r) => r.id === job.id)).toMatchObject({
+    expect((await jobs().runScheduled(cronAt(now + 1_000))).ran.find((r) => r.id === job.id)).toMatchObject({
       outcome: "skipped",
       reason: "leased",
     });
     // Skipping does not use up an attempt.
     expect((await lease.state()).attempts).toBe(1);
-    const { ran } = await jobs().run(admin, call, { now: now + 121_000 });
+    const { ran } = await jobs().runScheduled(cronAt(now + 121_000));
     expect(ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "succeeded", attempts: 2 });
     expect((await jobs().get(job.id, user, call)).status).toBe("succeeded");
   });

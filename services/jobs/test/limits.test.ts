@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { failure } from "../../../test-support/failure";
 import { migrateLease } from "../src/lease";
 import { JobQueue } from "../src/queue";
-import { admin, agedLease, call, codeOf, guest, jobs } from "./helpers";
+import { admin, agedLease, agedRow, call, codeOf, guest, jobs } from "./helpers";
 
 const ask = (prompt: string) => ({ kind: "si.ask", input: { prompt, max_tokens: 16 } });
 const LONG_AGO = "1970-01-01T00:00:01Z";
@@ -283,7 +283,8 @@ describe("a job re-created after its key's job was pruned", () => {
     expect(afterFirst).toBeLessThan(5);
 
     // Past JOBS_TTL_DAYS (14 by default) the cleanup prunes the finished job.
-    const pruned = await jobs().cleanup(admin, call, { now: Date.now() + 15 * 86_400_000 });
+    await agedRow(first.job.id, 15 * 86_400_000);
+    const pruned = await jobs().cleanup(admin, call);
     expect(pruned.jobs_deleted).toBeGreaterThanOrEqual(1);
     expect(await codeOf(jobs().get(first.job.id, user, call))).toBe("not_found");
     // The job's lease remembers when it finished; move that back past JOBS_TTL_DAYS as well.

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { type Identity, ServiceError, sha256Hex } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { admin, call, codeOf, jobs } from "./helpers";
+import { admin, call, codeOf, cronAt, jobs } from "./helpers";
 
 const cron: Identity = { sub: "cron", source: "admin", admin: true };
 const HOUR_MS = 3_600_000;
@@ -50,14 +50,15 @@ describe("usage.rollup jobs", () => {
       },
     } as unknown as JobsEnv["ANALYTICS"];
     const { job } = await jobs().create({ kind: "usage.rollup", max_attempts: 6 }, admin, null, call);
-    const t0 = Date.now();
-    const first = await jobs({ ANALYTICS: analytics }).run(admin, call, { now: t0 });
+    // A cron pass a second from now: its time is the pass's own, so the backoff counts from it exactly.
+    const t0 = Date.now() + 1_000;
+    const first = await jobs({ ANALYTICS: analytics }).runScheduled(cronAt(t0));
     expect(first.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "retry_scheduled", attempts: 1 });
     const waiting = await jobs().get(job.id, admin, call);
     expect(waiting.last_error).toContain("upstream_unavailable");
     expect(Date.parse(waiting.run_at)).toBe(t0 + 30_000);
     down = false;
-    const second = await jobs({ ANALYTICS: analytics }).run(admin, call, { now: t0 + 30_000 });
+    const second = await jobs({ ANALYTICS: analytics }).runScheduled(cronAt(t0 + 30_000));
     expect(second.ran.find((r) => r.id === job.id)).toMatchObject({ outcome: "succeeded", attempts: 2 });
   });
 });

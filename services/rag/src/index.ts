@@ -4,6 +4,7 @@ import {
   gateFor,
   type Identity,
   identityFlagContext,
+  logEvent,
   parseInput,
   type RagDoc,
   RagIngestRequest,
@@ -21,10 +22,6 @@ import { EmbeddingFailure, embed, hybrid, namespaceOf, reciprocalRankFusion, vec
 const MAX_CHUNKS = 5000;
 /** Largest upload read for ingestion. */
 const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
-
-function log(fields: Record<string, unknown>): void {
-  console.log(JSON.stringify(fields));
-}
 
 /**
  * Ingestion and retrieval over each tenant's documents. BM25 over SQLite FTS5 always; with the AI
@@ -159,7 +156,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     } catch (error) {
       // BM25 already has the document; embeddings are an improvement, not a condition.
       await charge.settle(texts.slice(0, error instanceof EmbeddingFailure ? error.embedded : 0));
-      log({ level: "warn", msg: "embedding failed; BM25 only", request_id: call.requestId, error: String(error) });
+      logEvent("warn", "embedding failed; BM25 only", { request_id: call.requestId, error });
       return false;
     }
     // Embedded means paid for, whether or not Vectorize then keeps the vectors.
@@ -177,7 +174,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
       for (let i = 0; i < vectors.length; i += 1000) await vector.index.upsert(vectors.slice(i, i + 1000));
       return true;
     } catch (error) {
-      log({ level: "warn", msg: "vector upsert failed; BM25 only", request_id: call.requestId, error: String(error) });
+      logEvent("warn", "vector upsert failed; BM25 only", { request_id: call.requestId, error });
       return false;
     }
   }
@@ -193,7 +190,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
     try {
       await bound.index.deleteByIds(await Promise.all(chunkIds.map((c) => vectorId(identity.sub, c))));
     } catch (error) {
-      log({ level: "warn", msg: "vector delete failed", request_id: call.requestId, error: String(error) });
+      logEvent("warn", "vector delete failed", { request_id: call.requestId, error });
     }
   }
 
@@ -220,12 +217,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
       [embedding] = await embed(vector.ai, [query]);
     } catch (error) {
       await charge.settle(error instanceof EmbeddingFailure && error.embedded > 0 ? [query] : []);
-      log({
-        level: "warn",
-        msg: "query embedding failed; BM25 only",
-        request_id: call.requestId,
-        error: String(error),
-      });
+      logEvent("warn", "query embedding failed; BM25 only", { request_id: call.requestId, error });
       return { results: lexical.slice(0, k), mode: "bm25" };
     }
     await charge.settle([query]);
@@ -238,7 +230,7 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
       });
       semantic = found.matches.map((m) => String(m.metadata?.chunk_id ?? "")).filter(Boolean);
     } catch (error) {
-      log({ level: "warn", msg: "vector query failed; BM25 only", request_id: call.requestId, error: String(error) });
+      logEvent("warn", "vector query failed; BM25 only", { request_id: call.requestId, error });
       return { results: lexical.slice(0, k), mode: "bm25" };
     }
     const fused = [...reciprocalRankFusion([lexical.map((r) => r.chunk_id), semantic])]

@@ -1,9 +1,5 @@
-import { type CallContext, type Identity, tokenCost } from "@cognomega/shared";
+import { type CallContext, type Identity, logEvent, tokenCost } from "@cognomega/shared";
 import { EMBEDDING_BATCH, EMBEDDING_MODEL, embeddingTokenBound, embeddingTokensCharged } from "./vectors";
-
-function log(fields: Record<string, unknown>): void {
-  console.log(JSON.stringify(fields));
-}
 
 /**
  * One embedding operation's charge, held in the tenant's ledger before the AI binding is called
@@ -79,12 +75,7 @@ export class EmbeddingCharge {
     try {
       await this.billing.void(this.identity, this.holdId, this.call);
     } catch (error) {
-      log({
-        level: "warn",
-        msg: "embedding hold not released; it expires",
-        request_id: this.call.requestId,
-        error: String(error),
-      });
+      logEvent("warn", "embedding hold not released; it expires", { request_id: this.call.requestId, error });
     }
   }
 }

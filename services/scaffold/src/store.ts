@@ -1,6 +1,4 @@
-import { SCAFFOLD_ID, ServiceError, uuidV7 } from "@cognomega/shared";
-
-const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+import { SCAFFOLD_ID, ServiceError, shortHash, uuidV7 } from "@cognomega/shared";
 
 // Archives and records live under separate prefixes, so listing an owner's archives pages through
 // archives alone: one object per scaffold, in id (creation) order.
@@ -8,9 +6,8 @@ const ARCHIVES = "scaffold/";
 const RECORDS = "scaffold-record/";
 const BY_GRAPH = "scaffold-by-graph/";
 
-async function ownerHash(sub: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`scaffold\n${sub}`));
-  return hex(new Uint8Array(digest).slice(0, 16));
+function ownerHash(sub: string): Promise<string> {
+  return shortHash(`scaffold\n${sub}`);
 }
 
 /** The owner's archive prefix: a hash, so account names never appear in storage paths. */

@@ -4,6 +4,7 @@ import {
   type ChatMessage,
   type ErrorCode,
   type Identity,
+  logEvent,
   microToCredits,
   type ProviderId,
   type RouteAttempt,
@@ -495,7 +496,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
     open.controller.abort();
     deps.waitUntil(
       charge(false).catch((error) =>
-        console.log(JSON.stringify({ level: "error", msg: "settle at the stream cap failed", error: String(error) })),
+        logEvent("error", "settle at the stream cap failed", { request_id: deps.call.requestId, error }),
       ),
     );
   }, deps.settings.streamMaxMs);
@@ -524,7 +525,7 @@ async function* meter(deps: AskDeps, plan: AskPlan, open: OpenStream): AsyncGene
       open.controller.abort();
       deps.waitUntil(
         charge(false).catch((error) =>
-          console.log(JSON.stringify({ level: "error", msg: "settle after cancel failed", error: String(error) })),
+          logEvent("error", "settle after cancel failed", { request_id: deps.call.requestId, error }),
         ),
       );
     }

@@ -1,5 +1,6 @@
 import {
   creditsToMicro,
+  logEvent,
   MODEL_ID_MAX_LENGTH,
   PROVIDERS,
   type ProviderId,
@@ -54,7 +55,7 @@ export interface CatalogModel {
 
 // Model ids retire (several did in 2026), so this list is data: an admin replaces it in KV
 // (`PUT /api/admin/catalog`) without a deploy. Prices: provider list prices in USD per 1M tokens
-// as of 2026-11 (PROVIDERS.md); Groq's Llama models were retired on 2026-08-16 and are not here.
+// as of 2026-11, from the providers' pricing pages; Groq's Llama models were retired on 2026-08-16 and are not here.
 export const DEFAULT_CATALOG: CatalogEntry[] = [
   {
     id: "workers-ai/llama-3.1-8b-instruct-fp8-fast",
@@ -162,9 +163,7 @@ export async function loadCatalog(kv: KVNamespace, creditsPerUsd: number): Promi
       entries = parseInput(CatalogDocument, JSON.parse(stored));
     } catch {
       // A broken override must not take the router down: keep serving the default, loudly.
-      console.log(
-        JSON.stringify({ level: "error", msg: "catalog override in KV is invalid; using the default catalog" }),
-      );
+      logEvent("error", "catalog override in KV is invalid; using the default catalog");
     }
   }
   const models = toModels(entries, creditsPerUsd);

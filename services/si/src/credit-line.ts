@@ -1,8 +1,11 @@
-import { type CallContext, CreditAllowances, type CreditLine, type Identity, isServiceError } from "@cognomega/shared";
-
-function log(level: string, msg: string, call: CallContext, extra: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, msg, request_id: call.requestId, ...extra }));
-}
+import {
+  type CallContext,
+  CreditAllowances,
+  type CreditLine,
+  type Identity,
+  isServiceError,
+  logEvent,
+} from "@cognomega/shared";
 
 /**
  * One ledger hold per call, reserved and settled by RPC while the caller waits: for streams, whose
@@ -27,13 +30,14 @@ export function perCallHolds(billing: SiEnv["BILLING"], identity: Identity, call
             await billing.void(identity, holdId, call);
           } catch (error) {
             // The hold expires by itself; a failed void costs the caller nothing.
-            log("warn", "void failed", call, { hold: holdId, error: String(error) });
+            logEvent("warn", "void failed", { request_id: call.requestId, hold: holdId, error });
           }
         },
         async settle(costMicro, usage) {
           const settled = await billing.settle(identity, holdId, costMicro, call, usage, chargeId);
           if (settled.shortfall_micro > 0) {
-            log("warn", "the balance did not cover the whole call", call, {
+            logEvent("warn", "the balance did not cover the whole call", {
+              request_id: call.requestId,
               model: usage.model,
               cost: costMicro,
               shortfall: settled.shortfall_micro,

@@ -2,7 +2,6 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type AccountCredits,
   type Advice,
-  type AdviceThresholds,
   AskRequest,
   type AskResult,
   allowanceLine,
@@ -10,21 +9,24 @@ import {
   type CreditLine,
   type Identity,
   type LimitState,
+  logEvent,
   type Meter,
   modelAllowed,
+  type OperationRecord,
   type ProviderId,
   type ProviderTestOutcome,
   parseInput,
   type RagResult,
   requireAdmin,
-  ServiceError,
+  runOnce,
+  scopedIdempotencyKey,
   sha256Hex,
 } from "@cognomega/shared";
+import { advise } from "./advice";
 import {
   type AskDeps,
   type AskEvent,
   type CallOutcome,
-  complete,
   holdTtlSeconds,
   openStream,
   operationLeaseSeconds,
@@ -37,10 +39,9 @@ import { modelsGate, tenantModels } from "./model-gate";
 import { chatCompletion, chunkEncoder, fromChatCompletion, modelList } from "./openai";
 import { buildPlan, type PlanInput, planInputFromAsk } from "./plan";
 import { providers } from "./providers";
-import { askEventBytes, askFailureBytes, askResult, meterOf } from "./result";
+import { askEventBytes, askFailureBytes, askResult, meterOf, replayedStreamBytes } from "./result";
 import { routerState } from "./router";
-import { checkOutput, type Skill } from "./skills";
-import { estimateChatTokens } from "./tokens";
+import { completeWithSkill } from "./skill-call";
 
 /** A streamed answer: the bytes, plus the headers known when it starts. */
 export interface StreamedAnswer {
@@ -67,29 +68,6 @@ function allowanceAccount(env: SiEnv, identity: Identity, settings: SiSettings):
   });
 }
 
-/** How long this instance trusts the advisor's thresholds before asking again. */
-const THRESHOLDS_TTL_MS = 60_000;
-let knownThresholds: { at: number; value: AdviceThresholds } | undefined;
-
-/**
- * The advisor's thresholds, cached per isolate (a value, not a promise: no request waits on another's
- * call); undefined (ask for advice every time) when they cannot be read.
- */
-async function adviceThresholds(
-  advisor: NonNullable<SiEnv["ADVISOR"]>,
-  call: CallContext,
-): Promise<AdviceThresholds | undefined> {
-  const now = Date.now();
-  if (knownThresholds && now - knownThresholds.at < THRESHOLDS_TTL_MS) return knownThresholds.value;
-  try {
-    const value = await advisor.thresholds(call);
-    knownThresholds = { at: now, value };
-    return value;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * An ask's idempotency fingerprint: a SHA-256 of its validated body (valibot emits keys in schema
  * order, so the same request always serialises the same way), never the body itself (up to 1 MiB,
@@ -99,11 +77,36 @@ function fingerprint(value: unknown): Promise<string> {
   return sha256Hex(JSON.stringify(value));
 }
 
+/** An ask as validated: its body, what its plan is built from, and its ledger key when it has one. */
+interface ValidAsk {
+  body: AskRequest;
+  planInput: PlanInput;
+  /** `ask:<the caller's scoped key>`. */
+  key: string | undefined;
+}
+
+/** The body against its schema and the key against the shared rule for scoped keys (400 either way). */
+function validateAsk(input: unknown, idempotencyKey: string | null): ValidAsk {
+  const body = parseInput(AskRequest, input);
+  const key = scopedIdempotencyKey(idempotencyKey);
+  return { body, planInput: planInputFromAsk(body), key: key === null ? undefined : `ask:${key}` };
+}
+
+/** A stored answer, as the ask asked for it: the JSON again, or a stream of it marked `replayed`. */
+function replayedAnswer(result: AskResult, stream: boolean): JsonAnswer<AskResult> | StreamedAnswer {
+  if (!stream) return { body: result, meter: meterOf(result) };
+  return {
+    stream: new Blob(replayedStreamBytes(result)).stream(),
+    meter: { provider: result.provider, model: result.model },
+  };
+}
+
 /** Streams bytes from events; `onEnd` learns whether the stream finished or broke. */
 function byteStream(
   events: AsyncGenerator<AskEvent>,
   encode: ((event: AskEvent) => Uint8Array[]) & { failure: (message: string) => Uint8Array[] },
   onEnd: (event: AskEvent | undefined) => Promise<void>,
+  call: CallContext,
 ): ReadableStream<Uint8Array> {
   let last: AskEvent | undefined;
   return new ReadableStream<Uint8Array>({
@@ -113,7 +116,7 @@ function byteStream(
         next = await events.next();
       } catch (error) {
         // Never a silently broken stream: the client gets an error event, the key is released.
-        console.log(JSON.stringify({ level: "error", msg: "stream failed", error: String(error) }));
+        logEvent("error", "stream failed", { request_id: call.requestId, error });
         for (const bytes of encode.failure(error instanceof Error ? error.message : String(error)))
           controller.enqueue(bytes);
         await onEnd(undefined);
@@ -175,121 +178,6 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     return loadCatalog(this.env.KV_SI, siSettings(this.env).creditsPerUsd);
   }
 
-  /** Cheaper or faster alternatives for a served call, from the advisor; never fails the call. */
-  private async advise(
-    outcome: Pick<CallOutcome, "model" | "usage" | "creditsMicro" | "latencyMs">,
-    models: CatalogModel[],
-    call: CallContext,
-  ): Promise<Advice | null> {
-    if (!this.env.ADVISOR) return null;
-    const limits = await adviceThresholds(this.env.ADVISOR, call);
-    // Below both thresholds no advice can come back: skip building the request and the round trip.
-    if (limits && outcome.creditsMicro <= limits.cost_micro && outcome.latencyMs <= limits.latency_ms) return null;
-    const available = providers(this.env);
-    try {
-      return await this.env.ADVISOR.advise(
-        {
-          served: {
-            model: outcome.model.id,
-            provider: outcome.model.provider,
-            tier: outcome.model.tier,
-            tokens_in: outcome.usage.tokens_in,
-            tokens_out: outcome.usage.tokens_out,
-            cost_micro: outcome.creditsMicro,
-            latency_ms: Math.round(outcome.latencyMs),
-          },
-          alternatives: models
-            .filter((m) => m.id !== outcome.model.id && available[m.provider].configured().ok)
-            .map((m) => {
-              const latency = routerState.get(m.id).latencyMs;
-              return {
-                model: m.id,
-                provider: m.provider,
-                tier: m.tier,
-                price_in_per_m: m.priceInPerM,
-                price_out_per_m: m.priceOutPerM,
-                ...(latency === undefined ? {} : { latency_ms: Math.round(latency) }),
-              };
-            }),
-        },
-        call,
-      );
-    } catch (error) {
-      console.log(
-        JSON.stringify({ level: "warn", msg: "advisor failed", request_id: call.requestId, error: String(error) }),
-      );
-      return null;
-    }
-  }
-
-  /** A non-streaming call with the skill's output check and, if needed, one repair attempt. */
-  private async completeWithSkill(
-    deps: AskDeps,
-    input: PlanInput,
-    models: CatalogModel[],
-  ): Promise<{ outcome: CallOutcome; data?: unknown; schemaError?: string }> {
-    const { plan, skill } = buildPlan(input, models, deps.providers, deps.settings, deps.state);
-    const first = await complete(deps, plan);
-    const checked = checkOutput(skill, first.output);
-    if (checked.ok) return checked.data === undefined ? { outcome: first } : { outcome: first, data: checked.data };
-    return this.repair(deps, plan, skill, first, checked.problem);
-  }
-
-  private async repair(
-    deps: AskDeps,
-    plan: ReturnType<typeof buildPlan>["plan"],
-    skill: Skill,
-    first: CallOutcome,
-    problem: string,
-  ): Promise<{ outcome: CallOutcome; data?: unknown; schemaError?: string }> {
-    const messages = [
-      ...plan.messages,
-      { role: "assistant" as const, content: first.output },
-      {
-        role: "user" as const,
-        content: `That reply is not valid for the required JSON format (${problem}). Reply again with only the corrected JSON.`,
-      },
-    ];
-    // The repair prompt carries the first answer: estimate it again, and check it still fits.
-    const tokensInEstimate = estimateChatTokens(messages);
-    if (tokensInEstimate + plan.maxTokens > first.model.contextWindow) {
-      return { outcome: first, schemaError: `${problem} (no room left in the context window to repair it)` };
-    }
-    let second: CallOutcome;
-    try {
-      second = await complete(deps, {
-        ...plan,
-        messages,
-        tokensInEstimate,
-        policy: "pinned",
-        candidates: [first.model],
-        holdKey: `${plan.holdKey}:repair`,
-      });
-    } catch (error) {
-      // The first answer was delivered and paid for: keep it, and say why it is not validated.
-      const reason = error instanceof Error ? error.message : String(error);
-      return { outcome: first, schemaError: `${problem}; the repair attempt failed: ${reason}` };
-    }
-    const outcome: CallOutcome = {
-      ...second,
-      usage: {
-        tokens_in: first.usage.tokens_in + second.usage.tokens_in,
-        tokens_out: first.usage.tokens_out + second.usage.tokens_out,
-        estimated: first.usage.estimated || second.usage.estimated,
-      },
-      creditsMicro: first.creditsMicro + second.creditsMicro,
-      route: {
-        ...first.route,
-        reason: `${first.route.reason}; repaired once (${problem})`,
-        attempts: [...first.route.attempts, ...second.route.attempts],
-      },
-      latencyMs: first.latencyMs + second.latencyMs,
-    };
-    const checked = checkOutput(skill, second.output);
-    if (checked.ok) return { outcome, data: checked.data };
-    return { outcome, schemaError: checked.problem };
-  }
-
   /**
    * `POST /api/si/ask`. Without `stream`, the answer with usage, credits, balance, provider, model,
    * route and advice; with `stream`, Cognomega's SSE stream. With an idempotency key a retry
@@ -302,101 +190,123 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
     idempotencyKey: string | null,
     call: CallContext,
   ): Promise<JsonAnswer<AskResult> | StreamedAnswer> {
-    const body = parseInput(AskRequest, input);
-    const planInput = planInputFromAsk(body);
-    const deps = this.deps(identity, call, { stream: planInput.stream });
-    const models = await tenantModels(this.env, await this.models(), identity, call, planInput.model);
-    if (idempotencyKey !== null && !/^[\x21-\x7e]{1,300}$/.test(idempotencyKey)) {
-      throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
-        issues: [{ path: "Idempotency-Key", message: "invalid" }],
-      });
-    }
-    const key = idempotencyKey === null ? undefined : `ask:${idempotencyKey}`;
-    if (key) {
-      const begun = await this.env.BILLING.beginOperation(identity, key, await fingerprint(body), call, {
-        leaseSeconds: operationLeaseSeconds(deps.settings, planInput.stream),
-      });
-      if (begun.state === "new") {
+    const ask = validateAsk(input, idempotencyKey);
+    const { deps, models } = await this.admit(ask.planInput, identity, call);
+    return runOnce(this.askRecord(ask, identity, deps, call), await fingerprint(ask.body), {
+      replay: (response) => replayedAnswer(JSON.parse(response) as AskResult, ask.planInput.stream),
+      answer: (answer) => JSON.stringify("body" in answer ? answer.body : null),
+      run: async (operation) => {
         // An answer is charged whole or not at all: named by the operation's record (never by the
         // client's key), every run of this ask is charged once, and the key reused after its record
         // is gone is billed anew. A stream keeps a charge of its own per run: a run cut short was
         // charged for what it sent, and the run that retries it must be charged for its own.
-        if (!planInput.stream) planInput.holdKey = `ask:k:${begun.nonce}`;
-      } else {
-        const result = JSON.parse(begun.response) as AskResult;
-        if (!planInput.stream) return { body: result, meter: meterOf(result) };
-        const { output: _output, ...rest } = result;
-        const bytes = new TextEncoder().encode(
-          `event: token\ndata: ${JSON.stringify({ text: result.output })}\n\nevent: done\ndata: ${JSON.stringify({ ...rest, replayed: true })}\n\n`,
-        );
-        return { stream: new Blob([bytes]).stream(), meter: { provider: result.provider, model: result.model } };
-      }
-    }
-    try {
-      let sources: RagResult[] = [];
-      if (body.rag) {
-        const grounded = await ground(this.env.RAG, identity, planInput.messages, body.rag.k, call);
-        planInput.messages = grounded.messages;
-        sources = grounded.sources;
-      }
-      if (planInput.stream) {
-        const { plan } = buildPlan(planInput, models, deps.providers, deps.settings, deps.state);
-        const opened = await openStream(deps, plan);
-        let advice: Advice | null = null;
-        const stream = byteStream(
-          adviseBeforeDone(opened.events, async (outcome) => {
-            advice = await this.advise(outcome, models, call);
-          }),
-          Object.assign((event: AskEvent) => [askEventBytes(event, call, advice, sources)], {
-            failure: (message: string) => askFailureBytes(message, call),
-          }),
-          async (last) => {
-            if (!key) return;
-            if (last?.type === "done")
-              await this.env.BILLING.completeOperation(
-                identity,
-                key,
-                JSON.stringify(askResult(last.outcome, call, { advice, sources })),
-                call,
-              );
-            else await this.env.BILLING.abandonOperation(identity, key, call);
-          },
-        );
-        return withLimits({ stream, meter: { provider: opened.model.provider, model: opened.model.id } }, deps);
-      }
-      // The advisor runs while the call is being settled, not after it.
-      let advising: Promise<Advice | null> = Promise.resolve(null);
-      deps.onAnswered = (answered) => {
-        advising = this.advise(
-          {
-            model: answered.model,
-            usage: answered.usage,
-            creditsMicro: answered.costMicro,
-            latencyMs: answered.latencyMs,
-          },
-          models,
-          call,
-        );
-      };
-      const { outcome, data, schemaError } = await this.completeWithSkill(deps, planInput, models);
-      const advice = await advising;
-      const extra: { data?: unknown; schemaError?: string; advice?: Advice | null; sources?: RagResult[] } = {
-        advice,
-        sources,
-      };
-      if (data !== undefined) extra.data = data;
-      if (schemaError !== undefined) extra.schemaError = schemaError;
-      const result = askResult(outcome, call, extra);
-      if (key) {
-        // An answer kept for replays is kept only once its charge is in the ledger.
-        await deps.credits.settled();
-        await this.env.BILLING.completeOperation(identity, key, JSON.stringify(result), call);
-      }
-      return withLimits({ body: result, meter: meterOf(result) }, deps);
-    } catch (error) {
-      if (key) await this.env.BILLING.abandonOperation(identity, key, call);
-      throw error;
-    }
+        if (operation.nonce !== undefined && !ask.planInput.stream) ask.planInput.holdKey = `ask:k:${operation.nonce}`;
+        const sources = await this.groundAsk(ask, identity, call);
+        if (ask.planInput.stream) return this.streamAnswer(deps, ask.planInput, models, sources, operation.defer());
+        return this.jsonAnswer(deps, ask.planInput, models, sources, operation.nonce !== undefined);
+      },
+    });
+  }
+
+  /** What an ask runs with: its credit line, and the catalog models the caller may use (`si.models`). */
+  private async admit(
+    planInput: PlanInput,
+    identity: Identity,
+    call: CallContext,
+  ): Promise<{ deps: AskDeps; models: CatalogModel[] }> {
+    const deps = this.deps(identity, call, { stream: planInput.stream });
+    const models = await tenantModels(this.env, await this.models(), identity, call, planInput.model);
+    return { deps, models };
+  }
+
+  /** The ledger record of an ask under a key (`ask:<key>`), leased as long as the ask may run. */
+  private askRecord(ask: ValidAsk, identity: Identity, deps: AskDeps, call: CallContext): OperationRecord | undefined {
+    const { key } = ask;
+    if (key === undefined) return undefined;
+    const billing = this.env.BILLING;
+    const leaseSeconds = operationLeaseSeconds(deps.settings, ask.planInput.stream);
+    return {
+      begin: (fingerprint) => billing.beginOperation(identity, key, fingerprint, call, { leaseSeconds }),
+      complete: (response) => billing.completeOperation(identity, key, response, call),
+      abandon: () => billing.abandonOperation(identity, key, call),
+    };
+  }
+
+  /** With `rag`, the caller's best chunks go into the prompt; the sources they came from are returned. */
+  private async groundAsk(ask: ValidAsk, identity: Identity, call: CallContext): Promise<RagResult[]> {
+    if (!ask.body.rag) return [];
+    const grounded = await ground(this.env.RAG, identity, ask.planInput.messages, ask.body.rag.k, call);
+    ask.planInput.messages = grounded.messages;
+    return grounded.sources;
+  }
+
+  /**
+   * A streamed ask: the events as they come, the advice just before `done`, and the record ended
+   * when the stream is (its answer stored after `done`, the key released when it broke off).
+   */
+  private async streamAnswer(
+    deps: AskDeps,
+    planInput: PlanInput,
+    models: CatalogModel[],
+    sources: RagResult[],
+    endRecord: (response: string | undefined) => Promise<void>,
+  ): Promise<StreamedAnswer> {
+    const { call } = deps;
+    const { plan } = buildPlan(planInput, models, deps.providers, deps.settings, deps.state);
+    const opened = await openStream(deps, plan);
+    let advice: Advice | null = null;
+    const stream = byteStream(
+      adviseBeforeDone(opened.events, async (outcome) => {
+        advice = await advise(this.env, outcome, models, call);
+      }),
+      Object.assign((event: AskEvent) => [askEventBytes(event, call, advice, sources)], {
+        failure: (message: string) => askFailureBytes(message, call),
+      }),
+      (last) =>
+        endRecord(
+          last?.type === "done" ? JSON.stringify(askResult(last.outcome, call, { advice, sources })) : undefined,
+        ),
+      call,
+    );
+    return withLimits({ stream, meter: { provider: opened.model.provider, model: opened.model.id } }, deps);
+  }
+
+  /**
+   * A complete ask: the skill's call (repaired once if its output is off), with the advisor asked
+   * while the call is being settled, not after it. An answer kept for replays (`keyed`) is returned
+   * only once its charge is in the ledger.
+   */
+  private async jsonAnswer(
+    deps: AskDeps,
+    planInput: PlanInput,
+    models: CatalogModel[],
+    sources: RagResult[],
+    keyed: boolean,
+  ): Promise<JsonAnswer<AskResult>> {
+    let advising: Promise<Advice | null> = Promise.resolve(null);
+    deps.onAnswered = (answered) => {
+      advising = advise(
+        this.env,
+        {
+          model: answered.model,
+          usage: answered.usage,
+          creditsMicro: answered.costMicro,
+          latencyMs: answered.latencyMs,
+        },
+        models,
+        deps.call,
+      );
+    };
+    const { outcome, data, schemaError } = await completeWithSkill(deps, planInput, models);
+    const extra: { data?: unknown; schemaError?: string; advice?: Advice | null; sources?: RagResult[] } = {
+      advice: await advising,
+      sources,
+    };
+    if (data !== undefined) extra.data = data;
+    if (schemaError !== undefined) extra.schemaError = schemaError;
+    const result = askResult(outcome, deps.call, extra);
+    if (keyed) await deps.credits.settled();
+    return withLimits({ body: result, meter: meterOf(result) }, deps);
   }
 
   /** OpenAI-compatible `POST /v1/chat/completions`, billed and routed like `ask`. */
@@ -416,10 +326,11 @@ export class SiService extends WorkerEntrypoint<SiEnv> {
         opened.events,
         chunkEncoder(opened.model, call.requestId, created, includeUsage),
         async () => {},
+        call,
       );
       return withLimits({ stream, meter: { provider: opened.model.provider, model: opened.model.id } }, deps);
     }
-    const { outcome } = await this.completeWithSkill(deps, planInput, models);
+    const { outcome } = await completeWithSkill(deps, planInput, models);
     const body = chatCompletion(outcome, call.requestId, created);
     return withLimits(
       {

@@ -53,12 +53,13 @@ function sse(event: string, data: unknown): Uint8Array {
   return encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-/** A finished result (e.g. an idempotent replay) told as the events a live stream would send. */
-export async function* replayEvents(
-  result: AskResult,
-): AsyncGenerator<AskEvent | { type: "replayed"; result: AskResult }> {
-  yield { type: "token", text: result.output };
-  yield { type: "replayed", result };
+/**
+ * A stored answer replayed in the stream format: its whole output as one `token` event, then the
+ * `done` event a live stream would have ended with, marked `replayed`.
+ */
+export function replayedStreamBytes(result: AskResult): Uint8Array[] {
+  const { output: _output, ...rest } = result;
+  return [sse("token", { text: result.output }), sse("done", { ...rest, replayed: true })];
 }
 
 /**
@@ -66,7 +67,7 @@ export async function* replayEvents(
  * credits, balance and route, or one `error` event (with what was charged) if the provider broke off.
  */
 export function askEventBytes(
-  event: AskEvent | { type: "replayed"; result: AskResult },
+  event: AskEvent,
   ctx: CallContext,
   advice?: Advice | null,
   sources?: RagResult[],
@@ -74,10 +75,6 @@ export function askEventBytes(
   switch (event.type) {
     case "token":
       return sse("token", { text: event.text });
-    case "replayed": {
-      const { output: _output, ...rest } = event.result;
-      return sse("done", { ...rest, replayed: true });
-    }
     case "done": {
       const { output: _output, ...rest } = askResult(event.outcome, ctx, {
         advice: advice ?? null,

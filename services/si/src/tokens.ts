@@ -1,7 +1,7 @@
 /**
  * Token estimates without a tokenizer.
  *
- * A real o200k_base BPE table is ~1 MB gzipped per worker (PROVIDERS.md §6), so production code never
+ * A real o200k_base BPE table is ~1 MB gzipped per worker, so production code never
  * imports one. Instead the text is cut into pieces the way o200k_base's pre-tokenizer cuts it (words with
  * their leading space, digit groups of up to 3, punctuation runs, whitespace runs) and each piece is
  * charged by a small rule. BPE rarely merges across those boundaries, so "one token per piece, more for
@@ -62,7 +62,7 @@ const PIECE = new RegExp(
   "gu",
 );
 
-// Fitted on the Chinese and Japanese samples (≈1.35 characters per token overall, PROVIDERS.md §6).
+// Fitted on the Chinese and Japanese samples (≈1.35 characters per token overall).
 const HAN_PER_CHAR = 0.6;
 const KANA_PER_CHAR = 0.7;
 // Common emoji are 1 token, rarer ones 2–3; ZWJ sequences and flags about one per UTF-16 unit.

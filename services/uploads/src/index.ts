@@ -3,6 +3,7 @@ import {
   type CallContext,
   type Identity,
   ServiceError,
+  toHex,
   type UploadRequestMeta,
   type UploadView,
 } from "@cognomega/shared";
@@ -10,7 +11,6 @@ import { contentDisposition, ownerPrefix, sanitizeFilename, uuidv7 } from "./nam
 import type { UploadLimits } from "./quota";
 import { UPLOADS_SETTINGS } from "./settings";
 
-const HEX = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 // Types a browser would render or run: always downloaded, never shown inline.
 const RENDERABLE = new Set(["text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml"]);
 
@@ -182,7 +182,7 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
       if ((error as { name?: string }).name === "ServiceError") throw error;
       throw new ServiceError("invalid_input", `the upload broke off before its ${declared} bytes arrived`);
     }
-    const sha256 = HEX(await digest.digest);
+    const sha256 = toHex(await digest.digest);
 
     // Pass 2: the final object, with its metadata, never overwriting anything already there.
     const staged = await this.env.R2_UPLOADS.get(staging);

@@ -1,3 +1,5 @@
+import { shortHash, uuidV7 } from "@cognomega/shared";
+
 /** Longest display filename kept. */
 const MAX_FILENAME = 200;
 
@@ -40,23 +42,10 @@ export function contentDisposition(kind: "attachment" | "inline", filename: stri
 
 /** A time-ordered UUID (version 7), so an owner's keys list oldest first. */
 export function uuidv7(now = Date.now()): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let ms = now;
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = ms % 256;
-    ms = Math.floor(ms / 256);
-  }
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return uuidV7(now, crypto.getRandomValues(new Uint8Array(10)));
 }
 
 /** The owner's key prefix: a hash, so account names never appear in storage paths. */
 export async function ownerPrefix(sub: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`uploads\n${sub}`));
-  return `uploads/${[...new Uint8Array(digest)]
-    .slice(0, 16)
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("")}/`;
+  return `uploads/${await shortHash(`uploads\n${sub}`)}/`;
 }

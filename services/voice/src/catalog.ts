@@ -1,4 +1,5 @@
 import {
+  logEvent,
   parseInput,
   ServiceError,
   type SpeechFormat,
@@ -59,7 +60,7 @@ const AURA_2_EN_SPEAKERS = [
 ];
 
 // Data, like SI's model catalog: an admin replaces it in KV (`PUT /api/admin/voice-catalog`) without a
-// deploy. Prices are list prices in USD (PROVIDERS.md §1, §4, §4a): Cartesia's credit per character
+// deploy. Prices are the providers' list prices in USD: Cartesia's credit per character
 // at its $50/M-character tier, Aura-2 $0.03 per 1k characters, Whisper turbo $0.00051 per minute,
 // Ink-Whisper about one credit per 2 s of audio.
 export const DEFAULT_VOICE_CATALOG: VoiceCatalog = {
@@ -152,9 +153,7 @@ export async function loadVoiceCatalog(kv: KVNamespace): Promise<LoadedVoiceCata
     try {
       catalog = { ...checkCatalog(parseInput(VoiceCatalog, JSON.parse(stored))), source: "kv" };
     } catch {
-      console.log(
-        JSON.stringify({ level: "error", msg: "voice catalog override in KV is invalid; using the default catalog" }),
-      );
+      logEvent("error", "voice catalog override in KV is invalid; using the default catalog");
     }
   }
   cached = { at: Date.now(), catalog };

@@ -5,8 +5,8 @@ import {
   type Identity,
   parseInput,
   requireAdmin,
-  ServiceError,
   type SpeechAnswer,
+  scopedIdempotencyKey,
   TranscribeUpload,
   type Transcript,
   VoiceAskQuery,
@@ -47,13 +47,9 @@ function before<T>(body: ReadableStream<Uint8Array> | null, parse: () => T): T {
   }
 }
 
+/** The gateway passes a client's key in its scope (`user:<key>`): the shared rule for scoped keys. */
 function checkIdempotencyKey(key: string | null, body: ReadableStream<Uint8Array> | null): void {
-  if (key !== null && (typeof key !== "string" || !/^[\x21-\x7e]{1,255}$/.test(key))) {
-    body?.cancel().catch(() => {});
-    throw new ServiceError("invalid_input", "Idempotency-Key must be 1-255 visible ASCII characters", {
-      issues: [{ path: "Idempotency-Key", message: "invalid" }],
-    });
-  }
+  before(body, () => scopedIdempotencyKey(key));
 }
 
 /**

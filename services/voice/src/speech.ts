@@ -1,6 +1,7 @@
 import {
   formatCredits,
   type HeldCall,
+  logEvent,
   microToCredits,
   ServiceError,
   type SpeechAnswer,
@@ -161,14 +162,7 @@ export function meteredAudio(
           usage(characters),
         );
     } catch (error) {
-      console.log(
-        JSON.stringify({
-          level: "error",
-          msg: "speech charge not settled",
-          charge_id: spoken.chargeId,
-          error: String(error),
-        }),
-      );
+      logEvent("error", "speech charge not settled", { charge_id: spoken.chargeId, error });
     }
   };
   const stop = async (reason?: unknown) => {

@@ -207,13 +207,16 @@ describe("requests refused as sent", () => {
     expect(await balanceOf(user)).toMatchObject({ balance: 5, reserved: 0 });
   });
 
-  it("holds an Idempotency-Key to the 255 characters its message states", async () => {
+  it("holds the gateway's scoped key (user:<a client's 255 characters>) to the shared rule", async () => {
     const user = await guest();
     const { seen } = fakeCartesia(() => Response.json({ text: "never" }));
-    const { body, meta } = audioBody(wav(1));
-    await expect(voice(CARTESIA_ONLY).service.ask(body, meta, {}, user, "k".repeat(256), call)).rejects.toMatchObject({
-      code: "invalid_input",
-    });
+    for (const key of [`user:${"k".repeat(296)}`, "user:has space"]) {
+      const { body, meta } = audioBody(wav(1));
+      await expect(voice(CARTESIA_ONLY).service.ask(body, meta, {}, user, key, call)).rejects.toMatchObject({
+        code: "invalid_input",
+        details: { issues: [{ path: "Idempotency-Key" }] },
+      });
+    }
     expect(seen).toHaveLength(0);
   });
 });
