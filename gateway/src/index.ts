@@ -1,4 +1,4 @@
-import { applyMeter, isServiceError, type LimitState, logEvent } from "@cognomega/shared";
+import { applyMeter, ERROR_STATUS, isServiceError, type LimitState, logEvent } from "@cognomega/shared";
 import { RequestContext } from "./http/context";
 import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
 import { applyLimitHeaders } from "./http/limits";
@@ -67,11 +67,33 @@ async function route(ctx: RequestContext): Promise<Response> {
   if (response) return response;
   const allow = allowedMethods(router, ctx.url.pathname);
   if (allow.length > 0) {
-    return problem("method_not_allowed", `${ctx.request.method} is not allowed here`, ctx.requestId, undefined, {
-      Allow: allow.join(", "),
-    });
+    const headers = { Allow: allow.join(", ") };
+    const message = `${ctx.request.method} is not allowed here`;
+    return ofrepPath(ctx)
+      ? ofrepRequestFailure("method_not_allowed", message, ctx, headers)
+      : problem("method_not_allowed", message, ctx.requestId, undefined, headers);
   }
-  return problem("not_found", `no route for ${ctx.url.pathname}`, ctx.requestId);
+  const message = `no route for ${ctx.url.pathname}`;
+  return ofrepPath(ctx) ? ofrepRequestFailure("not_found", message, ctx) : problem("not_found", message, ctx.requestId);
+}
+
+/** Under /ofrep/, OFREP clients read OFREP's bodies, not problem+json (docs/api.md, Flags and OFREP). */
+function ofrepPath(ctx: RequestContext): boolean {
+  return ctx.url.pathname.startsWith("/ofrep/");
+}
+
+/** OFREP's failure of the request itself, as the OFREP routes answer theirs: `{ errorDetails, code, request_id }`. */
+function ofrepRequestFailure(
+  code: "not_found" | "method_not_allowed",
+  message: string,
+  ctx: RequestContext,
+  headers: Record<string, string> = {},
+): Response {
+  // `errorCode` for clients that read only OFREP's evaluation failures (404 and 400 carry one).
+  return Response.json(
+    { errorCode: "GENERAL", errorDetails: message, code, request_id: ctx.requestId },
+    { status: ERROR_STATUS[code], headers },
+  );
 }
 
 export default {

@@ -166,6 +166,23 @@ describe("OFREP evaluation", () => {
     expect(forged.status).toBe(401);
   });
 
+  it("answers OFREP's request-failure body, not problem+json, for paths and methods under /ofrep/ it has no route for", async () => {
+    // Found by the contract fuzzer: a key of `..` normalises to /ofrep/v1/evaluate/.
+    const { token } = await guestToken();
+    const unrouted = await gateway("/ofrep/v1/evaluate/flags/..", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    expect(unrouted.status).toBe(404);
+    expect(unrouted.headers.get("Content-Type")).toContain("application/json");
+    expect(await unrouted.json()).toMatchObject({ code: "not_found", errorDetails: expect.any(String) });
+    const wrongMethod = await gateway("/ofrep/v1/evaluate/flags", { headers: { Authorization: `Bearer ${token}` } });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("Allow")).toContain("POST");
+    expect(await wrongMethod.json()).toMatchObject({ code: "method_not_allowed", errorDetails: expect.any(String) });
+  });
+
   it("answers PARSE_ERROR for a body that is not a JSON object and INVALID_CONTEXT for a bad context", async () => {
     const key = uniqueKey();
     await define(key);

@@ -2,9 +2,11 @@
 // schemas allow) against the real gateway → RPC → services → storage, with the AI providers the
 // project's loopback fakes (gateway/vitest.config.ts). See docs/architecture.md for replaying a run.
 
-import { exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, inject, it, vi } from "vitest";
+import worker from "../../src/index";
 import { ADMIN_KEY, as, BASE, gateway } from "../helpers";
 import { documentOperations } from "./operations";
 import { answerViolations } from "./properties";
@@ -19,11 +21,25 @@ declare module "vitest" {
 
 const settings = inject("fuzz");
 const SEED = settings.seed === "" ? 20_261_201 : Number(settings.seed);
-const RUNS = settings.runs === "" ? 10_000 : Number(settings.runs);
+// A few of the drawn requests can't be built (a GET with a body) and are never sent: 10,600 drawn
+// sends at least 10,000.
+const RUNS = settings.runs === "" ? 10_600 : Number(settings.runs);
 /** Requests in flight at once: enough to keep the workers busy, few enough to keep answers ordered. */
 const IN_FLIGHT = 8;
 const admin = { "X-Admin-Key": ADMIN_KEY };
-const main = (exports as unknown as { default: Fetcher }).default;
+
+/**
+ * The gateway's handler, called as workerd calls it, with its own execution context whose
+ * `waitUntil` work is awaited. Not through the pool's `exports.default`: every call through that
+ * loopback leaves something behind in this isolate, so a run of thousands slowed down
+ * quadratically (0.5 ms a request for the first hundred, 100 ms by the sixth).
+ */
+async function send(request: Request): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
 
 function toRequest(drawn: FuzzRequest): Request {
   const headers = new Headers();
@@ -134,7 +150,7 @@ describe("the contract fuzzer", () => {
           unsendable.set(reason, (unsendable.get(reason) ?? 0) + 1);
           continue;
         }
-        const response = await main.fetch(request.clone());
+        const response = await send(request.clone());
         const found = await answerViolations(request, response);
         counts.set(drawn.operation, (counts.get(drawn.operation) ?? 0) + 1);
         statuses.set(String(response.status), (statuses.get(String(response.status)) ?? 0) + 1);
@@ -169,7 +185,7 @@ describe("the contract fuzzer", () => {
     );
     expect(failures.slice(0, 30), `${failures.length} violations (seed ${SEED})`).toEqual([]);
     expect(counts.size, "every operation was fuzzed").toBe(operations.length);
-    expect(total).toBeGreaterThanOrEqual(Math.min(RUNS, 10_000) * 0.95);
+    expect(total).toBeGreaterThanOrEqual(settings.runs === "" ? 10_000 : RUNS * 0.9);
     expect(after, "the victim's state is as it was").toEqual(before);
     expect(own.balance).toBeGreaterThanOrEqual(0);
     expect((before.credits as { balance: number }).balance).toBeGreaterThanOrEqual(0);

@@ -1,11 +1,14 @@
 // What every fuzzed answer must be, whatever was sent: no 5xx but a 503 saying a dependency is
-// missing or down; every 4xx a problem document with a code from the closed list (OFREP routes:
+// missing or down (or a 502 saying a provider's answer was unusable); every 4xx a problem document with a code from the closed list (OFREP routes:
 // OFREP's error bodies); a status and body the OpenAPI document declares; no negative balance.
 
 import { ERROR_STATUS } from "@cognomega/shared";
 import { checkAgainstDocument } from "../contract";
 
 const ALLOWED_5XX = new Set(["not_configured", "upstream_unavailable"]);
+// 502 `upstream_error`: the provider answered, but with nothing usable (the loopback model's text is
+// no App Graph, even after the repair attempt). The provider's failure, reported as such, not ours.
+const ALLOWED_502 = new Set(["upstream_error"]);
 const OFREP_EVALUATION_CODES = new Set([
   "PARSE_ERROR",
   "TARGETING_KEY_MISSING",
@@ -50,7 +53,11 @@ export async function answerViolations(request: Request, response: Response): Pr
   const type = (response.headers.get("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
   const body = type.endsWith("json") ? parsed(text) : undefined;
   const ofrep = new URL(request.url).pathname.startsWith("/ofrep/v1/");
-  if (status >= 500 && !(status === 503 && ALLOWED_5XX.has(String(body?.code)))) {
+  if (
+    status >= 500 &&
+    !(status === 503 && ALLOWED_5XX.has(String(body?.code))) &&
+    !(status === 502 && ALLOWED_502.has(String(body?.code)))
+  ) {
     found.push(`${status} ${String(body?.code ?? type)}: ${text.slice(0, 300)}`);
   }
   if (status >= 400 && status < 500) {
