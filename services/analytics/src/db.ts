@@ -54,6 +54,14 @@ export function isUnavailable(error: unknown): boolean {
   return true;
 }
 
+/**
+ * A connection that dies without a word (a proxy that drops it, a network partition) would leave a
+ * call waiting on its socket until the platform ends it: these bound the wait, and the rollup job
+ * retries. The longest statement, an upsert of 1,000 rows, takes milliseconds.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+const QUERY_TIMEOUT_MS = 10_000;
+
 function unavailable(error: unknown): ServiceError {
   return new ServiceError("upstream_unavailable", `the analytics database is unavailable: ${String(error)}`);
 }
@@ -65,7 +73,11 @@ function unavailable(error: unknown): ServiceError {
  * (the rollup job) retries; an error the SQL caused is rethrown as it is.
  */
 export async function withClient<T>(env: DbEnv, ctx: ExecutionContext, fn: (db: Db) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: connectionString(env) });
+  const client = new Client({
+    connectionString: connectionString(env),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+  });
   // An idle client's connection can fail between statements; without a listener that is an
   // uncaught error in the isolate. The next query on it fails and reports it.
   client.on("error", () => {});
