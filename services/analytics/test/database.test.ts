@@ -41,6 +41,14 @@ describe("AnalyticsService and PostgreSQL through Hyperdrive", () => {
     expect(status.migrations).toEqual(["0001_usage_rollup.sql"]);
   });
 
+  it("gives up on a statement the database never answers in time: 503 upstream_unavailable, not a hung call", async () => {
+    // A connection that dies silently looks like this from the worker: a statement with no answer.
+    const ctx = createExecutionContext();
+    const error = await rejection(withClient(env, ctx, (db) => db.query("SELECT pg_sleep(15)")));
+    await waitOnExecutionContext(ctx);
+    expect(isServiceError(error) && error.code).toBe("upstream_unavailable");
+  });
+
   it("closes each invocation's connection in waitUntil", async () => {
     const ctx = createExecutionContext();
     const pid = await withClient(env, ctx, async (db) => {
