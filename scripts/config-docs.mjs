@@ -212,8 +212,9 @@ function drift(workers, start) {
     for (const name of overrides.keys())
       if (!allVars.has(name)) problems.push(`${dir}/wrangler.jsonc: // override: marks ${name}, not a var`);
     const example = join(root, dir, ".dev.vars.example");
+    // Linear: blanks, then an optional `#` and its blanks, never two blank runs that compete.
     if (existsSync(example))
-      for (const match of readFileSync(example, "utf8").matchAll(/^\s*#?\s*([A-Z][A-Z0-9_]*)=/gm))
+      for (const match of readFileSync(example, "utf8").matchAll(/^[ \t]*(?:#[ \t]*)?([A-Z][A-Z0-9_]*)=/gm))
         if (!(match[1] in declaration.specs))
           problems.push(`${dir}/.dev.vars.example: ${match[1]} is not declared in ${dir}/src/settings.ts`);
   }
