@@ -82,7 +82,7 @@ const mf = new Miniflare({
       modules: true,
       script: driver,
       compatibilityDate: "2026-04-21",
-      serviceBindings: { BILLING: { name: "cognomega-billing", entrypoint: "BillingService" } },
+      serviceBindings: { BILLING: { name: "cognomega-billing", entrypoint: "BillingEntrypoint" } },
     },
   ],
 });

@@ -91,8 +91,8 @@ const mf = new Miniflare({
       script: driver,
       compatibilityDate: "2026-04-21",
       serviceBindings: {
-        BILLING: { name: "cognomega-billing", entrypoint: "BillingService" },
-        ANALYTICS: { name: "cognomega-analytics", entrypoint: "AnalyticsService" },
+        BILLING: { name: "cognomega-billing", entrypoint: "BillingEntrypoint" },
+        ANALYTICS: { name: "cognomega-analytics", entrypoint: "AnalyticsEntrypoint" },
       },
     },
     billing,

@@ -1,4 +1,5 @@
 import { applyMeter, ERROR_STATUS, isServiceError, type LimitState, logEvent } from "@cognomega/shared";
+import { servicesOf } from "@cognomega/shared/refusals";
 import { RequestContext } from "./http/context";
 import { allowedOrigins, applyCors, matchOrigin, preflight } from "./http/cors";
 import { applyLimitHeaders } from "./http/limits";
@@ -102,7 +103,8 @@ export default {
     const requestId = requestIdFor(request);
     const url = new URL(request.url);
     const origin = corsOrigin(request, env);
-    const ctx = new RequestContext(request, env, exec, url, requestId);
+    // Services answer refusals as values; this view of env makes them ServiceErrors again.
+    const ctx = new RequestContext(request, servicesOf(env), exec, url, requestId);
 
     let response = request.method === "OPTIONS" ? preflight(request, origin) : await route(ctx);
     if (request.method === "HEAD") response = new Response(null, response);

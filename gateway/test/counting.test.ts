@@ -1,6 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { env } from "../../test-support/mesh-env";
 import worker from "../src/index";
 import { gatewayRoutes } from "../src/routes";
 import { ADMIN_KEY, as, BASE, expectProblem, gateway, guestToken } from "./helpers";

@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { env } from "../../test-support/mesh-env";
 import { ADMIN_KEY, as, expectProblem, gateway, gatewayWith, guestToken, signToken, validClaims } from "./helpers";
 
 const admin = { "X-Admin-Key": ADMIN_KEY, "Content-Type": "application/json" };

@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { env } from "../../test-support/mesh-env";
 import { AccountSlots, RequestSlots, type SlotRequest } from "../src/http/request-slots";
 import { ADMIN_KEY, gateway, guestToken } from "./helpers";
 

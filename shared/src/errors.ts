@@ -61,9 +61,9 @@ export type ErrorDetails = Record<string, unknown>;
 /**
  * The error every service throws for an expected failure.
  *
- * Across a service binding the class identity is lost, but `name` and own properties (`code`,
- * `status`, `details`) survive on compatibility dates >= 2026-04-21. Recognise one with
- * {@link isServiceError}, never with `instanceof`.
+ * It crosses a service binding as a value (refusals.ts) and is rebuilt on the caller's side; a
+ * caller that reads a raw binding sees its fields (`name`, `code`, `status`, `details`) without the
+ * class. Recognise one with {@link isServiceError}, never with `instanceof`.
  */
 export class ServiceError extends Error {
   override readonly name = "ServiceError";

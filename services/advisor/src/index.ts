@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type Advice,
   type AdviceRequest,
@@ -6,6 +5,7 @@ import {
   type CallContext,
   parseInput,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { adviseOn } from "./advice";
 import { thresholds } from "./config";
 import { AdviceRequestSchema } from "./schema";
@@ -16,7 +16,7 @@ import { AdviceRequestSchema } from "./schema";
  * thresholds in the worker's vars, so it can run on every answer without adding a round trip to
  * storage or a provider.
  */
-export class AdvisorService extends WorkerEntrypoint<AdvisorEnv> {
+export class AdvisorService extends MeshEntrypoint<AdvisorEnv> {
   /** Liveness for the gateway's `/ready`. Nothing to probe: the worker has no bindings. */
   async health(): Promise<{ service: "advisor"; ok: true }> {
     return { service: "advisor", ok: true };
@@ -50,6 +50,9 @@ export class AdvisorService extends WorkerEntrypoint<AdvisorEnv> {
 }
 
 /** Internal workers have no HTTP surface. */
+/** What other workers bind to (`"entrypoint": "AdvisorEntrypoint"`): AdvisorService, answering refusals as values. */
+export const AdvisorEntrypoint = refusingEntrypoint<AdvisorEnv, typeof AdvisorService>(AdvisorService);
+
 export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });

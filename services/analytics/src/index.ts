@@ -1,5 +1,5 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import type { CallContext, Identity } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { withClient } from "./db";
 import type { UsageSummary } from "./queries";
 import {
@@ -35,7 +35,7 @@ export interface DatabaseStatus {
  * the cost analytics read from it. No routes; the gateway and the jobs worker call it over RPC. A
  * worker of its own so that `pg` stays out of billing's bundle, which every request passes through.
  */
-export class AnalyticsService extends WorkerEntrypoint<AnalyticsEnv> {
+export class AnalyticsService extends MeshEntrypoint<AnalyticsEnv> {
   /**
    * Liveness for the gateway's `/ready`: answers without touching the database, so a database
    * outage degrades analytics alone rather than the whole mesh's readiness.
@@ -97,6 +97,9 @@ export class AnalyticsService extends WorkerEntrypoint<AnalyticsEnv> {
     return rollupStatus(this.env, this.ctx, identity);
   }
 }
+
+/** What other workers bind to (`"entrypoint": "AnalyticsEntrypoint"`): AnalyticsService, answering refusals as values. */
+export const AnalyticsEntrypoint = refusingEntrypoint<AnalyticsEnv, typeof AnalyticsService>(AnalyticsService);
 
 export default {
   async fetch(): Promise<Response> {

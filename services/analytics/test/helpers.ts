@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { type AiUsage, type Identity, isServiceError } from "@cognomega/shared";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { env } from "../../../test-support/mesh-env";
 import { withClient } from "../src/db";
 import { AnalyticsService } from "../src/index";
 

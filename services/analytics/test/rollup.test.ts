@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import { HOUR_MS as HOUR, hourOf } from "../src/rollup";
 import { admin, analytics, call, charge, codeOf, report, rowsOf, sql, tenant } from "./helpers";
 

@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   AdjustRequest,
   type AiUsage,
@@ -33,6 +32,7 @@ import {
   UsageQuery,
   UsageReport,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { accountKey } from "./accounts";
 import { guestAddressBuckets } from "./client-address";
 import {
@@ -97,7 +97,7 @@ function checkUsage(usage: AiUsage): void {
  * Tokens, JWKS, the credits ledger, limits and usage events. Reached only over the gateway's service binding;
  * every method takes the caller's request context as its last argument.
  */
-export class BillingService extends WorkerEntrypoint<BillingEnv> {
+export class BillingService extends MeshEntrypoint<BillingEnv> {
   /** Liveness for the gateway's `/ready`: proves the worker runs and its KV answers. */
   async health(): Promise<{ service: "billing"; ok: true }> {
     await this.env.KEYS.get("jwks");
@@ -563,6 +563,9 @@ export class BillingService extends WorkerEntrypoint<BillingEnv> {
 export { AccountLedger } from "./ledger";
 
 /** Internal workers have no HTTP surface. */
+/** What other workers bind to (`"entrypoint": "BillingEntrypoint"`): BillingService, answering refusals as values. */
+export const BillingEntrypoint = refusingEntrypoint<BillingEnv, typeof BillingService>(BillingService);
+
 export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });

@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type CallContext,
   checkFlagAccount,
@@ -17,6 +16,7 @@ import {
   ServiceError,
   withGateDefaults,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { parseIfMatch } from "./if-match";
 import { FLAG_SET_KEY, type FlagActor, type FlagRegistryRpc, type RegistryOutcome } from "./registry";
 import { publishedSetCache } from "./snapshot";
@@ -51,7 +51,7 @@ function settle<T>(outcome: RegistryOutcome<T>): T {
  * Object so `If-Match` is real, and is then published to KV. Other workers evaluate flags
  * locally from `snapshot()` (shared's `evaluateFlag`, cached per isolate in a FlagSetCache).
  */
-export class FlagsService extends WorkerEntrypoint<FlagsEnv> {
+export class FlagsService extends MeshEntrypoint<FlagsEnv> {
   /** Liveness for the gateway's `/ready`: proves the worker runs and its KV answers. */
   async health(): Promise<{ service: "flags"; ok: true }> {
     await this.env.KV_FLAGS.get(FLAG_SET_KEY);
@@ -173,6 +173,9 @@ export class FlagsService extends WorkerEntrypoint<FlagsEnv> {
     publishedSetCache(this.env).clear();
   }
 }
+
+/** What other workers bind to (`"entrypoint": "FlagsEntrypoint"`): FlagsService, answering refusals as values. */
+export const FlagsEntrypoint = refusingEntrypoint<FlagsEnv, typeof FlagsService>(FlagsService);
 
 export default {
   async fetch(): Promise<Response> {

@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   ADMIN_IDENTITY,
   type CallContext,
@@ -17,6 +16,7 @@ import {
   sha256Hex,
   UpdateJobRequest,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import * as v from "valibot";
 import { jobSettings } from "./config";
 import { kindOf } from "./kinds";
@@ -60,7 +60,7 @@ function notFound(): ServiceError {
  * unfinished jobs there are, and which are due, live in the {@link JobQueue}; who may run a job,
  * and how many times it has started, live in its {@link JobLease}.
  */
-export class JobsService extends WorkerEntrypoint<JobsEnv> {
+export class JobsService extends MeshEntrypoint<JobsEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "jobs"; ok: true }> {
     return { service: "jobs", ok: true };
@@ -354,6 +354,9 @@ export { JobLease } from "./lease";
 export { JobQueue } from "./queue";
 
 /** Internal workers have no HTTP surface; the cron trigger runs the due jobs. */
+/** What other workers bind to (`"entrypoint": "JobsEntrypoint"`): JobsService, answering refusals as values. */
+export const JobsEntrypoint = refusingEntrypoint<JobsEnv, typeof JobsService>(JobsService);
+
 export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });

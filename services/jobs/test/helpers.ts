@@ -1,7 +1,7 @@
 import { createExecutionContext, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { env } from "../../../test-support/mesh-env";
 import { JobsService } from "../src/index";
 
 export const call = { requestId: "jobs-test-request" };

@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import worker from "../src/index";
 import { admin, agedLease, call, codeOf, cronAt, guest, jobs } from "./helpers";
 

@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import { failure } from "../../../test-support/failure";
+import { env } from "../../../test-support/mesh-env";
 import { migrateLease } from "../src/lease";
 import { JobQueue } from "../src/queue";
 import { admin, agedLease, agedRow, call, codeOf, guest, jobs } from "./helpers";

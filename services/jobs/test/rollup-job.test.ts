@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { type Identity, ServiceError, sha256Hex } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import worker from "../src/index";
 import { admin, call, codeOf, cronAt, jobs } from "./helpers";
 

@@ -1,7 +1,7 @@
-import { env } from "cloudflare:workers";
 import type { ScaffoldJobResult } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import { FAKE_APP_GRAPH } from "../../../test-support/fake-provider";
+import { env } from "../../../test-support/mesh-env";
 import { KINDS } from "../src/kinds";
 import type { JobRow } from "../src/store";
 import { admin, call, codeOf, guest, jobs } from "./helpers";

@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type CallContext,
   gateFor,
@@ -12,6 +11,7 @@ import {
   type RagResult,
   ServiceError,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { chunkText } from "./chunker";
 import { ragSettings } from "./config";
 import type { QuotaRefusal, ReplaceResult } from "./index-do";
@@ -28,7 +28,7 @@ const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
  * binding and a Vectorize index, and `rag.hybrid` on for the tenant, embeddings too, fused with
  * BM25 by reciprocal rank.
  */
-export class RagService extends WorkerEntrypoint<RagEnv> {
+export class RagService extends MeshEntrypoint<RagEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "rag"; ok: true }> {
     return { service: "rag", ok: true };
@@ -269,6 +269,9 @@ export class RagService extends WorkerEntrypoint<RagEnv> {
 export { TenantIndex } from "./index-do";
 
 /** Internal workers have no HTTP surface. */
+/** What other workers bind to (`"entrypoint": "RagEntrypoint"`): RagService, answering refusals as values. */
+export const RagEntrypoint = refusingEntrypoint<RagEnv, typeof RagService>(RagService);
+
 export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });

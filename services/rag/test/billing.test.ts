@@ -1,9 +1,9 @@
 import { createExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { describe, expect, it, vi } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
 import { codeOf } from "../../../test-support/failure";
+import { env } from "../../../test-support/mesh-env";
 import { RagService } from "../src/index";
 import { EMBEDDING_MODEL, estimateEmbeddingTokens } from "../src/vectors";
 

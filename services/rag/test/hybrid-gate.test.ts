@@ -1,8 +1,8 @@
 import { createExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { type FlagRolloutShare, fractionalVariant, GATE_FLAGS, type Identity } from "@cognomega/shared";
 import { describe, expect, it } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { env } from "../../../test-support/mesh-env";
 import { RagService } from "../src/index";
 
 // `rag.hybrid` through the real flags worker (over RPC): off, a tenant's documents and queries are

@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   AppGraph,
   assertFeature,
@@ -19,6 +18,7 @@ import {
   type ScaffoldRecord,
   ServiceError,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import * as v from "valibot";
 import { packProject } from "./manifest";
 import { SCAFFOLD_SETTINGS } from "./settings";
@@ -55,7 +55,7 @@ export interface ScaffoldDownload {
  * becomes a Workers + D1 starter project, a zip in R2 under its owner's prefix. No routes; the
  * gateway and the jobs worker call it over RPC.
  */
-export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
+export class ScaffoldService extends MeshEntrypoint<ScaffoldEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "scaffold"; ok: true }> {
     return { service: "scaffold", ok: true };
@@ -268,6 +268,9 @@ export class ScaffoldService extends WorkerEntrypoint<ScaffoldEnv> {
     return { deleted: id };
   }
 }
+
+/** What other workers bind to (`"entrypoint": "ScaffoldEntrypoint"`): ScaffoldService, answering refusals as values. */
+export const ScaffoldEntrypoint = refusingEntrypoint<ScaffoldEnv, typeof ScaffoldService>(ScaffoldService);
 
 export default {
   async fetch(): Promise<Response> {

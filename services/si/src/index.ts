@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type AccountCredits,
   type Advice,
@@ -22,6 +21,7 @@ import {
   scopedIdempotencyKey,
   sha256Hex,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { advise } from "./advice";
 import {
   type AskDeps,
@@ -142,7 +142,7 @@ function byteStream(
  * Skills and the model router. Every call is billed through BillingService: a hold for the worst
  * case before any provider is called, settled at the actual cost after.
  */
-export class SiService extends WorkerEntrypoint<SiEnv> {
+export class SiService extends MeshEntrypoint<SiEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "si"; ok: true }> {
     return { service: "si", ok: true };
@@ -480,6 +480,9 @@ async function* adviseBeforeDone(
 }
 
 /** Internal workers have no HTTP surface. */
+/** What other workers bind to (`"entrypoint": "SiEntrypoint"`): SiService, answering refusals as values. */
+export const SiEntrypoint = refusingEntrypoint<SiEnv, typeof SiService>(SiService);
+
 export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import {
   type AllowanceSettings,
   type AskResult,
@@ -10,6 +9,7 @@ import {
 } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { countingBilling } from "../../../test-support/counting-billing";
+import { env } from "../../../test-support/mesh-env";
 import { allowancesForTests } from "../src/credit-line";
 import type { JsonAnswer, StreamedAnswer } from "../src/index";
 import { routerState } from "../src/router";

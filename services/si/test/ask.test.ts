@@ -1,7 +1,7 @@
-import { env } from "cloudflare:workers";
 import { AppGraph, type AskResult } from "@cognomega/shared";
 import * as v from "valibot";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import { routerState } from "../src/router";
 import { APP_GRAPH_EXAMPLE } from "../src/skills";
 import {

@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { AskResult, Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, vi } from "vitest";
 import { GROQ_SMALL, OPENAI_NANO } from "../../../test-support/catalog";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { env } from "../../../test-support/mesh-env";
 import { type JsonAnswer, SiService, type StreamedAnswer } from "../src/index";
 
 export const call = { requestId: "si-test-request" };

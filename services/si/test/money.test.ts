@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { AskRequest, type Identity, MODEL_ID_MAX_LENGTH, parseInput, sha256Hex } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import { routerState } from "../src/router";
 import {
   admin,

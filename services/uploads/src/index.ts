@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type CallContext,
   type Identity,
@@ -7,6 +6,7 @@ import {
   type UploadRequestMeta,
   type UploadView,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { contentDisposition, ownerPrefix, sanitizeFilename, uuidv7 } from "./names";
 import type { UploadLimits } from "./quota";
 import { UPLOADS_SETTINGS } from "./settings";
@@ -51,7 +51,7 @@ function viewOf(object: R2Object): UploadView {
  * (`uploads/<owner-hash>/<uuid>`), so names never become paths and one owner can never reach
  * another's objects.
  */
-export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
+export class UploadsService extends MeshEntrypoint<UploadsEnv> {
   /** Liveness for the gateway's `/ready`. */
   async health(): Promise<{ service: "uploads"; ok: true }> {
     return { service: "uploads", ok: true };
@@ -305,6 +305,9 @@ export class UploadsService extends WorkerEntrypoint<UploadsEnv> {
 export { UploadQuota } from "./quota";
 
 /** Internal workers have no HTTP surface. */
+/** What other workers bind to (`"entrypoint": "UploadsEntrypoint"`): UploadsService, answering refusals as values. */
+export const UploadsEntrypoint = refusingEntrypoint<UploadsEnv, typeof UploadsService>(UploadsService);
+
 export default {
   async fetch(): Promise<Response> {
     return new Response(null, { status: 404 });

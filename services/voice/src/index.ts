@@ -1,4 +1,3 @@
-import { WorkerEntrypoint } from "cloudflare:workers";
 import {
   type AudioBodyMeta,
   type CallContext,
@@ -16,6 +15,7 @@ import {
   type VoiceLoopResult,
   type VoicePage,
 } from "@cognomega/shared";
+import { MeshEntrypoint, refusingEntrypoint } from "@cognomega/shared/refusals";
 import { inspectAudio, readAudioBody } from "./audio";
 import { readAudioForm } from "./audio-form";
 import { loadVoiceCatalog, resetVoiceCatalog, storeVoiceCatalog } from "./catalog";
@@ -59,7 +59,7 @@ function checkIdempotencyKey(key: string | null, body: ReadableStream<Uint8Array
  * instance (see credits.ts), and charged at its actual cost as its own ledger entry, with a usage
  * event (characters or audio seconds) under the request's id.
  */
-export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
+export class VoiceService extends MeshEntrypoint<VoiceEnv> {
   /** Liveness for the gateway's `/ready`: proves the worker runs and its KV answers. */
   async health(): Promise<{ service: "voice"; ok: true }> {
     await this.env.KV_VOICE.get("catalog");
@@ -237,6 +237,9 @@ export class VoiceService extends WorkerEntrypoint<VoiceEnv> {
     return resetVoiceCatalog(this.env.KV_VOICE);
   }
 }
+
+/** What other workers bind to (`"entrypoint": "VoiceEntrypoint"`): VoiceService, answering refusals as values. */
+export const VoiceEntrypoint = refusingEntrypoint<VoiceEnv, typeof VoiceService>(VoiceService);
 
 export default {
   async fetch(): Promise<Response> {

@@ -2,10 +2,11 @@
 // uses, shared/src/allowances.ts): a warm allowance makes no ledger call before the provider, the
 // ledger still refuses what the balance cannot cover (402 before any provider), each call is still
 // its own exact ledger entry with its usage event, and concurrent calls never spend past the balance.
-import { env } from "cloudflare:workers";
+
 import type { CallContext, Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { countingBilling } from "../../../test-support/counting-billing";
+import { env } from "../../../test-support/mesh-env";
 import { voiceAllowancesForTests } from "../src/credits";
 import { voiceCircuits } from "../src/routing";
 import { audioBody, audioStream, balanceOf, bytesOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";

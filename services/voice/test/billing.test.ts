@@ -1,8 +1,9 @@
 // How speech and transcription are billed: a hold before any provider is called, a settle at the
 // actual cost after, a void when nothing was served; and a stream the client leaves is charged for
 // what the provider had produced, never more than the hold.
-import { env } from "cloudflare:workers";
+
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import { voiceCircuits } from "../src/routing";
 import { MAX_CHARS_PER_SECOND } from "../src/speech";
 import { audioBody, audioStream, balanceOf, bytesOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";

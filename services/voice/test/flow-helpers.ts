@@ -1,8 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { Identity } from "@cognomega/shared";
 import { vi } from "vitest";
 import { uniqueClientAddress } from "../../../test-support/client-address";
+import { env } from "../../../test-support/mesh-env";
 import { VoiceService } from "../src/index";
 
 export const call = { requestId: "voice-test-request" };

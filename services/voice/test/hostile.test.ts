@@ -1,8 +1,9 @@
 // What a hostile client (or a misbehaving provider) can try against the voice worker, through its
 // entrypoint with the real billing ledger: paying less than the audio it got, being charged more
 // than its hold, and inputs that must be 4xx, never a 500.
-import { env } from "cloudflare:workers";
+
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import { clipForSpeech, MAX_LOOP_AUDIO_BYTES } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
 import { MAX_CHARS_PER_SECOND } from "../src/speech";

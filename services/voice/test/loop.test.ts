@@ -1,9 +1,10 @@
 // The voice loop: audio in → transcript → an SI ask (the real SI worker, its provider faked at its
 // edge) → the answer spoken. Each stage is its own charge under the request id; a retried key is
 // billed once.
-import { env } from "cloudflare:workers";
+
 import type { Identity } from "@cognomega/shared";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "../../../test-support/mesh-env";
 import { spokenAnswer } from "../src/loop";
 import { voiceCircuits } from "../src/routing";
 import { audioBody, audioStream, balanceOf, call, fakeCartesia, guest, voice, wav } from "./flow-helpers";
