@@ -281,8 +281,15 @@ describe("OFREP evaluation", () => {
     expect(unchanged.status).toBe(304);
     expect(unchanged.headers.get("ETag")).toBe(etag);
     expect(await unchanged.text()).toBe("");
-    // Another context is another answer.
-    expect((await bulk({ "If-None-Match": etag }, { plan: "beta" })).status).toBe(200);
+    // Another context is another answer, with its own bytes (answers are remembered per context).
+    const valueIn = async (response: Response) =>
+      ((await response.json()) as { flags: { key: string; value: unknown }[] }).flags.find((flag) => flag.key === key)
+        ?.value;
+    const beta = await bulk({ "If-None-Match": etag }, { plan: "beta" });
+    expect(beta.status).toBe(200);
+    expect(await valueIn(beta)).toBe(true);
+    expect(await valueIn(await bulk())).toBe(false);
+    expect(await valueIn(await bulk({}, { plan: "beta" }))).toBe(true);
 
     const changed = await gateway(`/api/admin/flags/${key}`, {
       method: "PUT",
@@ -293,6 +300,8 @@ describe("OFREP evaluation", () => {
     const after = await bulk({ "If-None-Match": etag });
     expect(after.status).toBe(200);
     expect(after.headers.get("ETag")).not.toBe(etag);
+    // The remembered answer of the old version is not served for the new one.
+    expect(await valueIn(after)).toBe(true);
   });
 
   it("GET /api/flags answers the caller's values", async () => {

@@ -41,7 +41,7 @@ const HANDLERS = new Set(["fetch", "connect", "scheduled", "queue", "tail", "tai
 
 function methodNames(prototype: object): string[] {
   const names = new Set<string>();
-  for (let proto = prototype; proto !== WorkerEntrypoint.prototype && proto !== Object.prototype; ) {
+  for (let proto = prototype; proto !== MeshEntrypoint.prototype && proto !== Object.prototype; ) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       if (name === "constructor") continue;
       if (typeof Object.getOwnPropertyDescriptor(proto, name)?.value === "function") names.add(name);
@@ -53,15 +53,21 @@ function methodNames(prototype: object): string[] {
   return [...names];
 }
 
-type EntrypointClass<Env> = new (ctx: ExecutionContext, env: Env) => WorkerEntrypoint<Env>;
+type ServiceClass<Env extends object> = new (ctx: ExecutionContext, env: Env) => MeshEntrypoint<Env>;
 
 /**
  * The RPC entrypoint of a service class: every method of `Service` called over a binding, where a
  * ServiceError it throws is answered as a refusal. The service's own calls between its methods, and
- * tests that construct `Service` directly, see plain exceptions. Typed as `Service`, because a caller
- * only ever sees it through {@link servicesOf}, which makes the refusal an exception again.
+ * tests that construct `Service` directly, see plain exceptions. Typed as `Service`'s methods,
+ * because a caller only ever sees it through {@link servicesOf}, which makes the refusal an
+ * exception again.
  */
-export function refusingEntrypoint<Env, C extends EntrypointClass<Env>>(Service: C): C {
+export function refusingEntrypoint<Env extends object, C extends ServiceClass<Env>>(
+  Service: C,
+): new (
+  ctx: ExecutionContext,
+  env: Env,
+) => InstanceType<C> & Rpc.WorkerEntrypointBranded {
   const services = new WeakMap<object, Record<string, (...args: unknown[]) => unknown>>();
   class Entrypoint extends WorkerEntrypoint<Env> {}
   for (const name of methodNames(Service.prototype)) {
@@ -82,7 +88,10 @@ export function refusingEntrypoint<Env, C extends EntrypointClass<Env>>(Service:
     Object.defineProperty(Entrypoint.prototype, name, { value: forward, writable: true, configurable: true });
   }
   Object.defineProperty(Entrypoint, "name", { value: `${Service.name}Entrypoint` });
-  return Entrypoint as unknown as C;
+  return Entrypoint as unknown as new (
+    ctx: ExecutionContext,
+    env: Env,
+  ) => InstanceType<C> & Rpc.WorkerEntrypointBranded;
 }
 
 const callerViews = new WeakMap<object, object>();
@@ -137,9 +146,17 @@ export function servicesOf<E extends object>(env: E): E {
   return view;
 }
 
-/** A worker entrypoint whose `this.env` is {@link servicesOf} the env it was given. */
-export class MeshEntrypoint<Env extends object> extends WorkerEntrypoint<Env> {
+/**
+ * The base of a service's class: its `ctx`, and `env` as {@link servicesOf} it. Not itself a
+ * WorkerEntrypoint: {@link refusingEntrypoint} makes the one workerd constructs per call, and a
+ * second one per call would cost its native construction for nothing.
+ */
+export abstract class MeshEntrypoint<Env extends object> {
+  protected readonly ctx: ExecutionContext;
+  protected readonly env: Env;
+
   constructor(ctx: ExecutionContext, env: Env) {
-    super(ctx, servicesOf(env));
+    this.ctx = ctx;
+    this.env = servicesOf(env);
   }
 }

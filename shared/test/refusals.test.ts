@@ -26,7 +26,7 @@ class ToyService extends MeshEntrypoint<ToyEnv> {
       return isServiceError(error) ? `caught ${error.code}` : "missed";
     }
   }
-  override fetch(): Response {
+  fetch(): Response {
     return new Response("fetched");
   }
 }

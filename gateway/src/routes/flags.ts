@@ -6,6 +6,7 @@ import {
   evaluateAll,
   evaluateFlag,
   type FlagEvaluation,
+  type FlagSet,
   flagEtag,
   isFlagError,
   isServiceError,
@@ -86,29 +87,47 @@ async function evaluationInput(
   return { context: built.context };
 }
 
-// A client polling its flags sends the same context each time: its ETag is remembered rather than
-// hashed again (bounded in entries and in the size of each, so it can't grow with client input).
-const ETAG_MEMO_ENTRIES = 1024;
-const ETAG_MEMO_MAX_INPUT = 2048;
-const recentEtags = new Map<string, string>();
+// A client polling its flags sends the same context each time: its ETag, and the answer's bytes,
+// are remembered rather than hashed and evaluated again. Bounded in entries, in the size of each
+// key and in the size of each answer kept, so it can't grow with client input (at most 4 MiB).
+const BULK_MEMO_ENTRIES = 256;
+const BULK_MEMO_MAX_INPUT = 2048;
+const BULK_MEMO_MAX_BODY = 16 * 1024;
+
+/** One bulk answer as served: its strong ETag and, once evaluated, its JSON text. */
+interface BulkAnswer {
+  etag: string;
+  body?: string;
+}
+const recentBulk = new Map<string, BulkAnswer>();
 
 /**
- * The bulk answer's strong ETag: the set's version and the effective context (top-level keys
- * sorted), so it changes exactly when some flag could evaluate differently.
+ * The bulk answer for a set and context: a strong ETag over the set's version and the effective
+ * context (top-level keys sorted), so it changes exactly when some flag could evaluate differently.
+ * The evaluation depends on nothing else (no clock), so the same key serves the same bytes.
  */
-async function bulkEtag(version: string, context: EvaluationContext): Promise<string> {
+async function bulkAnswerFor(version: string, context: EvaluationContext): Promise<BulkAnswer> {
   const canonical = Object.keys(context)
     .sort()
     .map((name) => [name, context[name]]);
   const input = `${version}\n${JSON.stringify(canonical)}`;
-  const known = recentEtags.get(input);
+  const known = recentBulk.get(input);
   if (known !== undefined) return known;
-  const etag = `"${await shortHash(input)}"`;
-  if (input.length <= ETAG_MEMO_MAX_INPUT) {
-    if (recentEtags.size >= ETAG_MEMO_ENTRIES) recentEtags.delete(recentEtags.keys().next().value as string);
-    recentEtags.set(input, etag);
+  const answer: BulkAnswer = { etag: `"${await shortHash(input)}"` };
+  if (input.length <= BULK_MEMO_MAX_INPUT) {
+    if (recentBulk.size >= BULK_MEMO_ENTRIES) recentBulk.delete(recentBulk.keys().next().value as string);
+    recentBulk.set(input, answer);
   }
-  return etag;
+  return answer;
+}
+
+/** The bulk answer's JSON text, kept with its ETag when it is small enough. */
+function bulkBody(answer: BulkAnswer, set: FlagSet, context: EvaluationContext): string {
+  if (answer.body !== undefined) return answer.body;
+  const document: BulkEvaluationAnswer = { flags: evaluateAll(set, context), metadata: { version: set.version } };
+  const body = JSON.stringify(document);
+  if (body.length <= BULK_MEMO_MAX_BODY) answer.body = body;
+  return body;
 }
 
 /** True when an If-None-Match (`*`, or a list of ETags, weak comparison) names `etag`. */
@@ -154,15 +173,13 @@ export function registerFlagRoutes(router: GatewayRouter): void {
       const input = await evaluationInput(ctx);
       if ("refusal" in input) return input.refusal;
       const set = await currentFlagSet(ctx);
-      const etag = await bulkEtag(set.version, input.context);
-      const headers = { ETag: etag, "Cache-Control": "private, no-cache" };
-      if (noneMatchHits(request.headers.get("If-None-Match"), etag))
+      const answer = await bulkAnswerFor(set.version, input.context);
+      const headers = { ETag: answer.etag, "Cache-Control": "private, no-cache" };
+      if (noneMatchHits(request.headers.get("If-None-Match"), answer.etag))
         return new Response(null, { status: 304, headers });
-      const answer: BulkEvaluationAnswer = {
-        flags: evaluateAll(set, input.context),
-        metadata: { version: set.version },
-      };
-      return json(answer, 200, headers);
+      return new Response(bulkBody(answer, set, input.context), {
+        headers: { ...headers, "Content-Type": "application/json; charset=utf-8" },
+      });
     } catch (error) {
       return ofrepFailure(error, ctx);
     }

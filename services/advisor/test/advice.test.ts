@@ -469,7 +469,7 @@ describe("internal surface", () => {
   });
 
   it("serves advice over RPC through its named entrypoint", async () => {
-    const advice = await exports.AdvisorService.advise(slowCall(), call);
+    const advice = await exports.AdvisorEntrypoint.advise(slowCall(), call);
     expect(advice?.reason).toBe("latency");
     expect(advice?.alternatives[2]?.estimated_credits).toBe(0.000978);
   });
