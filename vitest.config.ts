@@ -1,6 +1,12 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+/** True for output that is only structured `info` log lines (shared/src/log.ts). */
+function isInfoLogLine(log: string): boolean {
+  const lines = log.split("\n").filter((line) => line.trim() !== "");
+  return lines.length > 0 && lines.every((line) => line.startsWith('{"level":"info",'));
+}
+
 // Every workspace is a project: `npm test` runs them all, each worker inside workerd.
 export default defineConfig({
   // pg loads its Workers socket with `require("pg-cloudflare")`, which picks the Workers build by the
@@ -28,5 +34,9 @@ export default defineConfig({
     ],
     // One PostgreSQL for the run, when a project of it uses one (test-support/database.ts).
     globalSetup: ["test-support/database.ts"],
+    // The workers' info lines (the gateway's `request` line for each refused request, a cron run)
+    // are for production's logs; a test run prints their warnings and errors only. Tests that check
+    // a log line spy on console and see every level.
+    onConsoleLog: (log) => !isInfoLogLine(log),
   },
 });
