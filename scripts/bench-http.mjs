@@ -38,23 +38,32 @@ export const PROVIDER_ANSWER = JSON.stringify({
 });
 
 /**
- * A fake OpenAI-compatible provider on loopback that answers every request at once with
- * {@link PROVIDER_ANSWER}. Resolves with its `/openai/v1` base URL and `close()`.
+ * A fake OpenAI-compatible provider on loopback that answers every request with
+ * {@link PROVIDER_ANSWER}: at once, or `setDelay(ms)` after the request's body has arrived (a model's
+ * time to answer). Resolves with its `/openai/v1` base URL, `setDelay` and `close()`.
  */
 export async function startLoopbackProvider() {
+  let delayMs = 0;
   const provider = createServer((request, response) => {
     request.resume();
     request.on("end", () => {
-      response.writeHead(200, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(PROVIDER_ANSWER),
-      });
-      response.end(PROVIDER_ANSWER);
+      const answer = () => {
+        response.writeHead(200, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(PROVIDER_ANSWER),
+        });
+        response.end(PROVIDER_ANSWER);
+      };
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
     });
   });
   await new Promise((resolve) => provider.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${provider.address().port}/openai/v1`,
+    setDelay: (ms) => {
+      delayMs = ms;
+    },
     close: () =>
       new Promise((resolve) => {
         provider.close(resolve);
