@@ -4,8 +4,8 @@ import { type ErrorCode, type ErrorDetails, isServiceError, ServiceError } from 
 // Expected refusals cross RPC as values, not exceptions.
 //
 // workerd reports every exception that leaves an RPC method as an uncaught exception of the callee,
-// even one its caller handles: a stack trace in `wrangler dev` and the tests, an "exception" outcome in
-// production's logs. A 402 or a 404 is an answer, not a fault. So an entrypoint answers a ServiceError
+// even one its caller handles (a stack trace per refusal in `wrangler dev` and the tests), and a
+// refusal's log line would read as a fault. A 402 or a 404 is an answer, not a fault. So an entrypoint answers a ServiceError
 // as a refusal value, and the caller's view of its bindings turns that value back into a ServiceError.
 // Code on both sides throws and catches exactly as before; only the wire changes. Anything that is not
 // a ServiceError (a bug, a lost connection) still crosses as an exception, and is still logged.
