@@ -76,11 +76,11 @@ export interface OperationRun {
  * The idempotency lifecycle every keyed operation shares: claim the key, then replay the stored
  * answer, or run and store what `answer` makes of the result; a run that throws releases the key
  * (a failed release only leaves the record to its lease) and its error goes on. Without a record
- * (no key) the run just runs.
+ * (no key) the run just runs, and the request's fingerprint is never computed.
  */
 export async function runOnce<T>(
   record: OperationRecord | undefined,
-  fingerprint: string,
+  fingerprint: () => string | Promise<string>,
   steps: {
     replay: (response: string) => T | Promise<T>;
     run: (operation: OperationRun) => Promise<T>;
@@ -88,7 +88,7 @@ export async function runOnce<T>(
   },
 ): Promise<T> {
   if (record === undefined) return steps.run({ nonce: undefined, defer: () => async () => {} });
-  const begun = await record.begin(fingerprint);
+  const begun = await record.begin(await fingerprint());
   if (begun.state === "replay") return steps.replay(begun.response);
   let deferred = false;
   let ended = false;

@@ -467,7 +467,7 @@ export class BillingService extends MeshEntrypoint<BillingEnv> {
               await ledger.abandonIdempotent(key);
             },
           };
-    return runOnce(record, JSON.stringify(body), {
+    return runOnce(record, () => JSON.stringify(body), {
       replay: (response) => JSON.parse(response) as UsageEvent,
       answer: (event) => JSON.stringify(event),
       run: () =>

@@ -192,7 +192,7 @@ export class SiService extends MeshEntrypoint<SiEnv> {
   ): Promise<JsonAnswer<AskResult> | StreamedAnswer> {
     const ask = validateAsk(input, idempotencyKey);
     const { deps, models } = await this.admit(ask.planInput, identity, call);
-    return runOnce(this.askRecord(ask, identity, deps, call), await fingerprint(ask.body), {
+    return runOnce(this.askRecord(ask, identity, deps, call), () => fingerprint(ask.body), {
       replay: (response) => replayedAnswer(JSON.parse(response) as AskResult, ask.planInput.stream),
       answer: (answer) => JSON.stringify("body" in answer ? answer.body : null),
       run: async (operation) => {
